@@ -1,0 +1,2 @@
+//! chama: build and deliver offline-interface files.
+pub mod sql;

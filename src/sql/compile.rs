@@ -1,0 +1,942 @@
+//! From the spec's SQL text to a compiled [`Program`](super::Program).
+//!
+//! Parsing is sqlparser's, with the Hive dialect adjusted the way Hive reads
+//! text: `"..."` is a string literal (backticks quote identifiers) and a
+//! backslash escapes inside literals. Literals are kept raw by the parser and
+//! unescaped here with Hive's rules. Everything outside the documented subset
+//! is reported with the construct's line, never evaluated differently.
+
+use std::any::TypeId;
+
+use sqlparser::ast::{self as ast, Spanned};
+use sqlparser::dialect::{Dialect, HiveDialect};
+use sqlparser::parser::{Parser, ParserOptions};
+use sqlparser::tokenizer::Span;
+
+use super::expr::{CmpOp, Expr};
+use super::func::Func;
+use super::literal;
+use super::pattern;
+use super::value::Value;
+
+/// A problem in the SQL, positioned within the SQL text (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// Hive as chama reads it. `dialect()` reports Hive so that sqlparser keeps
+/// its Hive-specific parsing.
+#[derive(Debug)]
+struct HiveText(HiveDialect);
+
+impl Dialect for HiveText {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<HiveDialect>()
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        self.0.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        self.0.is_identifier_part(ch)
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '`'
+    }
+    fn supports_string_literal_backslash_escape(&self) -> bool {
+        true
+    }
+    fn supports_bang_not_operator(&self) -> bool {
+        true
+    }
+}
+
+/// Static types, to reject a non-condition where a condition must stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ty {
+    Str,
+    Int,
+    Bool,
+    Null,
+}
+
+pub struct Output {
+    pub name: String,
+    pub expr: Expr,
+}
+
+pub struct Compiled {
+    pub outputs: Vec<Output>,
+    pub filter: Option<Expr>,
+    pub used_columns: Vec<usize>,
+    pub warnings: Vec<SqlError>,
+}
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "collect_set",
+    "collect_list",
+    "stddev",
+    "variance",
+    "percentile",
+    "first_value",
+    "last_value",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lag",
+    "lead",
+];
+
+pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Vec<SqlError>> {
+    let dialect = HiveText(HiveDialect {});
+    let parsed = Parser::new(&dialect)
+        .with_options(ParserOptions::new().with_unescape(false))
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements());
+    let statements = match parsed {
+        Ok(s) => s,
+        Err(e) => return Err(vec![parse_error(&e.to_string())]),
+    };
+    let mut c = Compiler {
+        columns,
+        used: vec![false; columns.len()],
+        errors: vec![],
+        warnings: vec![],
+    };
+    let compiled = match statements.as_slice() {
+        [ast::Statement::Query(q)] => c.query(q),
+        [] => {
+            c.error_at(
+                1,
+                "the transform SQL is empty: write one SELECT ... FROM input".into(),
+            );
+            None
+        }
+        [other] => {
+            c.error(
+                other.span(),
+                "only one SELECT ... FROM input is supported, not this statement".into(),
+            );
+            None
+        }
+        [_, second, ..] => {
+            c.error(second.span(), "only one statement is supported".into());
+            None
+        }
+    };
+    match compiled {
+        Some((outputs, filter)) if c.errors.is_empty() => {
+            let used_columns = c
+                .used
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| **u)
+                .map(|(i, _)| i)
+                .collect();
+            Ok(Compiled {
+                outputs,
+                filter,
+                used_columns,
+                warnings: c.warnings,
+            })
+        }
+        _ => Err(c.errors),
+    }
+}
+
+/// sqlparser puts the position only into its message: "... at Line: 3, Column: 5".
+fn parse_error(message: &str) -> SqlError {
+    let mut line = 1;
+    let mut column = 1;
+    let mut text = message.to_string();
+    if let Some(at) = message.rfind(" at Line: ") {
+        let pos = &message[at + " at Line: ".len()..];
+        let mut parts = pos.split(", Column: ");
+        line = parts
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(1);
+        column = parts
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(1);
+        text.truncate(at);
+    }
+    let text = text.trim_start_matches("sql parser error: ");
+    SqlError {
+        line,
+        column,
+        message: format!("SQL syntax: {text}"),
+    }
+}
+
+struct Compiler<'c> {
+    columns: &'c [String],
+    used: Vec<bool>,
+    errors: Vec<SqlError>,
+    warnings: Vec<SqlError>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, span: Span, message: String) {
+        let (line, column) = if span.start.line == 0 {
+            (1, 1)
+        } else {
+            (span.start.line, span.start.column)
+        };
+        self.errors.push(SqlError {
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn error_at(&mut self, line: u64, message: String) {
+        self.errors.push(SqlError {
+            line,
+            column: 1,
+            message,
+        });
+    }
+
+    fn unsupported(&mut self, span: Span, what: &str) -> Option<(Expr, Ty)> {
+        self.error(
+            span,
+            format!("{what} is not supported by chama's transform language"),
+        );
+        None
+    }
+
+    fn query(&mut self, q: &ast::Query) -> Option<(Vec<Output>, Option<Expr>)> {
+        let span = q.span();
+        if q.with.is_some() {
+            self.error(
+                span,
+                "WITH (common table expressions) is not supported".into(),
+            );
+        }
+        if q.order_by.is_some() {
+            self.error(
+                span,
+                "ORDER BY is not supported: rows keep input order".into(),
+            );
+        }
+        if q.limit_clause.is_some() || q.fetch.is_some() {
+            self.error(
+                span,
+                "LIMIT is not supported in a spec (use `spec try --limit`)".into(),
+            );
+        }
+        let ast::SetExpr::Select(select) = q.body.as_ref() else {
+            self.error(
+                q.body.span(),
+                "only a plain SELECT is supported (no UNION, VALUES or subquery)".into(),
+            );
+            return None;
+        };
+        self.select(select)
+    }
+
+    fn select(&mut self, s: &ast::Select) -> Option<(Vec<Output>, Option<Expr>)> {
+        let span = s.span();
+        if s.distinct.is_some() {
+            self.error(
+                span,
+                "DISTINCT is not supported: chama evaluates one row at a time".into(),
+            );
+        }
+        if !s.lateral_views.is_empty() {
+            self.error(
+                s.lateral_views[0].lateral_view.span(),
+                "LATERAL VIEW is not supported: one input row gives at most one output row".into(),
+            );
+        }
+        let grouped = match &s.group_by {
+            ast::GroupByExpr::All(_) => true,
+            ast::GroupByExpr::Expressions(e, _) => !e.is_empty(),
+        };
+        if grouped || s.having.is_some() {
+            self.error(
+                span,
+                "GROUP BY and HAVING are not supported: chama evaluates one row at a time".into(),
+            );
+        }
+        if !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
+            self.error(
+                span,
+                "CLUSTER BY, DISTRIBUTE BY and SORT BY are not supported".into(),
+            );
+        }
+        if s.top.is_some()
+            || s.into.is_some()
+            || s.qualify.is_some()
+            || !s.named_window.is_empty()
+            || s.prewhere.is_some()
+        {
+            self.error(span, "this SELECT clause is not supported".into());
+        }
+        match s.from.as_slice() {
+            [one] => {
+                if let Some(j) = one.joins.first() {
+                    self.error(
+                        j.relation.span(),
+                        "JOIN is not supported: a spec reads one input".into(),
+                    );
+                }
+                match &one.relation {
+                    ast::TableFactor::Table { name, .. }
+                        if name.to_string().eq_ignore_ascii_case("input") => {}
+                    other => self.error(other.span(), format!("read FROM input, not FROM {other}")),
+                }
+            }
+            [] => self.error(span, "the SELECT needs FROM input".into()),
+            [_, second, ..] => self.error(
+                second.span(),
+                "JOIN is not supported: a spec reads one input".into(),
+            ),
+        }
+
+        let mut outputs = Vec::new();
+        for item in &s.projection {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let name = match e {
+                        ast::Expr::Identifier(i) => Some(i.value.to_lowercase()),
+                        ast::Expr::CompoundIdentifier(p) => {
+                            p.last().map(|i| i.value.to_lowercase())
+                        }
+                        _ => None,
+                    }
+                    .unwrap_or_else(|| format!("_c{}", outputs.len()));
+                    if let Some((expr, _)) = self.expr(e) {
+                        outputs.push(Output { name, expr });
+                    }
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    if let Some((e, _)) = self.expr(expr) {
+                        outputs.push(Output {
+                            name: alias.value.to_lowercase(),
+                            expr: e,
+                        });
+                    }
+                }
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    for (i, c) in self.columns.iter().enumerate() {
+                        self.used[i] = true;
+                        outputs.push(Output {
+                            name: c.clone(),
+                            expr: Expr::Column(i),
+                        });
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                other => self.error(
+                    other.span(),
+                    format!("select item `{other}` is not supported"),
+                ),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for o in &outputs {
+            if !seen.insert(o.name.as_str()) {
+                self.error(
+                    span,
+                    format!(
+                        "output column `{}` appears twice: give one of them another alias",
+                        o.name
+                    ),
+                );
+            }
+        }
+        let filter = match &s.selection {
+            Some(w) => self.condition(w, "WHERE"),
+            None => None,
+        };
+        Some((outputs, filter))
+    }
+
+    /// An expression that must be a condition (WHERE, AND, OR, NOT, IF, WHEN).
+    fn condition(&mut self, e: &ast::Expr, role: &str) -> Option<Expr> {
+        let (expr, ty) = self.expr(e)?;
+        match ty {
+            Ty::Bool | Ty::Null => Some(expr),
+            _ => {
+                self.error(e.span(), format!("{role} needs a condition, but `{e}` is not one (compare it, e.g. `{e} = '...'`)"));
+                None
+            }
+        }
+    }
+
+    fn boxed(&mut self, e: &ast::Expr) -> Option<Box<Expr>> {
+        self.expr(e).map(|(x, _)| Box::new(x))
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> Option<(Expr, Ty)> {
+        use ast::Expr as A;
+        match e {
+            A::Identifier(ident) => self.column(ident),
+            A::CompoundIdentifier(parts) => match parts.as_slice() {
+                [t, c] if t.value.eq_ignore_ascii_case("input") => self.column(c),
+                _ => self.unsupported(e.span(), &format!("the qualified name `{e}`")),
+            },
+            A::Nested(inner) => self.expr(inner),
+            A::Value(v) => self.literal(v),
+            A::UnaryOp { op, expr } => match op {
+                ast::UnaryOperator::Not | ast::UnaryOperator::BangNot => {
+                    let x = self.condition(expr, "NOT")?;
+                    Some((Expr::Not(Box::new(x)), Ty::Bool))
+                }
+                ast::UnaryOperator::Minus => match expr.as_ref() {
+                    A::Value(ast::ValueWithSpan {
+                        value: ast::Value::Number(n, _),
+                        ..
+                    }) => match format!("-{n}").parse::<i64>() {
+                        Ok(i) => Some((Expr::Literal(Value::Int(i)), Ty::Int)),
+                        Err(_) => {
+                            self.unsupported(e.span(), &format!("the number -{n} (only integers)"))
+                        }
+                    },
+                    _ => self.unsupported(e.span(), "arithmetic (unary minus)"),
+                },
+                _ => self.unsupported(e.span(), &format!("the operator {op}")),
+            },
+            A::BinaryOp { left, op, right } => self.binary(e, left, op, right),
+            A::IsNull(x) | A::IsNotNull(x) => {
+                let x = self.boxed(x)?;
+                Some((
+                    Expr::IsNull {
+                        expr: x,
+                        negated: matches!(e, A::IsNotNull(_)),
+                    },
+                    Ty::Bool,
+                ))
+            }
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let x = self.boxed(expr);
+                let items: Vec<_> = list.iter().map(|i| self.expr(i).map(|(x, _)| x)).collect();
+                let items: Option<Vec<Expr>> = items.into_iter().collect();
+                Some((
+                    Expr::In {
+                        expr: x?,
+                        list: items?,
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            A::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (x, lo, hi) = (self.boxed(expr), self.boxed(low), self.boxed(high));
+                Some((
+                    Expr::Between {
+                        expr: x?,
+                        low: lo?,
+                        high: hi?,
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            A::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                if *any || escape_char.is_some() {
+                    return self.unsupported(e.span(), "LIKE ANY / LIKE ... ESCAPE");
+                }
+                let x = self.boxed(expr);
+                let pat = self.string_literal(pattern, "a LIKE pattern")?;
+                let re = match pattern::like_regex(&pat) {
+                    Ok(re) => re,
+                    Err(m) => {
+                        self.error(pattern.span(), m);
+                        return None;
+                    }
+                };
+                Some((
+                    Expr::Matches {
+                        expr: x?,
+                        re,
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            A::RLike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                let x = self.boxed(expr);
+                let re = self.regex_literal(pattern, "an RLIKE pattern")?;
+                Some((
+                    Expr::Matches {
+                        expr: x?,
+                        re,
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            A::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
+            A::Function(f) => self.function(e, f),
+            A::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.expr(expr).map(|x| x.0)];
+                match substring_from {
+                    Some(from) => args.push(self.expr(from).map(|x| x.0)),
+                    None => {
+                        self.error(e.span(), "substr() takes 2 or 3 arguments, not 1".into());
+                        return None;
+                    }
+                }
+                if let Some(len) = substring_for {
+                    args.push(self.expr(len).map(|x| x.0));
+                }
+                let args: Option<Vec<Expr>> = args.into_iter().collect();
+                Some((Expr::Call(Func::Substr, args?), Ty::Str))
+            }
+            A::Trim {
+                expr,
+                trim_where: None,
+                trim_what: None,
+                trim_characters: None,
+            } => {
+                let x = self.expr(expr)?.0;
+                Some((Expr::Call(Func::Trim, vec![x]), Ty::Str))
+            }
+            A::CompoundFieldAccess { root, access_chain } => {
+                self.split_index(e, root, access_chain)
+            }
+            A::Subquery(_) | A::InSubquery { .. } | A::Exists { .. } => {
+                self.unsupported(e.span(), "a subquery")
+            }
+            A::Cast { .. } => self.unsupported(e.span(), "CAST"),
+            other => self.unsupported(other.span(), &format!("`{other}`")),
+        }
+    }
+
+    fn column(&mut self, ident: &ast::Ident) -> Option<(Expr, Ty)> {
+        let name = ident.value.to_lowercase();
+        match self
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(&name))
+        {
+            Some(i) => {
+                self.used[i] = true;
+                Some((Expr::Column(i), Ty::Str))
+            }
+            None => {
+                let hint = suggest(&name, self.columns)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.error(
+                    ident.span,
+                    format!("unknown column `{}`{hint}", ident.value),
+                );
+                None
+            }
+        }
+    }
+
+    fn literal(&mut self, v: &ast::ValueWithSpan) -> Option<(Expr, Ty)> {
+        match &v.value {
+            ast::Value::SingleQuotedString(raw) | ast::Value::DoubleQuotedString(raw) => {
+                if let Some(c) = literal::dropped_escape(raw) {
+                    self.warnings.push(SqlError {
+                        line: v.span.start.line.max(1),
+                        column: v.span.start.column.max(1),
+                        message: format!("'\\{c}' in a string literal is read as '{c}', as Hive does; write '\\\\{c}' to keep the backslash (e.g. for a regex)"),
+                    });
+                }
+                Some((
+                    Expr::Literal(Value::Str(literal::unescape(raw).into())),
+                    Ty::Str,
+                ))
+            }
+            ast::Value::Number(n, _) => match n.parse::<i64>() {
+                Ok(i) => Some((Expr::Literal(Value::Int(i)), Ty::Int)),
+                Err(_) => self.unsupported(v.span, &format!("the number {n} (only integers)")),
+            },
+            ast::Value::Boolean(b) => Some((Expr::Literal(Value::Bool(*b)), Ty::Bool)),
+            ast::Value::Null => Some((Expr::Literal(Value::Null), Ty::Null)),
+            other => self.unsupported(v.span, &format!("the literal {other}")),
+        }
+    }
+
+    /// A pattern argument must be a string literal, so that it compiles once.
+    fn string_literal(&mut self, e: &ast::Expr, what: &str) -> Option<String> {
+        match self.expr(e)? {
+            (Expr::Literal(Value::Str(s)), _) => Some(s.into_owned()),
+            _ => {
+                self.error(
+                    e.span(),
+                    format!("{what} must be a string literal, not `{e}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn regex_literal(&mut self, e: &ast::Expr, what: &str) -> Option<regex::Regex> {
+        let pat = self.string_literal(e, what)?;
+        match pattern::java_regex(&pat) {
+            Ok(re) => Some(re),
+            Err(m) => {
+                self.error(e.span(), m);
+                None
+            }
+        }
+    }
+
+    fn binary(
+        &mut self,
+        e: &ast::Expr,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+    ) -> Option<(Expr, Ty)> {
+        use ast::BinaryOperator as B;
+        let cmp = match op {
+            B::And | B::Or => {
+                let role = if matches!(op, B::And) { "AND" } else { "OR" };
+                let (l, r) = (self.condition(left, role), self.condition(right, role));
+                let (l, r) = (Box::new(l?), Box::new(r?));
+                let x = if matches!(op, B::And) {
+                    Expr::And(l, r)
+                } else {
+                    Expr::Or(l, r)
+                };
+                return Some((x, Ty::Bool));
+            }
+            B::Eq => CmpOp::Eq,
+            B::NotEq => CmpOp::NotEq,
+            B::Lt => CmpOp::Lt,
+            B::LtEq => CmpOp::LtEq,
+            B::Gt => CmpOp::Gt,
+            B::GtEq => CmpOp::GtEq,
+            other => return self.unsupported(e.span(), &format!("the operator {other}")),
+        };
+        let (l, r) = (self.boxed(left), self.boxed(right));
+        Some((Expr::Compare(cmp, l?, r?), Ty::Bool))
+    }
+
+    fn case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+    ) -> Option<(Expr, Ty)> {
+        let operand = match operand {
+            Some(o) => Some(self.boxed(o)),
+            None => None,
+        };
+        let mut whens = Vec::new();
+        let mut ty = Ty::Null;
+        let mut ok = true;
+        for w in conditions {
+            let cond = if operand.is_some() {
+                self.expr(&w.condition).map(|x| x.0)
+            } else {
+                self.condition(&w.condition, "WHEN")
+            };
+            let then = self.expr(&w.result);
+            match (cond, then) {
+                (Some(c), Some((t, tt))) => {
+                    ty = unify(ty, tt);
+                    whens.push((c, t));
+                }
+                _ => ok = false,
+            }
+        }
+        let otherwise = match else_result {
+            Some(x) => match self.expr(x) {
+                Some((x, tt)) => {
+                    ty = unify(ty, tt);
+                    Some(Box::new(x))
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let operand = match operand {
+            Some(o) => Some(o?),
+            None => None,
+        };
+        ok.then_some((
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            },
+            ty,
+        ))
+    }
+
+    fn function(&mut self, e: &ast::Expr, f: &ast::Function) -> Option<(Expr, Ty)> {
+        let name = f.name.to_string().to_lowercase();
+        if f.over.is_some() {
+            return self.unsupported(e.span(), &format!("the window function {name}() OVER"));
+        }
+        if AGGREGATES.contains(&name.as_str()) {
+            self.error(e.span(), format!("aggregate function {name}() is not supported: chama evaluates one row at a time"));
+            return None;
+        }
+        let raw_args: Vec<&ast::Expr> = match &f.args {
+            ast::FunctionArguments::List(list) => {
+                if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+                    return self
+                        .unsupported(e.span(), &format!("DISTINCT or clauses inside {name}()"));
+                }
+                let mut out = Vec::new();
+                for a in &list.args {
+                    match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => out.push(x),
+                        other => {
+                            return self.unsupported(
+                                e.span(),
+                                &format!("the argument `{other}` of {name}()"),
+                            )
+                        }
+                    }
+                }
+                out
+            }
+            ast::FunctionArguments::None => vec![],
+            ast::FunctionArguments::Subquery(_) => return self.unsupported(e.span(), "a subquery"),
+        };
+        if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+            return self.unsupported(e.span(), &format!("FILTER/WITHIN GROUP on {name}()"));
+        }
+        let n = raw_args.len();
+        let arity = |lo: usize, hi: usize| n >= lo && n <= hi;
+        let (func, ret, ok_arity, expect) = match name.as_str() {
+            "lower" | "lcase" => (Some(Func::Lower), Ty::Str, arity(1, 1), "1 argument"),
+            "upper" | "ucase" => (Some(Func::Upper), Ty::Str, arity(1, 1), "1 argument"),
+            "trim" => (Some(Func::Trim), Ty::Str, arity(1, 1), "1 argument"),
+            "length" => (Some(Func::Length), Ty::Int, arity(1, 1), "1 argument"),
+            "substr" | "substring" => {
+                (Some(Func::Substr), Ty::Str, arity(2, 3), "2 or 3 arguments")
+            }
+            "instr" => (Some(Func::Instr), Ty::Int, arity(2, 2), "2 arguments"),
+            "concat" => (
+                Some(Func::Concat),
+                Ty::Str,
+                arity(1, usize::MAX),
+                "at least 1 argument",
+            ),
+            "concat_ws" => (
+                Some(Func::ConcatWs),
+                Ty::Str,
+                arity(2, usize::MAX),
+                "at least 2 arguments",
+            ),
+            "coalesce" => (
+                Some(Func::Coalesce),
+                Ty::Null,
+                arity(1, usize::MAX),
+                "at least 1 argument",
+            ),
+            "nvl" => (Some(Func::Coalesce), Ty::Null, arity(2, 2), "2 arguments"),
+            "if" => (Some(Func::If), Ty::Null, arity(3, 3), "3 arguments"),
+            "nullif" => (Some(Func::NullIf), Ty::Null, arity(2, 2), "2 arguments"),
+            "regexp_extract" => (None, Ty::Str, arity(2, 3), "2 or 3 arguments"),
+            "regexp_replace" => (None, Ty::Str, arity(3, 3), "3 arguments"),
+            "split" => {
+                self.error(
+                    e.span(),
+                    "split(s, regex) returns an array: index it, e.g. split(s, ',')[0]".into(),
+                );
+                return None;
+            }
+            _ => {
+                self.error(e.span(), format!("unknown function {name}() (the subset has lower, upper, trim, length, substr, instr, concat, concat_ws, coalesce, nvl, if, nullif, regexp_extract, regexp_replace, split(...)[n])"));
+                return None;
+            }
+        };
+        if !ok_arity {
+            self.error(e.span(), format!("{name}() takes {expect}, not {n}"));
+            return None;
+        }
+        match func {
+            Some(func) => {
+                let first_is_cond = matches!(func, Func::If);
+                let mut args = Vec::with_capacity(n);
+                let mut ty = ret;
+                let mut ok = true;
+                for (i, a) in raw_args.iter().enumerate() {
+                    let compiled = if first_is_cond && i == 0 {
+                        self.condition(a, "the first argument of if()")
+                            .map(|x| (x, Ty::Bool))
+                    } else {
+                        self.expr(a)
+                    };
+                    match compiled {
+                        Some((x, t)) => {
+                            if ret == Ty::Null
+                                && !(first_is_cond && i == 0)
+                                && !(matches!(func, Func::NullIf) && i == 1)
+                            {
+                                ty = unify(ty, t);
+                            }
+                            args.push(x);
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some((Expr::Call(func, args), ty))
+            }
+            None if name == "regexp_extract" => {
+                let s = self.expr(raw_args[0]);
+                let re = self.regex_literal(raw_args[1], "the regex of regexp_extract()");
+                let group = match raw_args.get(2) {
+                    None => Some(1),
+                    Some(g) => match self.expr(g) {
+                        Some((Expr::Literal(Value::Int(i)), _)) if i >= 0 => Some(i as usize),
+                        _ => {
+                            self.error(g.span(), "the group of regexp_extract() must be a non-negative integer literal".into());
+                            None
+                        }
+                    },
+                };
+                let (s, re, group) = (s?.0, re?, group?);
+                if group >= re.captures_len() {
+                    self.error(
+                        raw_args[1].span(),
+                        format!(
+                            "regexp_extract() asks for group {group}, but the regex has only {}",
+                            re.captures_len() - 1
+                        ),
+                    );
+                    return None;
+                }
+                Some((Expr::Call(Func::RegexpExtract(re, group), vec![s]), Ty::Str))
+            }
+            None => {
+                let s = self.expr(raw_args[0]);
+                let re = self.regex_literal(raw_args[1], "the regex of regexp_replace()");
+                let rep = self.expr(raw_args[2]);
+                Some((
+                    Expr::Call(Func::RegexpReplace(re?), vec![s?.0, rep?.0]),
+                    Ty::Str,
+                ))
+            }
+        }
+    }
+
+    /// `split(s, re)[n]`, the one array expression of the subset.
+    fn split_index(
+        &mut self,
+        e: &ast::Expr,
+        root: &ast::Expr,
+        chain: &[ast::AccessExpr],
+    ) -> Option<(Expr, Ty)> {
+        let ast::Expr::Function(f) = root else {
+            return self.unsupported(
+                e.span(),
+                &format!("`{e}` (only split(...)[n] may be indexed)"),
+            );
+        };
+        if !f.name.to_string().eq_ignore_ascii_case("split") {
+            return self.unsupported(
+                e.span(),
+                &format!("`{e}` (only split(...)[n] may be indexed)"),
+            );
+        }
+        let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] = chain else {
+            return self.unsupported(
+                e.span(),
+                &format!("`{e}` (index split(...) once, with [n])"),
+            );
+        };
+        let args: Vec<&ast::Expr> = match &f.args {
+            ast::FunctionArguments::List(l) => l
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        if args.len() != 2 {
+            self.error(
+                e.span(),
+                format!("split() takes 2 arguments, not {}", args.len()),
+            );
+            return None;
+        }
+        let s = self.expr(args[0]);
+        let re = self.regex_literal(args[1], "the regex of split()");
+        let idx = self.expr(index);
+        Some((
+            Expr::Call(Func::SplitIndex(re?), vec![s?.0, idx?.0]),
+            Ty::Str,
+        ))
+    }
+}
+
+fn unify(a: Ty, b: Ty) -> Ty {
+    match (a, b) {
+        (Ty::Null, t) | (t, Ty::Null) => t,
+        (x, y) if x == y => x,
+        _ => Ty::Str,
+    }
+}
+
+/// The closest column name, for "did you mean".
+pub fn suggest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
