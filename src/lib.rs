@@ -1,2 +1,25 @@
 //! chama: build and deliver offline-interface files.
+//!
+//! Data moves one way: source -> transform -> split -> compress -> manifest -> sink.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod exit;
+pub mod source;
+pub mod spec;
 pub mod sql;
+pub mod transform;
+
+use cli::{Cli, Command, SpecCommand};
+use config::Config;
+use exit::Code;
+
+/// Runs one command line; the error, if any, is printed by `main`.
+pub fn run(cli: Cli) -> anyhow::Result<Code> {
+    let config = Config::discover(cli.config.as_deref())?;
+    match cli.command {
+        Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
+        Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
+    }
+}

@@ -1,3 +1,24 @@
-fn main() {
-    println!("Hello, world!");
+//! Parse the command line, run it, print `chama: <error>` and exit with its code.
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = chama::cli::Cli::parse();
+    match chama::run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            // A closed pipe (`chama spec try ... | head`) is a normal way to stop.
+            if err.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("chama: {err:#}");
+            ExitCode::from(chama::exit::code_of(&err) as u8)
+        }
+    }
 }

@@ -94,7 +94,14 @@ const AGGREGATES: &[&str] = &[
     "lead",
 ];
 
-pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Vec<SqlError>> {
+/// A failed compilation: every error, and the output names when the SELECT
+/// list could be read (so that checks of `split_by` and `keep` still run).
+pub struct Failed {
+    pub errors: Vec<SqlError>,
+    pub names: Option<Vec<String>>,
+}
+
+pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Failed> {
     let dialect = HiveText(HiveDialect {});
     let parsed = Parser::new(&dialect)
         .with_options(ParserOptions::new().with_unescape(false))
@@ -102,21 +109,24 @@ pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Vec<SqlError>>
         .and_then(|mut p| p.parse_statements());
     let statements = match parsed {
         Ok(s) => s,
-        Err(e) => return Err(vec![parse_error(&e.to_string())]),
+        Err(e) => {
+            return Err(Failed {
+                errors: vec![parse_error(&e.to_string())],
+                names: None,
+            })
+        }
     };
     let mut c = Compiler {
         columns,
         used: vec![false; columns.len()],
         errors: vec![],
         warnings: vec![],
+        names: None,
     };
     let compiled = match statements.as_slice() {
         [ast::Statement::Query(q)] => c.query(q),
         [] => {
-            c.error_at(
-                1,
-                "the transform SQL is empty: write one SELECT ... FROM input".into(),
-            );
+            c.error_at(1, "the transform SQL is empty: write one SELECT ... FROM input".into());
             None
         }
         [other] => {
@@ -133,13 +143,7 @@ pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Vec<SqlError>>
     };
     match compiled {
         Some((outputs, filter)) if c.errors.is_empty() => {
-            let used_columns = c
-                .used
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| **u)
-                .map(|(i, _)| i)
-                .collect();
+            let used_columns = c.used.iter().enumerate().filter(|(_, u)| **u).map(|(i, _)| i).collect();
             Ok(Compiled {
                 outputs,
                 filter,
@@ -147,7 +151,10 @@ pub fn compile(sql: &str, columns: &[String]) -> Result<Compiled, Vec<SqlError>>
                 warnings: c.warnings,
             })
         }
-        _ => Err(c.errors),
+        _ => Err(Failed {
+            errors: c.errors,
+            names: c.names,
+        }),
     }
 }
 
@@ -159,14 +166,8 @@ fn parse_error(message: &str) -> SqlError {
     if let Some(at) = message.rfind(" at Line: ") {
         let pos = &message[at + " at Line: ".len()..];
         let mut parts = pos.split(", Column: ");
-        line = parts
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(1);
-        column = parts
-            .next()
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(1);
+        line = parts.next().and_then(|l| l.trim().parse().ok()).unwrap_or(1);
+        column = parts.next().and_then(|c| c.trim().parse().ok()).unwrap_or(1);
         text.truncate(at);
     }
     let text = text.trim_start_matches("sql parser error: ");
@@ -182,6 +183,8 @@ struct Compiler<'c> {
     used: Vec<bool>,
     errors: Vec<SqlError>,
     warnings: Vec<SqlError>,
+    /// Output names of every SELECT item, compiled or not.
+    names: Option<Vec<String>>,
 }
 
 impl Compiler<'_> {
@@ -191,11 +194,7 @@ impl Compiler<'_> {
         } else {
             (span.start.line, span.start.column)
         };
-        self.errors.push(SqlError {
-            line,
-            column,
-            message,
-        });
+        self.errors.push(SqlError { line, column, message });
     }
 
     fn error_at(&mut self, line: u64, message: String) {
@@ -207,32 +206,20 @@ impl Compiler<'_> {
     }
 
     fn unsupported(&mut self, span: Span, what: &str) -> Option<(Expr, Ty)> {
-        self.error(
-            span,
-            format!("{what} is not supported by chama's transform language"),
-        );
+        self.error(span, format!("{what} is not supported by chama's transform language"));
         None
     }
 
     fn query(&mut self, q: &ast::Query) -> Option<(Vec<Output>, Option<Expr>)> {
         let span = q.span();
         if q.with.is_some() {
-            self.error(
-                span,
-                "WITH (common table expressions) is not supported".into(),
-            );
+            self.error(span, "WITH (common table expressions) is not supported".into());
         }
         if q.order_by.is_some() {
-            self.error(
-                span,
-                "ORDER BY is not supported: rows keep input order".into(),
-            );
+            self.error(span, "ORDER BY is not supported: rows keep input order".into());
         }
         if q.limit_clause.is_some() || q.fetch.is_some() {
-            self.error(
-                span,
-                "LIMIT is not supported in a spec (use `spec try --limit`)".into(),
-            );
+            self.error(span, "LIMIT is not supported in a spec (use `spec try --limit`)".into());
         }
         let ast::SetExpr::Select(select) = q.body.as_ref() else {
             self.error(
@@ -269,10 +256,7 @@ impl Compiler<'_> {
             );
         }
         if !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
-            self.error(
-                span,
-                "CLUSTER BY, DISTRIBUTE BY and SORT BY are not supported".into(),
-            );
+            self.error(span, "CLUSTER BY, DISTRIBUTE BY and SORT BY are not supported".into());
         }
         if s.top.is_some()
             || s.into.is_some()
@@ -291,35 +275,32 @@ impl Compiler<'_> {
                     );
                 }
                 match &one.relation {
-                    ast::TableFactor::Table { name, .. }
-                        if name.to_string().eq_ignore_ascii_case("input") => {}
+                    ast::TableFactor::Table { name, .. } if name.to_string().eq_ignore_ascii_case("input") => {}
                     other => self.error(other.span(), format!("read FROM input, not FROM {other}")),
                 }
             }
             [] => self.error(span, "the SELECT needs FROM input".into()),
-            [_, second, ..] => self.error(
-                second.span(),
-                "JOIN is not supported: a spec reads one input".into(),
-            ),
+            [_, second, ..] => self.error(second.span(), "JOIN is not supported: a spec reads one input".into()),
         }
 
         let mut outputs = Vec::new();
+        let mut names = Vec::new();
         for item in &s.projection {
             match item {
                 ast::SelectItem::UnnamedExpr(e) => {
                     let name = match e {
                         ast::Expr::Identifier(i) => Some(i.value.to_lowercase()),
-                        ast::Expr::CompoundIdentifier(p) => {
-                            p.last().map(|i| i.value.to_lowercase())
-                        }
+                        ast::Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.to_lowercase()),
                         _ => None,
                     }
-                    .unwrap_or_else(|| format!("_c{}", outputs.len()));
+                    .unwrap_or_else(|| format!("_c{}", names.len()));
+                    names.push(name.clone());
                     if let Some((expr, _)) = self.expr(e) {
                         outputs.push(Output { name, expr });
                     }
                 }
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    names.push(alias.value.to_lowercase());
                     if let Some((e, _)) = self.expr(expr) {
                         outputs.push(Output {
                             name: alias.value.to_lowercase(),
@@ -330,6 +311,7 @@ impl Compiler<'_> {
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                     for (i, c) in self.columns.iter().enumerate() {
                         self.used[i] = true;
+                        names.push(c.clone());
                         outputs.push(Output {
                             name: c.clone(),
                             expr: Expr::Column(i),
@@ -337,12 +319,10 @@ impl Compiler<'_> {
                     }
                 }
                 #[allow(unreachable_patterns)]
-                other => self.error(
-                    other.span(),
-                    format!("select item `{other}` is not supported"),
-                ),
+                other => self.error(other.span(), format!("select item `{other}` is not supported")),
             }
         }
+        self.names = Some(names);
         let mut seen = std::collections::HashSet::new();
         for o in &outputs {
             if !seen.insert(o.name.as_str()) {
@@ -368,7 +348,10 @@ impl Compiler<'_> {
         match ty {
             Ty::Bool | Ty::Null => Some(expr),
             _ => {
-                self.error(e.span(), format!("{role} needs a condition, but `{e}` is not one (compare it, e.g. `{e} = '...'`)"));
+                self.error(
+                    e.span(),
+                    format!("{role} needs a condition, but `{e}` is not one (compare it, e.g. `{e} = '...'`)"),
+                );
                 None
             }
         }
@@ -399,9 +382,7 @@ impl Compiler<'_> {
                         ..
                     }) => match format!("-{n}").parse::<i64>() {
                         Ok(i) => Some((Expr::Literal(Value::Int(i)), Ty::Int)),
-                        Err(_) => {
-                            self.unsupported(e.span(), &format!("the number -{n} (only integers)"))
-                        }
+                        Err(_) => self.unsupported(e.span(), &format!("the number -{n} (only integers)")),
                     },
                     _ => self.unsupported(e.span(), "arithmetic (unary minus)"),
                 },
@@ -418,11 +399,7 @@ impl Compiler<'_> {
                     Ty::Bool,
                 ))
             }
-            A::InList {
-                expr,
-                list,
-                negated,
-            } => {
+            A::InList { expr, list, negated } => {
                 let x = self.boxed(expr);
                 let items: Vec<_> = list.iter().map(|i| self.expr(i).map(|(x, _)| x)).collect();
                 let items: Option<Vec<Expr>> = items.into_iter().collect();
@@ -481,10 +458,7 @@ impl Compiler<'_> {
                 ))
             }
             A::RLike {
-                negated,
-                expr,
-                pattern,
-                ..
+                negated, expr, pattern, ..
             } => {
                 let x = self.boxed(expr);
                 let re = self.regex_literal(pattern, "an RLIKE pattern")?;
@@ -533,12 +507,8 @@ impl Compiler<'_> {
                 let x = self.expr(expr)?.0;
                 Some((Expr::Call(Func::Trim, vec![x]), Ty::Str))
             }
-            A::CompoundFieldAccess { root, access_chain } => {
-                self.split_index(e, root, access_chain)
-            }
-            A::Subquery(_) | A::InSubquery { .. } | A::Exists { .. } => {
-                self.unsupported(e.span(), "a subquery")
-            }
+            A::CompoundFieldAccess { root, access_chain } => self.split_index(e, root, access_chain),
+            A::Subquery(_) | A::InSubquery { .. } | A::Exists { .. } => self.unsupported(e.span(), "a subquery"),
             A::Cast { .. } => self.unsupported(e.span(), "CAST"),
             other => self.unsupported(other.span(), &format!("`{other}`")),
         }
@@ -546,11 +516,7 @@ impl Compiler<'_> {
 
     fn column(&mut self, ident: &ast::Ident) -> Option<(Expr, Ty)> {
         let name = ident.value.to_lowercase();
-        match self
-            .columns
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(&name))
-        {
+        match self.columns.iter().position(|c| c.eq_ignore_ascii_case(&name)) {
             Some(i) => {
                 self.used[i] = true;
                 Some((Expr::Column(i), Ty::Str))
@@ -559,10 +525,7 @@ impl Compiler<'_> {
                 let hint = suggest(&name, self.columns)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                self.error(
-                    ident.span,
-                    format!("unknown column `{}`{hint}", ident.value),
-                );
+                self.error(ident.span, format!("unknown column `{}`{hint}", ident.value));
                 None
             }
         }
@@ -578,10 +541,7 @@ impl Compiler<'_> {
                         message: format!("'\\{c}' in a string literal is read as '{c}', as Hive does; write '\\\\{c}' to keep the backslash (e.g. for a regex)"),
                     });
                 }
-                Some((
-                    Expr::Literal(Value::Str(literal::unescape(raw).into())),
-                    Ty::Str,
-                ))
+                Some((Expr::Literal(Value::Str(literal::unescape(raw).into())), Ty::Str))
             }
             ast::Value::Number(n, _) => match n.parse::<i64>() {
                 Ok(i) => Some((Expr::Literal(Value::Int(i)), Ty::Int)),
@@ -598,10 +558,7 @@ impl Compiler<'_> {
         match self.expr(e)? {
             (Expr::Literal(Value::Str(s)), _) => Some(s.into_owned()),
             _ => {
-                self.error(
-                    e.span(),
-                    format!("{what} must be a string literal, not `{e}`"),
-                );
+                self.error(e.span(), format!("{what} must be a string literal, not `{e}`"));
                 None
             }
         }
@@ -656,10 +613,7 @@ impl Compiler<'_> {
         conditions: &[ast::CaseWhen],
         else_result: Option<&ast::Expr>,
     ) -> Option<(Expr, Ty)> {
-        let operand = match operand {
-            Some(o) => Some(self.boxed(o)),
-            None => None,
-        };
+        let operand = operand.map(|o| self.boxed(o));
         let mut whens = Vec::new();
         let mut ty = Ty::Null;
         let mut ok = true;
@@ -711,25 +665,22 @@ impl Compiler<'_> {
             return self.unsupported(e.span(), &format!("the window function {name}() OVER"));
         }
         if AGGREGATES.contains(&name.as_str()) {
-            self.error(e.span(), format!("aggregate function {name}() is not supported: chama evaluates one row at a time"));
+            self.error(
+                e.span(),
+                format!("aggregate function {name}() is not supported: chama evaluates one row at a time"),
+            );
             return None;
         }
         let raw_args: Vec<&ast::Expr> = match &f.args {
             ast::FunctionArguments::List(list) => {
                 if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
-                    return self
-                        .unsupported(e.span(), &format!("DISTINCT or clauses inside {name}()"));
+                    return self.unsupported(e.span(), &format!("DISTINCT or clauses inside {name}()"));
                 }
                 let mut out = Vec::new();
                 for a in &list.args {
                     match a {
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => out.push(x),
-                        other => {
-                            return self.unsupported(
-                                e.span(),
-                                &format!("the argument `{other}` of {name}()"),
-                            )
-                        }
+                        other => return self.unsupported(e.span(), &format!("the argument `{other}` of {name}()")),
                     }
                 }
                 out
@@ -747,16 +698,9 @@ impl Compiler<'_> {
             "upper" | "ucase" => (Some(Func::Upper), Ty::Str, arity(1, 1), "1 argument"),
             "trim" => (Some(Func::Trim), Ty::Str, arity(1, 1), "1 argument"),
             "length" => (Some(Func::Length), Ty::Int, arity(1, 1), "1 argument"),
-            "substr" | "substring" => {
-                (Some(Func::Substr), Ty::Str, arity(2, 3), "2 or 3 arguments")
-            }
+            "substr" | "substring" => (Some(Func::Substr), Ty::Str, arity(2, 3), "2 or 3 arguments"),
             "instr" => (Some(Func::Instr), Ty::Int, arity(2, 2), "2 arguments"),
-            "concat" => (
-                Some(Func::Concat),
-                Ty::Str,
-                arity(1, usize::MAX),
-                "at least 1 argument",
-            ),
+            "concat" => (Some(Func::Concat), Ty::Str, arity(1, usize::MAX), "at least 1 argument"),
             "concat_ws" => (
                 Some(Func::ConcatWs),
                 Ty::Str,
@@ -798,8 +742,7 @@ impl Compiler<'_> {
                 let mut ok = true;
                 for (i, a) in raw_args.iter().enumerate() {
                     let compiled = if first_is_cond && i == 0 {
-                        self.condition(a, "the first argument of if()")
-                            .map(|x| (x, Ty::Bool))
+                        self.condition(a, "the first argument of if()").map(|x| (x, Ty::Bool))
                     } else {
                         self.expr(a)
                     };
@@ -826,7 +769,10 @@ impl Compiler<'_> {
                     Some(g) => match self.expr(g) {
                         Some((Expr::Literal(Value::Int(i)), _)) if i >= 0 => Some(i as usize),
                         _ => {
-                            self.error(g.span(), "the group of regexp_extract() must be a non-negative integer literal".into());
+                            self.error(
+                                g.span(),
+                                "the group of regexp_extract() must be a non-negative integer literal".into(),
+                            );
                             None
                         }
                     },
@@ -848,38 +794,21 @@ impl Compiler<'_> {
                 let s = self.expr(raw_args[0]);
                 let re = self.regex_literal(raw_args[1], "the regex of regexp_replace()");
                 let rep = self.expr(raw_args[2]);
-                Some((
-                    Expr::Call(Func::RegexpReplace(re?), vec![s?.0, rep?.0]),
-                    Ty::Str,
-                ))
+                Some((Expr::Call(Func::RegexpReplace(re?), vec![s?.0, rep?.0]), Ty::Str))
             }
         }
     }
 
     /// `split(s, re)[n]`, the one array expression of the subset.
-    fn split_index(
-        &mut self,
-        e: &ast::Expr,
-        root: &ast::Expr,
-        chain: &[ast::AccessExpr],
-    ) -> Option<(Expr, Ty)> {
+    fn split_index(&mut self, e: &ast::Expr, root: &ast::Expr, chain: &[ast::AccessExpr]) -> Option<(Expr, Ty)> {
         let ast::Expr::Function(f) = root else {
-            return self.unsupported(
-                e.span(),
-                &format!("`{e}` (only split(...)[n] may be indexed)"),
-            );
+            return self.unsupported(e.span(), &format!("`{e}` (only split(...)[n] may be indexed)"));
         };
         if !f.name.to_string().eq_ignore_ascii_case("split") {
-            return self.unsupported(
-                e.span(),
-                &format!("`{e}` (only split(...)[n] may be indexed)"),
-            );
+            return self.unsupported(e.span(), &format!("`{e}` (only split(...)[n] may be indexed)"));
         }
         let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] = chain else {
-            return self.unsupported(
-                e.span(),
-                &format!("`{e}` (index split(...) once, with [n])"),
-            );
+            return self.unsupported(e.span(), &format!("`{e}` (index split(...) once, with [n])"));
         };
         let args: Vec<&ast::Expr> = match &f.args {
             ast::FunctionArguments::List(l) => l
@@ -893,19 +822,13 @@ impl Compiler<'_> {
             _ => vec![],
         };
         if args.len() != 2 {
-            self.error(
-                e.span(),
-                format!("split() takes 2 arguments, not {}", args.len()),
-            );
+            self.error(e.span(), format!("split() takes 2 arguments, not {}", args.len()));
             return None;
         }
         let s = self.expr(args[0]);
         let re = self.regex_literal(args[1], "the regex of split()");
         let idx = self.expr(index);
-        Some((
-            Expr::Call(Func::SplitIndex(re?), vec![s?.0, idx?.0]),
-            Ty::Str,
-        ))
+        Some((Expr::Call(Func::SplitIndex(re?), vec![s?.0, idx?.0]), Ty::Str))
     }
 }
 

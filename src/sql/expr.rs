@@ -127,11 +127,7 @@ impl Expr {
                 let (x, y) = (a.eval(row), b.eval(row));
                 truth(compare(&x, &y).map(|o| op.holds(o)))
             }
-            Expr::In {
-                expr,
-                list,
-                negated,
-            } => {
+            Expr::In { expr, list, negated } => {
                 let x = expr.eval(row);
                 if x.is_null() {
                     return Value::Null;

@@ -98,10 +98,7 @@ impl Func {
                 if s.is_empty() {
                     return Value::Int(0);
                 }
-                Value::Int(
-                    s.find(sub.as_ref())
-                        .map_or(0, |b| s[..b].chars().count() as i64 + 1),
-                )
+                Value::Int(s.find(sub.as_ref()).map_or(0, |b| s[..b].chars().count() as i64 + 1))
             }
             Func::Concat => {
                 let mut out = String::new();
@@ -151,9 +148,9 @@ impl Func {
                 let s = arg_str!(args, 0, row);
                 match re.captures(&s) {
                     // A group that took no part in the match is NULL, as Java's group() is.
-                    Some(c) => c.get(*group).map_or(Value::Null, |m| {
-                        Value::Str(Cow::Owned(m.as_str().to_string()))
-                    }),
+                    Some(c) => c
+                        .get(*group)
+                        .map_or(Value::Null, |m| Value::Str(Cow::Owned(m.as_str().to_string()))),
                     None => Value::Str(Cow::Borrowed("")),
                 }
             }
@@ -229,11 +226,7 @@ mod tests {
     fn substr_follows_hive() {
         assert_eq!(sub("hello", 1, 2), "he");
         assert_eq!(sub("hello", 0, 2), "he", "pos 0 acts as 1");
-        assert_eq!(
-            sub("hello", -3, 2),
-            "ll",
-            "negative pos counts from the end"
-        );
+        assert_eq!(sub("hello", -3, 2), "ll", "negative pos counts from the end");
         assert_eq!(sub("hello", -5, 99), "hello");
         assert_eq!(sub("hello", -6, 2), "", "past the start is empty");
         assert_eq!(sub("hello", 6, 2), "", "past the end is empty");

@@ -31,9 +31,7 @@ pub fn unescape(raw: &str) -> String {
             && matches!(chars[i + 2], '0'..='7')
             && matches!(chars[i + 3], '0'..='7')
         {
-            let v = (chars[i + 1] as u32 - 48) * 64
-                + (chars[i + 2] as u32 - 48) * 8
-                + (chars[i + 3] as u32 - 48);
+            let v = (chars[i + 1] as u32 - 48) * 64 + (chars[i + 2] as u32 - 48) * 8 + (chars[i + 3] as u32 - 48);
             out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
             i += 4;
             continue;
@@ -60,12 +58,12 @@ pub fn dropped_escape(raw: &str) -> Option<char> {
     let mut it = raw.chars().peekable();
     while let Some(c) = it.next() {
         if c == '\\' {
-            match it.next() {
-                Some(
-                    n @ ('d' | 'D' | 'w' | 'W' | 's' | 'S' | '.' | '|' | '?' | '*' | '+' | '('
-                    | ')' | '[' | ']' | '{' | '}' | '^' | '$'),
-                ) => return Some(n),
-                _ => {}
+            if let Some(
+                n @ ('d' | 'D' | 'w' | 'W' | 's' | 'S' | '.' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{'
+                | '}' | '^' | '$'),
+            ) = it.next()
+            {
+                return Some(n);
             }
         }
     }
@@ -81,11 +79,7 @@ mod tests {
         assert_eq!(unescape(r"a\tb"), "a\tb");
         assert_eq!(unescape(r"it\'s"), "it's");
         assert_eq!(unescape(r"\\d+"), r"\d+");
-        assert_eq!(
-            unescape(r"\d"),
-            "d",
-            "Hive drops an unknown escape's backslash"
-        );
+        assert_eq!(unescape(r"\d"), "d", "Hive drops an unknown escape's backslash");
         assert_eq!(unescape(r"100\%"), r"100\%");
         assert_eq!(unescape(r"\u4e2d"), "中");
         assert_eq!(unescape(r"\001"), "\u{1}");

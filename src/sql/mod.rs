@@ -29,7 +29,13 @@ pub struct Program {
 impl Program {
     /// Compiles `sql` against the input's column names (lowercase).
     pub fn compile(sql: &str, columns: &[String]) -> Result<Program, Vec<SqlError>> {
-        let c = compile::compile(sql, columns)?;
+        Program::compile_with_names(sql, columns).map_err(|(errors, _)| errors)
+    }
+
+    /// Like `compile`; on failure also returns the SELECT list's output names
+    /// when they could be read, so that checks that need them can still run.
+    pub fn compile_with_names(sql: &str, columns: &[String]) -> Result<Program, (Vec<SqlError>, Option<Vec<String>>)> {
+        let c = compile::compile(sql, columns).map_err(|f| (f.errors, f.names))?;
         let (names, outputs) = c.outputs.into_iter().map(|o| (o.name, o.expr)).unzip();
         Ok(Program {
             names,
@@ -66,13 +72,6 @@ impl Program {
         out.extend(self.outputs.iter().map(|e| e.eval(row)));
         true
     }
-}
-
-/// Reuses a vector's allocation for values of a new lifetime: the vector is
-/// emptied, and collecting an empty iterator in place keeps its capacity.
-pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    v.clear();
-    v.into_iter().map(|_| Value::Null).collect()
 }
 
 #[cfg(test)]

@@ -13,12 +13,7 @@ pub fn java_regex(pattern: &str) -> Result<Regex, String> {
     let translated = translate_java(pattern);
     Regex::new(&translated).map_err(|e| {
         let why = e.to_string();
-        let first = why
-            .lines()
-            .last()
-            .unwrap_or("invalid regex")
-            .trim()
-            .to_string();
+        let first = why.lines().last().unwrap_or("invalid regex").trim().to_string();
         format!("regex '{pattern}' is not supported: {first}")
     })
 }

@@ -67,11 +67,7 @@ fn comparisons_are_strings_unless_both_integers() {
     assert_eq!(e("n BETWEEN '3' AND '5'"), "true");
     assert_eq!(e("n NOT BETWEEN '3' AND '5'"), "false");
     assert_eq!(e("c BETWEEN 'a' AND 'z'"), "NULL");
-    assert_eq!(
-        e("'a' BETWEEN c AND 'A'"),
-        "false",
-        "known false beats unknown"
-    );
+    assert_eq!(e("'a' BETWEEN c AND 'A'"), "false", "known false beats unknown");
 }
 
 #[test]
@@ -96,11 +92,7 @@ fn case_and_if() {
     );
     assert_eq!(e("CASE WHEN c IS NOT NULL THEN 'a' END"), "NULL");
     assert_eq!(e("CASE a WHEN 'x' THEN 1 WHEN 'Hello' THEN 2 END"), "2");
-    assert_eq!(
-        e("CASE c WHEN NULL THEN 1 ELSE 0 END"),
-        "0",
-        "NULL never equals NULL"
-    );
+    assert_eq!(e("CASE c WHEN NULL THEN 1 ELSE 0 END"), "0", "NULL never equals NULL");
     assert_eq!(
         e("if(c = 'x', 'yes', 'no')"),
         "no",
@@ -134,17 +126,9 @@ fn string_functions() {
 #[test]
 fn concat_nvl_coalesce_nullif() {
     assert_eq!(e("concat(a, '-', n)"), "Hello-42");
-    assert_eq!(
-        e("concat(a, c)"),
-        "NULL",
-        "concat is NULL when any argument is"
-    );
+    assert_eq!(e("concat(a, c)"), "NULL", "concat is NULL when any argument is");
     assert_eq!(e("concat('n=', length(a))"), "n=5");
-    assert_eq!(
-        e("concat_ws('|', a, c, n)"),
-        "Hello|42",
-        "concat_ws skips NULLs"
-    );
+    assert_eq!(e("concat_ws('|', a, c, n)"), "Hello|42", "concat_ws skips NULLs");
     assert_eq!(e("concat_ws(c, a, n)"), "NULL");
     assert_eq!(e("coalesce(c, b, a)"), "");
     assert_eq!(e("coalesce(c, NULL)"), "NULL");
@@ -156,11 +140,7 @@ fn concat_nvl_coalesce_nullif() {
 #[test]
 fn regex_functions() {
     assert_eq!(e("regexp_extract('id=123&x=9', 'id=(\\\\d+)', 1)"), "123");
-    assert_eq!(
-        e("regexp_extract('abc', 'x(\\\\d)', 1)"),
-        "",
-        "no match is ''"
-    );
+    assert_eq!(e("regexp_extract('abc', 'x(\\\\d)', 1)"), "", "no match is ''");
     assert_eq!(e("regexp_extract('abc', 'b', 0)"), "b");
     assert_eq!(
         e("regexp_extract('ac', 'a(b)?c', 1)"),
@@ -177,11 +157,7 @@ fn split_is_zero_based_and_null_past_the_end() {
     assert_eq!(e("split('a,b,c', ',')[0]"), "a");
     assert_eq!(e("split('a,b,c', ',')[2]"), "c");
     assert_eq!(e("split('a,b,c', ',')[3]"), "NULL");
-    assert_eq!(
-        e("split('a,b,', ',')[2]"),
-        "",
-        "trailing empty pieces are kept"
-    );
+    assert_eq!(e("split('a,b,', ',')[2]"), "", "trailing empty pieces are kept");
     assert_eq!(e("split('x|y', '\\\\|')[1]"), "y");
     assert_eq!(e("split(c, ',')[0]"), "NULL");
     assert_eq!(e("split(a, ',')[-1]"), "NULL");
@@ -224,10 +200,7 @@ fn errors_name_the_construct_and_line() {
     assert!(err("SELECT a, nn FROM input").contains("did you mean `n`"));
     assert!(err("SELECT count(a) FROM input").contains("aggregate function count()"));
     assert!(err("SELECT a FROM input GROUP BY a").contains("GROUP BY"));
-    assert!(
-        err("SELECT a FROM input LATERAL VIEW explode(split(b, ',')) t AS x")
-            .contains("LATERAL VIEW")
-    );
+    assert!(err("SELECT a FROM input LATERAL VIEW explode(split(b, ',')) t AS x").contains("LATERAL VIEW"));
     assert!(err("SELECT a FROM input JOIN other ON input.a = other.a").contains("JOIN"));
     assert!(err("SELECT md5(a) FROM input").contains("unknown function md5()"));
     assert!(err("SELECT a FROM input WHERE a").contains("WHERE needs a condition"));

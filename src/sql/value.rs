@@ -91,10 +91,7 @@ mod tests {
 
     #[test]
     fn compare_is_numeric_only_when_both_are_integers() {
-        assert_eq!(
-            compare(&Value::Int(9), &Value::Int(10)),
-            Some(Ordering::Less)
-        );
+        assert_eq!(compare(&Value::Int(9), &Value::Int(10)), Some(Ordering::Less));
         let nine = Value::Str("9".into());
         assert_eq!(compare(&nine, &Value::Int(10)), Some(Ordering::Greater));
         assert_eq!(compare(&Value::Null, &Value::Int(1)), None);

@@ -1,0 +1,54 @@
+//! The command line, as clap derive structs: one `*Args` per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chama",
+    version,
+    about = "Build and deliver offline-interface files",
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The configuration file (default: $CHAMA_CONFIG, else ./chama.toml, else the built-in default).
+    #[arg(long, global = true, env = "CHAMA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check interface specs, or try one on a local input.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Validate specs and report every problem as `file:line: message` (exit 2 if any).
+    Check(SpecCheckArgs),
+    /// Run a spec's transform and cleaning on a local input; print UTF-8 TSV with a header.
+    Try(SpecTryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecCheckArgs {
+    /// Spec files (default: every file in the interfaces directory).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecTryArgs {
+    /// A spec file, or the name of an interface in the interfaces directory.
+    pub spec: String,
+    /// A local input file in the spec's text format, plain or gzip; repeat for several, read in order.
+    #[arg(long, required = true, value_name = "FILE")]
+    pub input: Vec<PathBuf>,
+    /// Stop after this many output rows.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}

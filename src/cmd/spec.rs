@@ -1,0 +1,208 @@
+//! `chama spec check` and `chama spec try`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{SpecCheckArgs, SpecTryArgs};
+use crate::config::Config;
+use crate::exit::{Code, Failure};
+use crate::source::text::{self, Lines};
+use crate::spec::{self, Format};
+use crate::sql::Value;
+use crate::transform::{recycle, Transformer};
+
+/// Checks every named spec (or every spec in the interfaces directory) and
+/// reports all problems of all files before deciding the exit code.
+pub fn check(config: &Config, args: &SpecCheckArgs) -> anyhow::Result<Code> {
+    let files = if args.files.is_empty() {
+        config.spec_files()?
+    } else {
+        args.files.clone()
+    };
+    if files.is_empty() {
+        return Err(Failure::Usage(format!("spec check: no specs in {}", config.interfaces_dir.display())).into());
+    }
+    let names = config.names();
+    let mut bad_files = 0;
+    let mut problems = 0;
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    for file in &files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                writeln!(err, "{}: cannot read: {e}", file.display())?;
+                bad_files += 1;
+                problems += 1;
+                continue;
+            }
+        };
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let checked = spec::check(&text, stem, &names);
+        for w in &checked.warnings {
+            writeln!(err, "{}:{}: warning: {}", file.display(), w.line, w.message)?;
+        }
+        for p in &checked.problems {
+            writeln!(err, "{}:{}: {}", file.display(), p.line, p.message)?;
+        }
+        match checked.spec {
+            Some(s) if checked.problems.is_empty() => {
+                let outputs = s.program.as_ref().map_or("resolved at run time".to_string(), |p| {
+                    format!("{} out", p.output_names().len())
+                });
+                println!(
+                    "ok: {} ({}: {} columns in, {outputs})",
+                    file.display(),
+                    s.name,
+                    s.input.columns.len()
+                );
+            }
+            _ => {
+                bad_files += 1;
+                problems += checked.problems.len().max(1);
+            }
+        }
+    }
+    if bad_files > 0 {
+        return Err(Failure::Usage(format!(
+            "spec check: {problems} problem(s) in {bad_files} of {} file(s)",
+            files.len()
+        ))
+        .into());
+    }
+    Ok(Code::Ok)
+}
+
+/// Resolves a spec argument: a path to a file, or an interface name.
+fn spec_path(config: &Config, arg: &str) -> PathBuf {
+    let p = Path::new(arg);
+    if p.exists() || arg.ends_with(".toml") || arg.contains('/') {
+        p.to_path_buf()
+    } else {
+        config.spec_path(arg)
+    }
+}
+
+/// Counts of one pass over input rows; they always add up:
+/// `rows_in = rows_out + filtered + rejected`.
+#[derive(Debug, Default)]
+struct Counts {
+    rows_in: u64,
+    rows_out: u64,
+    filtered: u64,
+    rejected: u64,
+}
+
+pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
+    let path = spec_path(config, &args.spec);
+    let spec = spec::load(&path, &config.names())?;
+    if spec.input.format != Format::Text {
+        return Err(Failure::Usage(format!(
+            "spec try: {} reads {:?} input; spec try reads text input only",
+            spec.name, spec.input.format
+        ))
+        .into());
+    }
+    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let transformer = Transformer::new(&spec, program);
+    let columns = spec.input.columns.len();
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    out.write_all(transformer.output_names().join("\t").as_bytes())?;
+    out.write_all(b"\n")?;
+
+    let mut counts = Counts::default();
+    let mut fields_store: Vec<Option<&str>> = Vec::new();
+    let mut values_store: Vec<Value> = Vec::new();
+    let limit = args.limit.unwrap_or(u64::MAX);
+    'files: for input in &args.input {
+        let reader = text::open(input, spec.input.compression)?;
+        let mut lines = Lines::new(reader);
+        let mut line_no = 0u64;
+        while counts.rows_out < limit {
+            let Some(line) = lines
+                .next_line()
+                .with_context(|| format!("reading {}", input.display()))?
+            else {
+                continue 'files;
+            };
+            line_no += 1;
+            counts.rows_in += 1;
+            let reject = |counts: &mut Counts, why: String| {
+                counts.rejected += 1;
+                eprintln!("chama: {}:{line_no}: rejected: {why}", input.display());
+            };
+            let line = match std::str::from_utf8(line) {
+                Ok(s) => s,
+                Err(e) => {
+                    reject(&mut counts, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                    continue;
+                }
+            };
+            let mut fields = recycle(std::mem::take(&mut fields_store));
+            let n = text::split_fields(line, spec.input.delimiter, &spec.input.null, &mut fields);
+            if n != columns {
+                reject(&mut counts, format!("{n} fields, expected {columns}"));
+                fields_store = recycle(fields);
+                continue;
+            }
+            let mut values = recycle(std::mem::take(&mut values_store));
+            if transformer.row(&fields, &mut values) {
+                counts.rows_out += 1;
+                write_tsv_row(&mut out, &values)?;
+            } else {
+                counts.filtered += 1;
+            }
+            values_store = recycle(values);
+            fields_store = recycle(fields);
+        }
+        break;
+    }
+    out.flush()?;
+    eprintln!(
+        "chama: spec try {}: {} rows in, {} out, {} filtered, {} rejected",
+        spec.name, counts.rows_in, counts.rows_out, counts.filtered, counts.rejected
+    );
+    if counts.rejected > spec.input.max_bad_rows {
+        return Err(Failure::BadInput(format!(
+            "{} rows rejected, more than max_bad_rows = {}",
+            counts.rejected, spec.input.max_bad_rows
+        ))
+        .into());
+    }
+    Ok(Code::Ok)
+}
+
+/// PostgreSQL's text format: NULL is `\N`; tab, newline, CR and backslash are escaped.
+fn write_tsv_row(out: &mut impl Write, values: &[Value<'_>]) -> io::Result<()> {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"\t")?;
+        }
+        match v.as_str() {
+            None => out.write_all(b"\\N")?,
+            Some(s) => write_escaped(out, s.as_bytes())?,
+        }
+    }
+    out.write_all(b"\n")
+}
+
+fn write_escaped(out: &mut impl Write, s: &[u8]) -> io::Result<()> {
+    let mut start = 0;
+    for (i, b) in s.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\\' => b"\\\\",
+            _ => continue,
+        };
+        out.write_all(&s[start..i])?;
+        out.write_all(esc)?;
+        start = i + 1;
+    }
+    out.write_all(&s[start..])
+}

@@ -1,0 +1,204 @@
+//! `chama.toml`: sources, destinations and the work directory.
+//!
+//! Found at `--config FILE`, else `$CHAMA_CONFIG`, else `./chama.toml`; with
+//! none of them, a built-in default that reads `testdata/dumps`, works in
+//! `var/` and delivers to a local `outbox/`. Relative paths are relative to
+//! the config file's directory (the current directory for the default).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::exit::Failure;
+use crate::spec::Names;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// Where staging, hourly sets, daily sets, rejects and the ledger live.
+    #[serde(default = "default_work_dir")]
+    work_dir: PathBuf,
+    /// Where the interface specs are.
+    #[serde(default = "default_interfaces_dir")]
+    interfaces_dir: PathBuf,
+    /// Days `clean` keeps.
+    #[serde(default = "default_keep_days")]
+    keep_days: u32,
+    #[serde(default)]
+    sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    destinations: BTreeMap<String, DestinationConfig>,
+}
+
+fn default_work_dir() -> PathBuf {
+    "var".into()
+}
+fn default_interfaces_dir() -> PathBuf {
+    "interfaces".into()
+}
+fn default_keep_days() -> u32 {
+    15
+}
+
+/// Where raw dumps come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A local directory.
+    Local { root: PathBuf },
+    /// HDFS through the native client.
+    Hdfs { namenode: String, root: String },
+    /// HDFS through the site's own client command.
+    HdfsCli {
+        #[serde(default = "default_hdfs_command")]
+        command: String,
+        root: String,
+    },
+}
+
+fn default_hdfs_command() -> String {
+    "hdfs dfs".into()
+}
+
+/// Where sets are delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DestinationConfig {
+    /// A local directory.
+    Local { root: PathBuf },
+    /// SFTP hosts.
+    Sftp {
+        hosts: Vec<String>,
+        #[serde(default)]
+        mode: Option<String>,
+        #[serde(default)]
+        identity_file: Option<PathBuf>,
+        #[serde(default)]
+        password_env: Option<String>,
+        #[serde(default)]
+        known_hosts: Option<PathBuf>,
+        #[serde(default)]
+        connections: Option<u32>,
+        #[serde(default)]
+        retries: Option<u32>,
+    },
+}
+
+/// The loaded configuration, paths made absolute or relative to the cwd.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; `None` for the built-in default.
+    pub file: Option<PathBuf>,
+    pub work_dir: PathBuf,
+    pub interfaces_dir: PathBuf,
+    pub keep_days: u32,
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub destinations: BTreeMap<String, DestinationConfig>,
+}
+
+impl Config {
+    /// The built-in default, for a fresh clone with no chama.toml.
+    pub fn builtin() -> Config {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "default".to_string(),
+            SourceConfig::Local {
+                root: "testdata/dumps".into(),
+            },
+        );
+        let mut destinations = BTreeMap::new();
+        destinations.insert("outbox".to_string(), DestinationConfig::Local { root: "outbox".into() });
+        Config {
+            file: None,
+            work_dir: default_work_dir(),
+            interfaces_dir: default_interfaces_dir(),
+            keep_days: default_keep_days(),
+            sources,
+            destinations,
+        }
+    }
+
+    /// Finds and loads the configuration as the contract orders it.
+    pub fn discover(explicit: Option<&Path>) -> anyhow::Result<Config> {
+        if let Some(p) = explicit {
+            return Config::load(p);
+        }
+        if let Some(p) = std::env::var_os("CHAMA_CONFIG").filter(|p| !p.is_empty()) {
+            return Config::load(Path::new(&p));
+        }
+        let local = Path::new("chama.toml");
+        if local.exists() {
+            return Config::load(local);
+        }
+        Ok(Config::builtin())
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))
+            .map_err(|e| Failure::Config(format!("{e:#}")))?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| text[..s.start].matches('\n').count() + 1);
+            Failure::Config(format!("{}:{}: {}", path.display(), line, e.message().trim()))
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let sources = raw
+            .sources
+            .into_iter()
+            .map(|(k, s)| {
+                let s = match s {
+                    SourceConfig::Local { root } => SourceConfig::Local { root: rel(root) },
+                    other => other,
+                };
+                (k, s)
+            })
+            .collect();
+        let destinations = raw
+            .destinations
+            .into_iter()
+            .map(|(k, d)| {
+                let d = match d {
+                    DestinationConfig::Local { root } => DestinationConfig::Local { root: rel(root) },
+                    other => other,
+                };
+                (k, d)
+            })
+            .collect();
+        Ok(Config {
+            file: Some(path.to_path_buf()),
+            work_dir: rel(raw.work_dir),
+            interfaces_dir: rel(raw.interfaces_dir),
+            keep_days: raw.keep_days,
+            sources,
+            destinations,
+        })
+    }
+
+    /// The names specs may refer to.
+    pub fn names(&self) -> Names {
+        Names {
+            sources: self.sources.keys().cloned().collect(),
+            destinations: self.destinations.keys().cloned().collect(),
+        }
+    }
+
+    /// The spec file of interface `name`.
+    pub fn spec_path(&self, name: &str) -> PathBuf {
+        self.interfaces_dir.join(format!("{name}.toml"))
+    }
+
+    /// Every spec file in `interfaces_dir`, sorted by name.
+    pub fn spec_files(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let dir = &self.interfaces_dir;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading interfaces directory {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+}

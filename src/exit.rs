@@ -1,0 +1,89 @@
+//! Exit codes: the table of CONTRACT.md as a type, and how errors map to it.
+//!
+//! An error is classified where it is born, by wrapping it in a [`Failure`];
+//! `main` finds the first `Failure` in the chain. Anything unclassified is a
+//! failure worth retrying (1).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Code {
+    /// Done.
+    Ok = 0,
+    /// Failed: I/O, network, a step that may pass next time. Retry.
+    Failed = 1,
+    /// Usage, configuration or spec error. Fix it; do not retry.
+    Usage = 2,
+    /// Source data not ready. Retry later.
+    NotReady = 3,
+    /// Bad input beyond the spec's tolerance. Fix the data or the spec.
+    BadInput = 4,
+    /// Delivery failed on every host of a destination. Retry.
+    Delivery = 5,
+    /// Another chama run holds this interface and period. Retry later.
+    Locked = 6,
+    /// Volume alarm.
+    Alarm = 7,
+}
+
+impl Code {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Code::Failed | Code::NotReady | Code::Delivery | Code::Locked)
+    }
+}
+
+/// An error that knows its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    NotReady(String),
+    #[error("{0}")]
+    BadInput(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> Code {
+        match self {
+            Failure::Usage(_) | Failure::Config(_) => Code::Usage,
+            Failure::NotReady(_) => Code::NotReady,
+            Failure::BadInput(_) => Code::BadInput,
+        }
+    }
+}
+
+/// The exit code for an error: the first classified cause in its chain.
+pub fn code_of(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.code();
+        }
+        if cause.downcast_ref::<crate::spec::SpecError>().is_some() {
+            return Code::Usage;
+        }
+    }
+    Code::Failed
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classified_cause_wins_through_context() {
+        let e = anyhow::Error::new(Failure::NotReady("hour 03 missing".into())).context("building CM001");
+        assert_eq!(code_of(&e), Code::NotReady);
+        assert_eq!(code_of(&anyhow::anyhow!("disk full")), Code::Failed);
+        assert!(Code::Locked.is_retryable() && !Code::BadInput.is_retryable());
+    }
+}

@@ -1,0 +1,3 @@
+//! Where rows come from: input files and their formats.
+
+pub mod text;

@@ -1,0 +1,138 @@
+//! Hive delimited text: open (plain or gzip, detected by magic bytes, several
+//! gzip members read as one stream), cut into lines, cut lines into fields.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use anyhow::Context;
+use flate2::read::MultiGzDecoder;
+
+use crate::spec::Compression;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens an input file as a byte stream of its decompressed text.
+pub fn open(path: &Path, compression: Compression) -> anyhow::Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {}", path.display()))?;
+    let head = io::Cursor::new(magic[..n].to_vec());
+    let stream = head.chain(file);
+    let gzip = match compression {
+        Compression::Gzip => true,
+        Compression::None => false,
+        Compression::Auto => n == 2 && magic == GZIP_MAGIC,
+    };
+    Ok(if gzip {
+        Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, stream)))
+    } else {
+        Box::new(stream)
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Lines of a stream, without their `\n`, read through one large buffer.
+pub struct Lines<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<R: Read> Lines<R> {
+    pub fn new(inner: R) -> Lines<R> {
+        Lines {
+            inner,
+            buf: vec![0; 1 << 20],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// The next line; a last line without `\n` is still a line.
+    pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+                let line = self.start..self.start + i;
+                self.start += i + 1;
+                return Ok(Some(&self.buf[line]));
+            }
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                let line = self.start..self.end;
+                self.start = self.end;
+                return Ok(Some(&self.buf[line]));
+            }
+            // Move the partial line to the front; grow when one line fills the buffer.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Cuts `line` at `delim`, NULL where a field equals the `null` marker.
+/// Returns the number of fields found (which may differ from what is expected).
+pub fn split_fields<'a>(line: &'a str, delim: u8, null: &str, out: &mut Vec<Option<&'a str>>) -> usize {
+    out.clear();
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    let mut push = |s: &'a str| out.push(if s == null { None } else { Some(s) });
+    for i in memchr::memchr_iter(delim, bytes) {
+        push(&line[start..i]);
+        start = i + 1;
+    }
+    push(&line[start..]);
+    out.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_across_buffer_refills_and_without_final_newline() {
+        let long = "x".repeat(3 << 20);
+        let text = format!("a\n{long}\nb");
+        let mut lines = Lines::new(text.as_bytes());
+        assert_eq!(lines.next_line().unwrap(), Some(&b"a"[..]));
+        assert_eq!(lines.next_line().unwrap().map(<[u8]>::len), Some(3 << 20));
+        assert_eq!(lines.next_line().unwrap(), Some(&b"b"[..]));
+        assert_eq!(lines.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn fields_and_nulls() {
+        let mut out = Vec::new();
+        assert_eq!(split_fields("a\u{1}\\N\u{1}", 1, "\\N", &mut out), 3);
+        assert_eq!(out, [Some("a"), None, Some("")]);
+    }
+}

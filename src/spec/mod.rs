@@ -1,0 +1,603 @@
+//! Interface specs: `interfaces/<NAME>.toml` from raw TOML to a validated
+//! [`Spec`]. Validation is pure: it reads the text it is given and the names
+//! the configuration defines, and opens nothing else.
+
+mod doc;
+pub mod raw;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+pub use doc::Problem;
+pub use raw::{Cadence, Compression, Encoding, Format, Unmappable};
+pub use template::{Placeholder, Template, Vars};
+
+use crate::sql::Program;
+use crate::transform::clean::Strip;
+use doc::{fields_of, string_body_line, Doc};
+use raw::{RawClean, RawDelivery, RawInput, RawOutput, RawTop, RawTransform, SECTIONS};
+
+/// A validated interface spec.
+pub struct Spec {
+    pub name: String,
+    pub description: String,
+    pub input: Input,
+    /// `None` only for a Parquet spec without `columns`, resolved when its schema is read.
+    pub program: Option<Program>,
+    pub sql: String,
+    pub clean: Clean,
+    pub output: Output,
+    pub delivery: Delivery,
+    /// FNV-1a 64 of the spec's text, for manifests: which spec built a set.
+    pub fingerprint: String,
+}
+
+pub struct Input {
+    pub source: String,
+    pub path: Template,
+    pub format: Format,
+    pub compression: Compression,
+    pub delimiter: u8,
+    pub null: String,
+    pub columns: Vec<String>,
+    pub ready_marker: Option<String>,
+    pub max_bad_rows: u64,
+}
+
+/// The characters to strip, resolved per output column.
+#[derive(Debug, Clone, Default)]
+pub struct Clean {
+    pub strip: Vec<char>,
+    pub keep: BTreeMap<String, Vec<char>>,
+}
+
+impl Clean {
+    /// One `Strip` per output column, in output order.
+    pub fn per_column(&self, names: &[String]) -> Vec<Strip> {
+        names
+            .iter()
+            .map(|n| {
+                let keep = self.keep.get(n).map(Vec::as_slice).unwrap_or(&[]);
+                Strip::new(self.strip.iter().copied().filter(|c| !keep.contains(c)))
+            })
+            .collect()
+    }
+}
+
+pub struct Output {
+    pub delimiter: String,
+    pub null: String,
+    pub encoding: Encoding,
+    pub unmappable: Unmappable,
+    pub lines_per_file: u64,
+    pub split_by: Option<String>,
+    pub file_name: Template,
+    pub verf_name: Template,
+    pub seq_width: u32,
+    pub gzip_level: u32,
+}
+
+pub struct Delivery {
+    pub cadence: Cadence,
+    pub destinations: Vec<String>,
+    pub remote_dir: String,
+}
+
+/// What a spec may refer to outside itself: names defined in chama.toml.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub sources: Vec<String>,
+    pub destinations: Vec<String>,
+}
+
+/// The outcome of checking one spec file.
+pub struct Checked {
+    pub spec: Option<Spec>,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+/// A spec that failed to load: every problem, each with its line.
+#[derive(Debug)]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}: {}", self.file.display(), p.line, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Reads and validates a spec file; any problem is a [`SpecError`].
+pub fn load(path: &Path, names: &Names) -> anyhow::Result<Spec> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let checked = check(&text, stem, names);
+    match checked.spec {
+        Some(spec) if checked.problems.is_empty() => Ok(spec),
+        _ => Err(SpecError {
+            file: path.to_path_buf(),
+            problems: checked.problems,
+        }
+        .into()),
+    }
+}
+
+/// Validates a spec's text. `stem` is the file name without `.toml`, which
+/// `name` must equal.
+pub fn check(text: &str, stem: &str, names: &Names) -> Checked {
+    let doc = match Doc::parse(text) {
+        Ok(d) => d,
+        Err(problems) => {
+            return Checked {
+                spec: None,
+                problems,
+                warnings: vec![],
+            }
+        }
+    };
+    let mut v = Validator {
+        doc: &doc,
+        problems: vec![],
+        warnings: vec![],
+    };
+    let spec = v.spec(stem, names, text);
+    let Validator {
+        mut problems,
+        mut warnings,
+        ..
+    } = v;
+    problems.sort_by_key(|p| p.line);
+    warnings.sort_by_key(|p| p.line);
+    Checked {
+        spec: if problems.is_empty() { spec } else { None },
+        problems,
+        warnings,
+    }
+}
+
+struct Validator<'d, 'i> {
+    doc: &'d Doc<'i>,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+impl Validator<'_, '_> {
+    fn problem(&mut self, path: &[&str], message: String) {
+        let line = self.doc.line_at(path);
+        self.problems.push(Problem { line, message });
+    }
+
+    /// Deserializes one section, after reporting (and setting aside) its unknown keys.
+    fn section<T: serde::de::DeserializeOwned>(&mut self, name: &str, required: bool) -> Option<T> {
+        let allowed = fields_of::<T>();
+        let Some(value) = self.doc.root().get(name) else {
+            if required {
+                self.problems.push(Problem {
+                    line: 1,
+                    message: format!("missing section [{name}]"),
+                });
+                return None;
+            }
+            let empty = toml::Spanned::new(0..0, toml::de::DeValue::Table(Default::default()));
+            return self.doc.deserialize(empty).map_err(|p| self.problems.push(p)).ok();
+        };
+        let Some(table) = value.get_ref().as_table() else {
+            self.problem(&[name], format!("`{name}` must be a section ([{name}])"));
+            return None;
+        };
+        self.problems.extend(self.doc.unknown_keys(table, allowed, Some(name)));
+        let spanned = toml::Spanned::new(value.span(), table.clone());
+        let known = self.doc.subset(&spanned, allowed);
+        match self.doc.deserialize::<T>(known) {
+            Ok(t) => Some(t),
+            Err(mut p) => {
+                p.message = format!("in [{name}]: {}", p.message);
+                self.problems.push(p);
+                None
+            }
+        }
+    }
+
+    fn spec(&mut self, stem: &str, names: &Names, text: &str) -> Option<Spec> {
+        let doc = self.doc;
+        let top_fields = fields_of::<RawTop>();
+        let allowed: Vec<&str> = top_fields.iter().chain(SECTIONS).copied().collect();
+        self.problems.extend(doc.unknown_keys(doc.root(), &allowed, None));
+        let top = match doc.deserialize::<RawTop>(doc.subset(doc.root_spanned(), top_fields)) {
+            Ok(t) => Some(t),
+            Err(p) => {
+                self.problems.push(p);
+                None
+            }
+        };
+        let input = self.section::<RawInput>("input", true);
+        let transform = self.section::<RawTransform>("transform", true);
+        let clean = self.section::<RawClean>("clean", false);
+        let output = self.section::<RawOutput>("output", true);
+        let delivery = self.section::<RawDelivery>("delivery", false);
+
+        if let Some(top) = &top {
+            if !stem.is_empty() && top.name != stem {
+                self.problem(
+                    &["name"],
+                    format!("name `{}` must match the file name `{stem}.toml`", top.name),
+                );
+            }
+        }
+        let input = input.and_then(|i| self.input(i, names));
+        let (program, out_names) = match (&input, &transform) {
+            (Some(i), Some(t)) => self.program(i, t),
+            _ => (None, None),
+        };
+        let clean = clean.and_then(|c| self.clean(c, out_names.as_deref()));
+        let output = output.and_then(|o| self.output(o, out_names.as_deref(), delivery.as_ref().map(|d| d.cadence)));
+        let delivery = delivery.and_then(|d| self.delivery(d, names));
+
+        let (top, input, program, clean, output, delivery) = (top?, input?, program?, clean?, output?, delivery?);
+        Some(Spec {
+            name: top.name,
+            description: top.description,
+            input,
+            program,
+            sql: transform?.sql,
+            clean,
+            output,
+            delivery,
+            fingerprint: format!("{:016x}", fnv1a(text.as_bytes())),
+        })
+    }
+
+    fn input(&mut self, raw: RawInput, names: &Names) -> Option<Input> {
+        let mut ok = true;
+        if !names.sources.contains(&raw.source) {
+            self.problem(
+                &["input", "source"],
+                format!(
+                    "source `{}` is not defined in chama.toml (defined: {})",
+                    raw.source,
+                    names.sources.join(", ")
+                ),
+            );
+            ok = false;
+        }
+        let path = match Template::parse(&raw.path, &[Placeholder::Date, Placeholder::DateIso, Placeholder::Hour]) {
+            Ok(t) if t.uses(Placeholder::Hour) => Some(t),
+            Ok(_) => {
+                self.problem(
+                    &["input", "path"],
+                    format!(
+                        "path `{}` must contain {{hour}}: an hour's dump is read from its own directory",
+                        raw.path
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(&["input", "path"], format!("path {e}"));
+                None
+            }
+        };
+        let delimiter = match raw.delimiter.as_bytes() {
+            [b] if b.is_ascii() => Some(*b),
+            _ => {
+                self.problem(
+                    &["input", "delimiter"],
+                    format!("input delimiter {:?} must be one ASCII character", raw.delimiter),
+                );
+                None
+            }
+        };
+        match raw.format {
+            Format::Text if raw.columns.is_empty() => {
+                self.problem(
+                    &["input"],
+                    "a text input needs `columns`, the input's column names in order".into(),
+                );
+                ok = false;
+            }
+            Format::Parquet if raw.compression != Compression::Auto => {
+                self.problem(
+                    &["input", "compression"],
+                    "`compression` applies to text input only; Parquet carries its own".into(),
+                );
+                ok = false;
+            }
+            _ => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &raw.columns {
+            let valid =
+                !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') && c.to_lowercase() == *c;
+            if !valid {
+                self.problem(
+                    &["input", "columns"],
+                    format!("column name `{c}` must be lowercase letters, digits and _"),
+                );
+                ok = false;
+            }
+            if !seen.insert(c) {
+                self.problem(&["input", "columns"], format!("column `{c}` is listed twice"));
+                ok = false;
+            }
+        }
+        if let Some(m) = &raw.ready_marker {
+            if m.is_empty() || m.contains('/') {
+                self.problem(
+                    &["input", "ready_marker"],
+                    format!("ready_marker `{m}` must be a plain file name"),
+                );
+                ok = false;
+            }
+        }
+        let (path, delimiter) = (path?, delimiter?);
+        ok.then_some(Input {
+            source: raw.source,
+            path,
+            format: raw.format,
+            compression: raw.compression,
+            delimiter,
+            null: raw.null,
+            columns: raw.columns,
+            ready_marker: raw.ready_marker,
+            max_bad_rows: raw.max_bad_rows,
+        })
+    }
+
+    /// Compiles the SQL, returning it with its output names (known even when
+    /// the SQL has errors, where its SELECT list can be read). `Some(None)`:
+    /// a Parquet spec whose columns are only known at run time.
+    fn program(&mut self, input: &Input, t: &RawTransform) -> (Option<Option<Program>>, Option<Vec<String>>) {
+        if input.columns.is_empty() {
+            return (Some(None), None);
+        }
+        let sql_span = self.doc.get(&["transform", "sql"]).map(|v| v.span()).unwrap_or(0..0);
+        let first_line = string_body_line(self.doc, sql_span);
+        let at = |l: u64| first_line + l as usize - 1;
+        match Program::compile_with_names(&t.sql, &input.columns) {
+            Ok(p) => {
+                for w in p.warnings() {
+                    self.warnings.push(Problem {
+                        line: at(w.line),
+                        message: w.message.clone(),
+                    });
+                }
+                let names = p.output_names().to_vec();
+                (Some(Some(p)), Some(names))
+            }
+            Err((errs, names)) => {
+                for e in errs {
+                    self.problems.push(Problem {
+                        line: at(e.line),
+                        message: e.message,
+                    });
+                }
+                (None, names)
+            }
+        }
+    }
+
+    fn one_char(&mut self, path: &[&str], s: &str) -> Option<char> {
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Some(c),
+            _ => {
+                self.problem(path, format!("{s:?} must be exactly one character"));
+                None
+            }
+        }
+    }
+
+    fn clean(&mut self, raw: RawClean, outputs: Option<&[String]>) -> Option<Clean> {
+        let mut ok = true;
+        let mut strip = Vec::new();
+        for s in &raw.strip {
+            match self.one_char(&["clean", "strip"], s) {
+                Some(c) => strip.push(c),
+                None => ok = false,
+            }
+        }
+        let mut keep = BTreeMap::new();
+        for (col, chars) in &raw.keep {
+            let path = ["clean", "keep", col.as_str()];
+            if let Some(outs) = outputs {
+                if !outs.contains(col) {
+                    self.problem(&path, format!("keep names `{col}`, which is not an output column"));
+                    ok = false;
+                }
+            }
+            let mut cs = Vec::new();
+            for s in chars {
+                match self.one_char(&path, s) {
+                    Some(c) if strip.contains(&c) => cs.push(c),
+                    Some(c) => {
+                        self.problem(
+                            &path,
+                            format!("keep {c:?} for `{col}` is not in strip, so there is nothing to keep"),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            keep.insert(col.clone(), cs);
+        }
+        ok.then_some(Clean { strip, keep })
+    }
+
+    fn output(&mut self, raw: RawOutput, outputs: Option<&[String]>, cadence: Option<Cadence>) -> Option<Output> {
+        use Placeholder::*;
+        let mut ok = true;
+        if raw.delimiter.is_empty() {
+            self.problem(
+                &["output", "delimiter"],
+                "the output delimiter must not be empty".into(),
+            );
+            ok = false;
+        }
+        if raw.lines_per_file == 0 {
+            self.problem(
+                &["output", "lines_per_file"],
+                "lines_per_file must be at least 1".into(),
+            );
+            ok = false;
+        }
+        if !(1..=9).contains(&raw.seq_width) {
+            self.problem(
+                &["output", "seq_width"],
+                format!("seq_width {} must be 1 to 9", raw.seq_width),
+            );
+            ok = false;
+        }
+        if raw.gzip_level > 9 {
+            self.problem(
+                &["output", "gzip_level"],
+                format!("gzip_level {} must be 0 to 9", raw.gzip_level),
+            );
+            ok = false;
+        }
+        if let (Some(col), Some(outs)) = (&raw.split_by, outputs) {
+            if !outs.contains(col) {
+                let hint = crate::sql::suggest(col, outs)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.problem(
+                    &["output", "split_by"],
+                    format!("split_by names `{col}`, which is not an output column{hint}"),
+                );
+                ok = false;
+            }
+        }
+        let hourly = cadence == Some(Cadence::Hourly);
+        let mut allowed = vec![Date, DateIso, Split, Batch];
+        if hourly {
+            allowed.push(Hour);
+        }
+        let split = raw.split_by.is_some();
+        let template = |v: &mut Self, key: &str, text: &str, with_seq: bool| -> Option<Template> {
+            let mut allowed = allowed.clone();
+            if with_seq {
+                allowed.push(Seq);
+            }
+            let t = match Template::parse(text, &allowed) {
+                Ok(t) => t,
+                Err(e) => {
+                    let why = if e.contains("{hour}") && !hourly {
+                        format!("{e} (only with cadence = \"hourly\")")
+                    } else {
+                        e
+                    };
+                    v.problem(&["output", key], format!("{key} {why}"));
+                    return None;
+                }
+            };
+            let mut fine = true;
+            if text.contains('/') || text.contains('\\') {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must be a file name, not a path"),
+                );
+                fine = false;
+            }
+            if with_seq && !t.uses(Seq) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{seq}}, or every file of a set gets the same name"),
+                );
+                fine = false;
+            }
+            if split && !t.uses(Split) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{split}}: the spec splits by a column"),
+                );
+                fine = false;
+            }
+            if !split && t.uses(Split) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` uses {{split}}, but the spec sets no split_by"),
+                );
+                fine = false;
+            }
+            if !t.uses(Date) && !t.uses(DateIso) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{date}}: the account period"),
+                );
+                fine = false;
+            }
+            fine.then_some(t)
+        };
+        let file_name = template(self, "file_name", &raw.file_name, true);
+        let verf_name = template(self, "verf_name", &raw.verf_name, false);
+        let (file_name, verf_name) = (file_name?, verf_name?);
+        if file_name.as_str() == verf_name.as_str() {
+            self.problem(&["output", "verf_name"], "verf_name must differ from file_name".into());
+            ok = false;
+        }
+        ok.then_some(Output {
+            delimiter: raw.delimiter,
+            null: raw.null,
+            encoding: raw.encoding,
+            unmappable: raw.unmappable,
+            lines_per_file: raw.lines_per_file,
+            split_by: raw.split_by,
+            file_name,
+            verf_name,
+            seq_width: raw.seq_width,
+            gzip_level: raw.gzip_level,
+        })
+    }
+
+    fn delivery(&mut self, raw: RawDelivery, names: &Names) -> Option<Delivery> {
+        let mut ok = true;
+        for d in &raw.destinations {
+            if !names.destinations.contains(d) {
+                self.problem(
+                    &["delivery", "destinations"],
+                    format!(
+                        "destination `{d}` is not defined in chama.toml (defined: {})",
+                        names.destinations.join(", ")
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if !raw.remote_dir.starts_with('/') {
+            self.problem(
+                &["delivery", "remote_dir"],
+                format!("remote_dir `{}` must be an absolute path", raw.remote_dir),
+            );
+            ok = false;
+        }
+        ok.then_some(Delivery {
+            cadence: raw.cadence,
+            destinations: raw.destinations,
+            remote_dir: raw.remote_dir,
+        })
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests;

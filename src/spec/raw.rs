@@ -1,0 +1,211 @@
+//! The spec file as written: serde structs with named defaults, unknown keys
+//! refused. Validation into a [`Spec`](super::Spec) happens in `validate.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Top-level keys other than the sections.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTop {
+    /// The interface's name, e.g. `CM001`; must equal the file's stem.
+    pub name: String,
+    /// Free text for operators.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The section names a spec may have, in the order they are documented.
+pub const SECTIONS: &[&str] = &["input", "transform", "clean", "output", "delivery"];
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Parquet,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Auto,
+    Gzip,
+    None,
+}
+
+/// `[input]`: where an hour's raw dump is and how to read it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// A source named in chama.toml.
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// The hour's directory under the source's root, with `{date}`, `{date_iso}`, `{hour}`.
+    pub path: String,
+    /// `text` (Hive delimited text) or `parquet`.
+    #[serde(default = "default_format")]
+    pub format: Format,
+    /// Text only: `auto` detects gzip by its magic bytes.
+    #[serde(default = "default_compression")]
+    pub compression: Compression,
+    /// Text only: the field delimiter, one byte; Hive's default is `\u0001`.
+    #[serde(default = "default_input_delimiter")]
+    pub delimiter: String,
+    /// Text only: how the input writes NULL.
+    #[serde(default = "default_input_null")]
+    pub null: String,
+    /// The input's columns, in order. Required for text; for Parquet, optional
+    /// (when given, the SQL is resolved by `spec check`).
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// An hour counts as ready only once this file exists in its directory.
+    #[serde(default)]
+    pub ready_marker: Option<String>,
+    /// Unreadable rows tolerated per hour before the build fails with exit 4.
+    #[serde(default)]
+    pub max_bad_rows: u64,
+}
+
+/// `[transform]`: the Hive SQL that picks and computes the output.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransform {
+    /// One `SELECT ... FROM input [WHERE ...]`.
+    pub sql: String,
+}
+
+/// `[clean]`: characters removed from output values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClean {
+    /// Characters removed from every output value.
+    #[serde(default)]
+    pub strip: Vec<String>,
+    /// Per output column, characters of `strip` to keep there.
+    #[serde(default)]
+    pub keep: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "gbk")]
+    Gbk,
+    #[serde(rename = "gb18030")]
+    Gb18030,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmappable {
+    Fail,
+    Replace,
+}
+
+/// `[output]`: the files a downstream receives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// Joins the fields of a line.
+    #[serde(default = "default_output_delimiter")]
+    pub delimiter: String,
+    /// How NULL is written.
+    #[serde(default)]
+    pub null: String,
+    /// `utf-8`, `gbk` or `gb18030`.
+    #[serde(default = "default_encoding")]
+    pub encoding: Encoding,
+    /// A character the encoding cannot represent: `fail` the build, or `replace` it with `?`.
+    #[serde(default = "default_unmappable")]
+    pub unmappable: Unmappable,
+    /// Lines in every file of a set but the last.
+    #[serde(default = "default_lines_per_file")]
+    pub lines_per_file: u64,
+    /// An output column: one set per value.
+    #[serde(default)]
+    pub split_by: Option<String>,
+    /// Data file name template.
+    pub file_name: String,
+    /// Verification file name template.
+    pub verf_name: String,
+    /// Digits of `{seq}`; a sequence that needs more is an error.
+    #[serde(default = "default_seq_width")]
+    pub seq_width: u32,
+    /// gzip level, 0 to 9.
+    #[serde(default = "default_gzip_level")]
+    pub gzip_level: u32,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    Daily,
+    Hourly,
+}
+
+/// `[delivery]`: where the sets go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    /// `daily`: hours are built, merged, then pushed; `hourly`: each hour's set is pushed as built.
+    #[serde(default = "default_cadence")]
+    pub cadence: Cadence,
+    /// Destinations named in chama.toml; every one gets every set.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Directory on the destination.
+    #[serde(default = "default_remote_dir")]
+    pub remote_dir: String,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        RawDelivery {
+            cadence: default_cadence(),
+            destinations: vec![],
+            remote_dir: default_remote_dir(),
+        }
+    }
+}
+
+fn default_source() -> String {
+    "default".into()
+}
+fn default_format() -> Format {
+    Format::Text
+}
+fn default_compression() -> Compression {
+    Compression::Auto
+}
+fn default_input_delimiter() -> String {
+    "\u{1}".into()
+}
+fn default_input_null() -> String {
+    "\\N".into()
+}
+fn default_output_delimiter() -> String {
+    "|".into()
+}
+fn default_encoding() -> Encoding {
+    Encoding::Utf8
+}
+fn default_unmappable() -> Unmappable {
+    Unmappable::Fail
+}
+fn default_lines_per_file() -> u64 {
+    800_000
+}
+fn default_seq_width() -> u32 {
+    4
+}
+fn default_gzip_level() -> u32 {
+    6
+}
+fn default_cadence() -> Cadence {
+    Cadence::Daily
+}
+fn default_remote_dir() -> String {
+    "/".into()
+}
