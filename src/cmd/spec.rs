@@ -11,6 +11,7 @@ use crate::exit::{Code, Failure};
 use crate::source::text::{self, Lines};
 use crate::spec::{self, Format};
 use crate::sql::Value;
+use crate::transform::bytes::{ByteSet, LineHits};
 use crate::transform::{recycle, Transformer};
 
 /// Checks every named spec (or every spec in the interfaces directory) and
@@ -115,6 +116,8 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     out.write_all(b"\n")?;
 
     let mut counts = Counts::default();
+    let mut hits = LineHits::default();
+    let mut tsv = TsvWriter::new();
     let mut fields_store: Vec<Option<&str>> = Vec::new();
     let mut values_store: Vec<Value> = Vec::new();
     let limit = args.limit.unwrap_or(u64::MAX);
@@ -138,21 +141,21 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
             let line = match std::str::from_utf8(line) {
                 Ok(s) => s,
                 Err(e) => {
-                    reject(&mut counts, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                    reject(&mut counts, text::utf8_error(line, &e, spec.input.delimiter));
                     continue;
                 }
             };
             let mut fields = recycle(std::mem::take(&mut fields_store));
             let n = text::split_fields(line, spec.input.delimiter, &spec.input.null, &mut fields);
             if n != columns {
-                reject(&mut counts, format!("{n} fields, expected {columns}"));
+                reject(&mut counts, text::field_count_error(n, columns));
                 fields_store = recycle(fields);
                 continue;
             }
             let mut values = recycle(std::mem::take(&mut values_store));
-            if transformer.row(&fields, &mut values) {
+            if transformer.row(line, &fields, &mut values, &mut hits) {
                 counts.rows_out += 1;
-                write_tsv_row(&mut out, &values)?;
+                tsv.write_row(&mut out, line, &values)?;
             } else {
                 counts.filtered += 1;
             }
@@ -176,22 +179,53 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     Ok(Code::Ok)
 }
 
-/// PostgreSQL's text format: NULL is `\N`; tab, newline, CR and backslash are escaped.
-fn write_tsv_row(out: &mut impl Write, values: &[Value<'_>]) -> io::Result<()> {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b"\t")?;
-        }
-        match v.as_str() {
-            None => out.write_all(b"\\N")?,
-            Some(s) => write_escaped(out, s.as_bytes())?,
-        }
-    }
-    out.write_all(b"\n")
+/// PostgreSQL's text format: NULL is `\N`; tab, newline, CR and backslash are
+/// escaped. Values cut from the line skip the scan when the line-wide search
+/// found none of those bytes in them.
+struct TsvWriter {
+    special: ByteSet,
+    hits: LineHits,
+    row: Vec<u8>,
 }
 
-fn write_escaped(out: &mut impl Write, s: &[u8]) -> io::Result<()> {
-    let mut start = 0;
+impl TsvWriter {
+    fn new() -> TsvWriter {
+        TsvWriter {
+            special: ByteSet::new(*b"\t\n\r\\"),
+            hits: LineHits::default(),
+            row: Vec::with_capacity(4096),
+        }
+    }
+
+    fn write_row(&mut self, out: &mut impl Write, line: &str, values: &[Value<'_>]) -> io::Result<()> {
+        self.hits.scan(&self.special, line.as_bytes());
+        self.row.clear();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.row.push(b'\t');
+            }
+            match v {
+                Value::Null => self.row.extend_from_slice(b"\\N"),
+                Value::Str(s) if self.hits.within(s.as_bytes()) == Some(false) => {
+                    self.row.extend_from_slice(s.as_bytes())
+                }
+                v => {
+                    let s = v.as_str().unwrap_or_default();
+                    if self.special.any_in(s.as_bytes()) {
+                        escape_into(&mut self.row, s.as_bytes());
+                    } else {
+                        self.row.extend_from_slice(s.as_bytes());
+                    }
+                }
+            }
+        }
+        self.row.push(b'\n');
+        out.write_all(&self.row)
+    }
+}
+
+fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
+    let mut from = 0;
     for (i, b) in s.iter().enumerate() {
         let esc: &[u8] = match b {
             b'\t' => b"\\t",
@@ -200,9 +234,9 @@ fn write_escaped(out: &mut impl Write, s: &[u8]) -> io::Result<()> {
             b'\\' => b"\\\\",
             _ => continue,
         };
-        out.write_all(&s[start..i])?;
-        out.write_all(esc)?;
-        start = i + 1;
+        out.extend_from_slice(&s[from..i]);
+        out.extend_from_slice(esc);
+        from = i + 1;
     }
-    out.write_all(&s[start..])
+    out.extend_from_slice(&s[from..]);
 }

@@ -101,17 +101,58 @@ impl<R: Read> Lines<R> {
 
 /// Cuts `line` at `delim`, NULL where a field equals the `null` marker.
 /// Returns the number of fields found (which may differ from what is expected).
+///
+/// Fields are short and delimiters dense (51 fields in ~700 bytes), where
+/// restarting `memchr` at every field costs more than it saves; this scans
+/// 8 bytes at a time with the exact zero-byte test on `word ^ delim`.
 pub fn split_fields<'a>(line: &'a str, delim: u8, null: &str, out: &mut Vec<Option<&'a str>>) -> usize {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     out.clear();
     let bytes = line.as_bytes();
+    let null = null.as_bytes();
+    let mut push = |s: &'a str| {
+        out.push(if s.len() == null.len() && s.as_bytes() == null {
+            None
+        } else {
+            Some(s)
+        })
+    };
+    let splat = u64::from_ne_bytes([delim; 8]);
     let mut start = 0;
-    let mut push = |s: &'a str| out.push(if s == null { None } else { Some(s) });
-    for i in memchr::memchr_iter(delim, bytes) {
-        push(&line[start..i]);
-        start = i + 1;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes")) ^ splat;
+        // 0x80 in every byte of `word` that is zero, i.e. equal to `delim`.
+        let mut hits = !(((word & LO7) + LO7) | word | LO7);
+        while hits != 0 {
+            let j = i + (hits.trailing_zeros() / 8) as usize;
+            push(&line[start..j]);
+            start = j + 1;
+            hits &= hits - 1;
+        }
+        i += 8;
+    }
+    for (j, b) in bytes.iter().enumerate().skip(i) {
+        if *b == delim {
+            push(&line[start..j]);
+            start = j + 1;
+        }
     }
     push(&line[start..]);
     out.len()
+}
+
+/// Why a line is not valid UTF-8, naming the field (1-based) and the byte.
+pub fn utf8_error(line: &[u8], e: &std::str::Utf8Error, delim: u8) -> String {
+    let at = e.valid_up_to();
+    let field = memchr::memchr_iter(delim, &line[..at]).count() + 1;
+    format!("invalid UTF-8 in field {field} at byte {at}")
+}
+
+/// Why a line has the wrong shape.
+pub fn field_count_error(found: usize, expected: usize) -> String {
+    let s = if found == 1 { "" } else { "s" };
+    format!("{found} field{s}, expected {expected}")
 }
 
 #[cfg(test)]
@@ -127,6 +168,23 @@ mod tests {
         assert_eq!(lines.next_line().unwrap().map(<[u8]>::len), Some(3 << 20));
         assert_eq!(lines.next_line().unwrap(), Some(&b"b"[..]));
         assert_eq!(lines.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn swar_split_agrees_with_str_split() {
+        let mut out = Vec::new();
+        for line in [
+            "",
+            "\u{1}",
+            "a",
+            "abcdefgh\u{1}",
+            "\u{1}\u{1}\u{1}\u{1}\u{1}\u{1}\u{1}\u{1}\u{1}x",
+            "中文标题\u{1}\u{81}\u{1}ab\u{1}cdefghijklmnop\u{1}q",
+        ] {
+            split_fields(line, 1, "\\N", &mut out);
+            let want: Vec<Option<&str>> = line.split('\u{1}').map(Some).collect();
+            assert_eq!(out, want, "{line:?}");
+        }
     }
 
     #[test]

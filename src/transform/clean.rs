@@ -38,6 +38,16 @@ impl Strip {
         }
     }
 
+    /// The ASCII bytes this strips, for a line-wide search.
+    pub fn ascii_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        (0u8..128).filter(|b| self.ascii & (1 << b) != 0)
+    }
+
+    /// Whether it strips characters outside ASCII, which a byte search cannot find.
+    pub fn has_non_ascii(&self) -> bool {
+        !self.other.is_empty()
+    }
+
     /// The value without the stripped characters; borrowed when nothing changes.
     pub fn apply<'a>(&self, value: Cow<'a, str>) -> Cow<'a, str> {
         let hit = if self.other.is_empty() {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them all: lint, Rust unit and CLI
+# tests, then the DuckDB differential tests. Safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}
+VENV=$CACHE/venv
+mkdir -p "$CACHE"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Python tools (duckdb, pyarrow, pytest) in $VENV"
+if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest' 2>/dev/null; then
+  python3 -m venv "$VENV" 2>/dev/null || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  }
+  "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo build"
+cargo build --quiet
+
+step "cargo test"
+cargo test --quiet 2>&1 | tee "$CACHE/cargo-test.log" | grep -vE '^(running 0 tests|test result: ok. 0 passed.*)$' || true
+if ! grep -q '^test result' "$CACHE/cargo-test.log" || grep -qE '^test result: FAILED|^error' "$CACHE/cargo-test.log"; then
+  echo "cargo test failed" >&2
+  exit 1
+fi
+
+step "DuckDB differential tests"
+CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q -p no:cacheprovider

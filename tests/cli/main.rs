@@ -1,0 +1,4 @@
+//! The CLI integration tests: one binary, one harness, a module per subcommand.
+
+mod harness;
+mod spec;
