@@ -22,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an hour's set(s), or every hour of a day, into the work directory's hourly/.
+    Build(BuildArgs),
     /// Check interface specs, or try one on a local input.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -51,4 +53,23 @@ pub struct SpecTryArgs {
     /// Stop after this many output rows.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// YYYYMMDDHH for one hour, YYYYMMDD for all 24 hours of a day.
+    #[arg(long)]
+    pub period: String,
+    /// Print the files and .verf it would write; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Compression threads (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

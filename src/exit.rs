@@ -28,6 +28,28 @@ pub enum Code {
 }
 
 impl Code {
+    /// The more serious of two codes, for a run of several parts: a problem a
+    /// person must fix outranks one that may pass by itself.
+    pub fn worse(self, other: Code) -> Code {
+        fn rank(c: Code) -> u8 {
+            match c {
+                Code::Ok => 0,
+                Code::NotReady => 1,
+                Code::Locked => 2,
+                Code::Failed => 3,
+                Code::Delivery => 4,
+                Code::Alarm => 5,
+                Code::BadInput => 6,
+                Code::Usage => 7,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
     pub fn is_retryable(self) -> bool {
         matches!(self, Code::Failed | Code::NotReady | Code::Delivery | Code::Locked)
     }

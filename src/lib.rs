@@ -4,10 +4,15 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod compress;
 pub mod config;
 pub mod exit;
+pub mod manifest;
+pub mod period;
+pub mod pipeline;
 pub mod source;
 pub mod spec;
+pub mod split;
 pub mod sql;
 pub mod transform;
 
@@ -19,6 +24,7 @@ use exit::Code;
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
+        Command::Build(args) => cmd::build::build(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
     }

@@ -1,3 +1,4 @@
 //! Where rows come from: input files and their formats.
 
+pub mod local;
 pub mod text;

@@ -2,6 +2,7 @@
 
 pub mod bytes;
 pub mod clean;
+pub mod encode;
 
 use std::borrow::Cow;
 

@@ -1,0 +1,373 @@
+//! `chama build`: one hour, or every hour of a day, into `hourly/`.
+//!
+//! Each hour is built into a hidden directory beside its final one and swapped
+//! in only when every file, `.verf` and the manifest are complete, so an older
+//! set stays in place until its replacement is whole. A day keeps going past
+//! a bad hour and exits with the most serious code of its hours.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::BuildArgs;
+use crate::config::{Config, SourceConfig};
+use crate::exit::{code_of, Code, Failure};
+use crate::manifest::{verf_text, write_atomic, Counts, InputEntry, Manifest, SetEntry};
+use crate::period::Period;
+use crate::pipeline::{build_hour, HourJob, HourOutput};
+use crate::source::local::list_hour;
+use crate::spec::{self, Format, Spec, Vars};
+
+/// The outcome of one hour, for the summary.
+#[derive(Debug, Serialize)]
+struct HourSummary {
+    hour: String,
+    code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(flatten)]
+    counts: Counts,
+    sets: usize,
+    files: usize,
+    bytes: u64,
+    seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    command: &'static str,
+    interface: &'a str,
+    period: String,
+    dry_run: bool,
+    code: u8,
+    hours: Vec<HourSummary>,
+}
+
+pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
+    let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
+    let period: Period = args.period.parse().map_err(Failure::Usage)?;
+    let root = match config.sources.get(&spec.input.source) {
+        Some(SourceConfig::Local { root }) => root.clone(),
+        Some(other) => {
+            return Err(Failure::Config(format!(
+                "source `{}` is of a kind this build cannot read yet ({other:?})",
+                spec.input.source
+            ))
+            .into())
+        }
+        None => return Err(Failure::Config(format!("source `{}` is not defined", spec.input.source)).into()),
+    };
+    if spec.input.format == Format::Parquet {
+        return Err(Failure::Usage(format!("{}: Parquet input is not supported by build yet", spec.name)).into());
+    }
+    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let fixed_time = fixed_time()?;
+
+    let date = period.date_str();
+    let mut code = Code::Ok;
+    let mut hours = Vec::new();
+    for hour in period.hours() {
+        let hh = format!("{hour:02}");
+        let ctx = HourCtx {
+            config,
+            spec: &spec,
+            root: &root,
+            date: &date,
+            hour,
+            hh: &hh,
+            dry_run: args.dry_run,
+        };
+        let started = std::time::Instant::now();
+        match build_one_hour(&ctx, program, workers, fixed_time.clone()) {
+            Ok(out) => {
+                if !args.json {
+                    eprintln!(
+                        "chama: {} {date}{hh}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",
+                        spec.name,
+                        out.counts.rows_in,
+                        out.counts.rows_out,
+                        out.counts.filtered,
+                        out.counts.rejected,
+                        out.sets.len(),
+                        out.sets.iter().map(|s| s.files.len()).sum::<usize>(),
+                        total_bytes(&out),
+                        out.seconds
+                    );
+                }
+                hours.push(HourSummary {
+                    hour: hh.clone(),
+                    code: 0,
+                    error: None,
+                    counts: out.counts,
+                    sets: out.sets.len(),
+                    files: out.sets.iter().map(|s| s.files.len()).sum(),
+                    bytes: total_bytes(&out),
+                    seconds: out.seconds,
+                });
+            }
+            Err(e) => {
+                let c = code_of(&e);
+                code = code.worse(c);
+                let msg = format!("{} {date}{hh}: {e:#}", spec.name);
+                eprintln!("chama: {msg}");
+                hours.push(HourSummary {
+                    hour: hh.clone(),
+                    code: c as u8,
+                    error: Some(msg),
+                    counts: Counts::default(),
+                    sets: 0,
+                    files: 0,
+                    bytes: 0,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+        }
+    }
+    if args.json {
+        let s = Summary {
+            command: "build",
+            interface: &spec.name,
+            period: period.to_string(),
+            dry_run: args.dry_run,
+            code: code as u8,
+            hours,
+        };
+        println!("{}", serde_json::to_string(&s)?);
+    }
+    Ok(code)
+}
+
+fn total_bytes(out: &HourOutput) -> u64 {
+    out.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum()
+}
+
+/// `SOURCE_DATE_EPOCH` fixes the `.verf` file time, for reproducible builds.
+fn fixed_time() -> anyhow::Result<Option<String>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.is_empty() => {
+            let secs: i64 = s
+                .parse()
+                .map_err(|_| Failure::Usage(format!("SOURCE_DATE_EPOCH `{s}` is not a number")))?;
+            let t = chrono::DateTime::from_timestamp(secs, 0)
+                .ok_or_else(|| Failure::Usage(format!("SOURCE_DATE_EPOCH `{s}` is out of range")))?;
+            Ok(Some(t.with_timezone(&chrono::Local).format("%Y%m%d%H%M%S").to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+struct HourCtx<'a> {
+    config: &'a Config,
+    spec: &'a Spec,
+    root: &'a Path,
+    date: &'a str,
+    hour: u8,
+    hh: &'a str,
+    dry_run: bool,
+}
+
+impl HourCtx<'_> {
+    fn vars(&self) -> Vars<'_> {
+        Vars {
+            date: self.date,
+            hour: Some(self.hh),
+            ..Vars::default()
+        }
+    }
+
+    /// `hourly/<iface>/<YYYYMMDD>/`.
+    fn day_dir(&self) -> PathBuf {
+        self.config
+            .work_dir
+            .join("hourly")
+            .join(&self.spec.name)
+            .join(self.date)
+    }
+}
+
+fn build_one_hour(
+    ctx: &HourCtx<'_>,
+    program: &crate::sql::Program,
+    workers: usize,
+    fixed_time: Option<String>,
+) -> anyhow::Result<HourOutput> {
+    let spec = ctx.spec;
+    let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
+    let inputs = list_hour(&ctx.root.join(&rel), spec.input.ready_marker.as_deref())?;
+    let started = chrono::Local::now();
+
+    let day_dir = ctx.day_dir();
+    let final_dir = day_dir.join(ctx.hh);
+    let building = day_dir.join(format!(".{}.building-{}", ctx.hh, std::process::id()));
+    let rejects_path = ctx
+        .config
+        .work_dir
+        .join("rejects")
+        .join(&spec.name)
+        .join(ctx.date)
+        .join(format!("{}.rej.gz", ctx.hh));
+    if !ctx.dry_run {
+        remove_stale_builds(&day_dir, ctx.hh)?;
+        std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
+    }
+    let job = HourJob {
+        spec,
+        program,
+        date: ctx.date,
+        hour: ctx.hour,
+        batch: "00",
+        inputs: &inputs,
+        out_dir: (!ctx.dry_run).then_some(building.as_path()),
+        workers,
+        fixed_time,
+        rejects_path: (!ctx.dry_run).then_some(rejects_path.as_path()),
+    };
+    let result =
+        build_hour(&job).and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects_path, started));
+    match result {
+        Ok(out) => {
+            if !ctx.dry_run {
+                swap_in(&building, &final_dir)?;
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            if !ctx.dry_run {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Checks the rejects against the tolerance, then writes each set's `.verf`
+/// and the hour's manifest (or prints them, in a dry run).
+fn finish_hour(
+    ctx: &HourCtx<'_>,
+    job: &HourJob<'_>,
+    inputs: &[crate::source::local::InputFile],
+    out: HourOutput,
+    building: &Path,
+    rejects_path: &Path,
+    started: chrono::DateTime<chrono::Local>,
+) -> anyhow::Result<HourOutput> {
+    let spec = ctx.spec;
+    debug_assert!(out.counts.balanced());
+    if out.counts.rejected > spec.input.max_bad_rows {
+        let examples: Vec<String> = out
+            .rejects
+            .iter()
+            .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
+            .collect();
+        let place = if ctx.dry_run {
+            String::new()
+        } else {
+            format!("; all of them are in {}", rejects_path.display())
+        };
+        return Err(Failure::BadInput(format!(
+            "{} rows rejected, more than max_bad_rows = {} (first: {}){place}",
+            out.counts.rejected,
+            spec.input.max_bad_rows,
+            examples.join("; ")
+        ))
+        .into());
+    }
+    let mut sets = Vec::new();
+    let stdout = std::io::stdout();
+    let mut so = stdout.lock();
+    for s in &out.sets {
+        let vars = Vars {
+            date: ctx.date,
+            hour: Some(ctx.hh),
+            split: s.split.as_deref(),
+            batch: Some(job.batch),
+            seq: None,
+            seq_width: spec.output.seq_width,
+        };
+        let verf = spec.output.verf_name.render(&vars).map_err(Failure::Usage)?;
+        let text = verf_text(ctx.date, &s.files)?;
+        if ctx.dry_run {
+            let dir = ctx.day_dir().join(ctx.hh);
+            for f in &s.files {
+                writeln!(
+                    so,
+                    "would write {} ({} rows, {} bytes, md5 {})",
+                    dir.join(&f.name).display(),
+                    f.rows,
+                    f.bytes,
+                    f.md5
+                )?;
+            }
+            writeln!(so, "would write {}:", dir.join(&verf).display())?;
+            so.write_all(text.as_bytes())?;
+        } else {
+            write_atomic(building, &verf, text.as_bytes())?;
+        }
+        sets.push(SetEntry {
+            split: s.split.clone(),
+            batch: job.batch.to_string(),
+            verf,
+            rows: s.rows,
+            files: s.files.clone(),
+        });
+    }
+    let manifest = Manifest {
+        chama_version: env!("CARGO_PKG_VERSION").to_string(),
+        interface: spec.name.clone(),
+        period: format!("{}{}", ctx.date, ctx.hh),
+        spec_fingerprint: spec.fingerprint.clone(),
+        inputs: inputs
+            .iter()
+            .map(|i| InputEntry {
+                name: i.name.clone(),
+                size: i.size,
+            })
+            .collect(),
+        counts: out.counts,
+        sets,
+        started: started.to_rfc3339(),
+        seconds: out.seconds,
+    };
+    if !ctx.dry_run {
+        manifest.write(building)?;
+    }
+    Ok(out)
+}
+
+/// Removes hidden build directories of this hour left by a run that died.
+fn remove_stale_builds(day_dir: &Path, hh: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(day_dir) else {
+        return Ok(());
+    };
+    let prefixes = [format!(".{hh}.building-"), format!(".{hh}.old-")];
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts a complete hour in place of the old one: old aside, new in, old gone.
+fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
+    let old = final_dir.with_file_name(format!(
+        ".{}.old-{}",
+        final_dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let had_old = final_dir.exists();
+    if had_old {
+        std::fs::rename(final_dir, &old).with_context(|| format!("moving aside {}", final_dir.display()))?;
+    }
+    std::fs::rename(building, final_dir).with_context(|| format!("moving {} into place", building.display()))?;
+    if had_old {
+        std::fs::remove_dir_all(&old).with_context(|| format!("removing replaced {}", old.display()))?;
+    }
+    Ok(())
+}
