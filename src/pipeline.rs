@@ -175,20 +175,25 @@ pub fn build_hour(job: &HourJob<'_>) -> anyhow::Result<HourOutput> {
         let read = read_and_split(job, &block_tx, &write_tx);
         drop(block_tx);
         drop(write_tx);
-        let mut first_err = read.as_ref().err().map(|e| anyhow!("{e:#}"));
+        let mut downstream: Option<anyhow::Error> = None;
         for c in compressors {
             let r = c.join().map_err(|_| anyhow!("a compressor thread panicked"))?;
-            if let (Err(e), None) = (r, &first_err) {
-                first_err = Some(e);
+            if let (Err(e), None) = (r, &downstream) {
+                downstream = Some(e);
             }
         }
         let written = writer.join().map_err(|_| anyhow!("the writer thread panicked"))?;
-        // The reader's own error explains best why the others stopped.
-        let (counts, rejects, splitter) = read?;
-        if let Some(e) = first_err {
-            return Err(e);
+        if let (Err(e), None) = (&written, &downstream) {
+            downstream = Some(anyhow!("{e:#}"));
         }
-        Ok((counts, rejects, splitter, written?))
+        // When the reader stopped because a compressor or the writer did, their
+        // error is the cause; otherwise the reader's own error explains the rest.
+        match read {
+            Err(e) if e.downcast_ref::<Stopped>().is_some() => Err(downstream.unwrap_or(e)),
+            Err(e) => Err(e),
+            Ok(_) if downstream.is_some() => Err(downstream.expect("checked")),
+            Ok((counts, rejects, splitter)) => Ok((counts, rejects, splitter, written?)),
+        }
     });
     let (counts, rejects, splitter, done) = match result {
         Ok(r) => r,
@@ -510,8 +515,13 @@ fn read_and_split(
     Ok((counts, rejects.finish()?, splitter))
 }
 
+/// The reader could not hand on work because a later stage had stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the compressors or the writer stopped")]
+struct Stopped;
+
 fn stopped() -> anyhow::Error {
-    anyhow!("the compressors stopped")
+    Stopped.into()
 }
 
 fn encoding_name(spec: &Spec) -> &'static str {

@@ -1,4 +1,5 @@
 //! The CLI integration tests: one binary, one harness, a module per subcommand.
 
+mod build;
 mod harness;
 mod spec;
