@@ -20,8 +20,9 @@ use crate::compress::{deflate_block, Deflated, Member};
 use crate::exit::Failure;
 use crate::manifest::{Counts, FileEntry};
 use crate::source::local::InputFile;
+use crate::source::parquet::ParquetRows;
 use crate::source::text::{self, Lines};
-use crate::spec::{Spec, Vars};
+use crate::spec::{Format, Spec, Vars};
 use crate::split::{Block, Emitted, FileStart, Splitter};
 use crate::sql::{Program, Value};
 use crate::transform::bytes::LineHits;
@@ -45,6 +46,8 @@ pub struct HourJob<'a> {
     pub fixed_time: Option<String>,
     /// Where rejected lines go (`rejects/<iface>/<date>/<HH>.rej.gz`); `None` in a dry run.
     pub rejects_path: Option<&'a Path>,
+    /// The input's columns: the spec's, or a Parquet schema's when the spec names none.
+    pub columns: &'a [String],
 }
 
 /// One rejected input line, as kept for messages.
@@ -375,7 +378,7 @@ fn write_loop(rx: Receiver<ToWriter>, dir: Option<&Path>, fixed_time: Option<&st
     Ok(done)
 }
 
-/// The reader: every input line of the hour, in order, through the spec.
+/// The reader: every input row of the hour, in order, through the spec.
 fn read_and_split(
     job: &HourJob<'_>,
     blocks: &Sender<Block>,
@@ -383,136 +386,213 @@ fn read_and_split(
 ) -> anyhow::Result<(Counts, Vec<Reject>, Splitter)> {
     let spec = job.spec;
     let transformer = Transformer::new(spec, job.program);
-    let names = transformer.output_names();
-    let split_col = spec
-        .output
-        .split_by
-        .as_ref()
-        .map(|c| names.iter().position(|n| n == c).expect("validated split_by"));
-    let columns = spec.input.columns.len();
-    let mut encoder = LineEncoder::new(spec.output.encoding, spec.output.unmappable);
-    let mut splitter = Splitter::new(spec.output.lines_per_file);
-    let mut counts = Counts::default();
-    let mut rejects = RejectSink {
-        path: job.rejects_path,
-        out: None,
-        first: Vec::new(),
+    let mut rows = RowWriter {
+        job,
+        split_col: spec.output.split_by.as_ref().map(|c| {
+            transformer
+                .output_names()
+                .iter()
+                .position(|n| n == c)
+                .expect("validated split_by")
+        }),
+        transformer: &transformer,
+        encoder: LineEncoder::new(spec.output.encoding, spec.output.unmappable),
+        splitter: Splitter::new(spec.output.lines_per_file),
+        counts: Counts::default(),
+        rejects: RejectSink {
+            path: job.rejects_path,
+            out: None,
+            first: Vec::new(),
+        },
+        hits: LineHits::default(),
+        utf8_line: String::with_capacity(4096),
+        starts: Vec::new(),
+        emitted: Emitted::default(),
+        blocks,
+        writer,
     };
-    let mut hits = LineHits::default();
-    let mut fields_store: Vec<Option<&str>> = Vec::new();
     let mut values_store: Vec<Value> = Vec::new();
-    let mut utf8_line = String::with_capacity(4096);
-    let mut starts: Vec<usize> = Vec::with_capacity(names.len());
-    let mut emitted = Emitted::default();
-
     for input in job.inputs {
-        let reader = text::open(&input.path, spec.input.compression)?;
-        let mut lines = Lines::new(reader);
-        let mut line_no = 0u64;
-        loop {
-            let line = match lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(
-                        Failure::BadInput(format!("{}: after line {line_no}: {e}", input.path.display())).into(),
-                    )
-                }
-            };
-            line_no += 1;
-            counts.rows_in += 1;
-            let mut reject = |why: String, raw: &[u8]| {
-                counts.rejected += 1;
-                rejects.push(&input.name, line_no, why, raw)
-            };
-            let text_line = match std::str::from_utf8(line) {
-                Ok(s) => s,
-                Err(e) => {
-                    reject(text::utf8_error(line, &e, spec.input.delimiter), line)?;
-                    continue;
-                }
-            };
-            let mut fields = recycle(std::mem::take(&mut fields_store));
-            let n = text::split_fields(text_line, spec.input.delimiter, &spec.input.null, &mut fields);
-            if n != columns {
-                reject(text::field_count_error(n, columns), line)?;
-                fields_store = recycle(fields);
-                continue;
+        match spec.input.format {
+            Format::Text => read_text(&mut rows, input, &mut values_store)?,
+            Format::Parquet => {
+                let mut file = ParquetRows::open(&input.path, job.columns, job.program.used_columns())?;
+                let mut row_no = 0;
+                file.for_each(|fields| {
+                    row_no += 1;
+                    rows.counts.rows_in += 1;
+                    let mut values = recycle(std::mem::take(&mut values_store));
+                    let r = rows.row("", fields, &mut values, input, row_no, b"");
+                    values_store = recycle(values);
+                    r
+                })?;
             }
-            let mut values = recycle(std::mem::take(&mut values_store));
-            if !transformer.row(text_line, &fields, &mut values, &mut hits) {
-                counts.filtered += 1;
-            } else {
-                let key = match split_col {
-                    None => Ok(None),
-                    Some(i) => split_key(&values[i], &names[i]).map(Some),
-                };
-                match key {
-                    Err(why) => reject(why, line)?,
-                    Ok(key) => {
-                        // The line in UTF-8, then encoded straight into its set's block.
-                        utf8_line.clear();
-                        starts.clear();
-                        for (i, v) in values.iter().enumerate() {
-                            if i > 0 {
-                                utf8_line.push_str(&spec.output.delimiter);
-                            }
-                            starts.push(utf8_line.len());
-                            match v.as_str() {
-                                Some(s) => utf8_line.push_str(&s),
-                                None => utf8_line.push_str(&spec.output.null),
-                            }
-                        }
-                        let set = splitter.set_of(key.as_deref());
-                        let mut replaced = Ok(0);
-                        splitter.push(
-                            set,
-                            |buf| {
-                                replaced = encoder.encode(&utf8_line, buf);
-                                buf.push(b'\n');
-                            },
-                            &mut emitted,
-                        );
-                        match replaced {
-                            Ok(0) => {}
-                            Ok(n) => {
-                                counts.replaced_rows += 1;
-                                counts.replaced_chars += n;
-                            }
-                            Err(u) => {
-                                let col = starts.iter().rposition(|s| *s <= u.at).unwrap_or(0);
-                                return Err(Failure::BadInput(format!(
-                                    "{}:{line_no}: column {}: character '{}' (U+{:04X}) cannot be encoded in {} (unmappable = \"fail\")",
-                                    input.path.display(),
-                                    names[col],
-                                    u.ch,
-                                    u.ch as u32,
-                                    encoding_name(spec),
-                                ))
-                                .into());
-                            }
-                        }
-                        counts.rows_out += 1;
-                        if let Some((set, seq, file)) = emitted.started.take() {
-                            let name = file_name(job, splitter.keys()[set].as_deref(), seq)?;
-                            writer
-                                .send(ToWriter::Start(FileStart { file, set, seq, name }))
-                                .map_err(|_| stopped())?;
-                        }
-                        for b in emitted.blocks.drain(..) {
-                            blocks.send(b).map_err(|_| stopped())?;
-                        }
-                    }
-                }
-            }
-            values_store = recycle(values);
-            fields_store = recycle(fields);
         }
     }
-    for b in splitter.finish() {
+    for b in rows.splitter.finish() {
         blocks.send(b).map_err(|_| stopped())?;
     }
+    let RowWriter {
+        counts,
+        rejects,
+        splitter,
+        ..
+    } = rows;
     Ok((counts, rejects.finish()?, splitter))
+}
+
+/// Hive text: lines, checked for UTF-8 and field count, cut into fields.
+fn read_text<'t>(
+    rows: &mut RowWriter<'_, 't>,
+    input: &InputFile,
+    values_store: &mut Vec<Value<'t>>,
+) -> anyhow::Result<()> {
+    let spec = rows.job.spec;
+    let columns = rows.job.columns.len();
+    let reader = text::open(&input.path, spec.input.compression)?;
+    let mut lines = Lines::new(reader);
+    let mut line_no = 0u64;
+    let mut fields_store: Vec<Option<&str>> = Vec::new();
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                return Err(Failure::BadInput(format!("{}: after line {line_no}: {e}", input.path.display())).into())
+            }
+        };
+        line_no += 1;
+        rows.counts.rows_in += 1;
+        let text_line = match std::str::from_utf8(line) {
+            Ok(s) => s,
+            Err(e) => {
+                rows.reject(
+                    &input.name,
+                    line_no,
+                    text::utf8_error(line, &e, spec.input.delimiter),
+                    line,
+                )?;
+                continue;
+            }
+        };
+        let mut fields = recycle(std::mem::take(&mut fields_store));
+        let n = text::split_fields(text_line, spec.input.delimiter, &spec.input.null, &mut fields);
+        if n != columns {
+            rows.reject(&input.name, line_no, text::field_count_error(n, columns), line)?;
+        } else {
+            let mut values = recycle(std::mem::take(values_store));
+            rows.row(text_line, &fields, &mut values, input, line_no, line)?;
+            *values_store = recycle(values);
+        }
+        fields_store = recycle(fields);
+    }
+}
+
+/// Everything that happens to a row once it is cut into fields.
+struct RowWriter<'j, 't> {
+    job: &'j HourJob<'j>,
+    transformer: &'t Transformer<'t>,
+    split_col: Option<usize>,
+    encoder: LineEncoder,
+    splitter: Splitter,
+    counts: Counts,
+    rejects: RejectSink<'j>,
+    hits: LineHits,
+    utf8_line: String,
+    starts: Vec<usize>,
+    emitted: Emitted,
+    blocks: &'j Sender<Block>,
+    writer: &'j Sender<ToWriter>,
+}
+
+impl<'t> RowWriter<'_, 't> {
+    fn reject(&mut self, file: &str, line: u64, why: String, raw: &[u8]) -> anyhow::Result<()> {
+        self.counts.rejected += 1;
+        self.rejects.push(file, line, why, raw)
+    }
+
+    /// Evaluates, cleans, encodes and files one row. `line` is the text the
+    /// fields were cut from ("" when they were not cut from a line).
+    fn row<'a>(
+        &mut self,
+        line: &str,
+        fields: &[Option<&'a str>],
+        values: &mut Vec<Value<'a>>,
+        input: &InputFile,
+        row_no: u64,
+        raw: &[u8],
+    ) -> anyhow::Result<()>
+    where
+        't: 'a,
+    {
+        let spec = self.job.spec;
+        if !self.transformer.row(line, fields, values, &mut self.hits) {
+            self.counts.filtered += 1;
+            return Ok(());
+        }
+        let names = self.transformer.output_names();
+        let key = match self.split_col {
+            None => None,
+            Some(i) => match split_key(&values[i], &names[i]) {
+                Ok(k) => Some(k),
+                Err(why) => return self.reject(&input.name, row_no, why, raw),
+            },
+        };
+        // The line in UTF-8, then encoded straight into its set's block.
+        self.utf8_line.clear();
+        self.starts.clear();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.utf8_line.push_str(&spec.output.delimiter);
+            }
+            self.starts.push(self.utf8_line.len());
+            match v.as_str() {
+                Some(s) => self.utf8_line.push_str(&s),
+                None => self.utf8_line.push_str(&spec.output.null),
+            }
+        }
+        let set = self.splitter.set_of(key.as_deref());
+        let mut replaced = Ok(0);
+        let (encoder, utf8_line) = (&mut self.encoder, &self.utf8_line);
+        self.splitter.push(
+            set,
+            |buf| {
+                replaced = encoder.encode(utf8_line, buf);
+                buf.push(b'\n');
+            },
+            &mut self.emitted,
+        );
+        match replaced {
+            Ok(0) => {}
+            Ok(n) => {
+                self.counts.replaced_rows += 1;
+                self.counts.replaced_chars += n;
+            }
+            Err(u) => {
+                let col = self.starts.iter().rposition(|s| *s <= u.at).unwrap_or(0);
+                return Err(Failure::BadInput(format!(
+                    "{}:{row_no}: column {}: character '{}' (U+{:04X}) cannot be encoded in {} (unmappable = \"fail\")",
+                    input.path.display(),
+                    names[col],
+                    u.ch,
+                    u.ch as u32,
+                    encoding_name(spec),
+                ))
+                .into());
+            }
+        }
+        self.counts.rows_out += 1;
+        if let Some((set, seq, file)) = self.emitted.started.take() {
+            let name = file_name(self.job, self.splitter.keys()[set].as_deref(), seq)?;
+            self.writer
+                .send(ToWriter::Start(FileStart { file, set, seq, name }))
+                .map_err(|_| stopped())?;
+        }
+        for b in self.emitted.blocks.drain(..) {
+            self.blocks.send(b).map_err(|_| stopped())?;
+        }
+        Ok(())
+    }
 }
 
 /// The reader could not hand on work because a later stage had stopped.

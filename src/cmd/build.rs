@@ -18,7 +18,9 @@ use crate::manifest::{verf_text, write_atomic, Counts, InputEntry, Manifest, Set
 use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
 use crate::source::local::list_hour;
+use crate::source::parquet;
 use crate::spec::{self, Format, Spec, Vars};
+use crate::sql::Program;
 
 /// The outcome of one hour, for the summary.
 #[derive(Debug, Serialize)]
@@ -59,10 +61,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
         }
         None => return Err(Failure::Config(format!("source `{}` is not defined", spec.input.source)).into()),
     };
-    if spec.input.format == Format::Parquet {
-        return Err(Failure::Usage(format!("{}: Parquet input is not supported by build yet", spec.name)).into());
-    }
-    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let program = spec.program.as_ref();
     let workers = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -192,13 +191,31 @@ impl HourCtx<'_> {
 
 fn build_one_hour(
     ctx: &HourCtx<'_>,
-    program: &crate::sql::Program,
+    program: Option<&Program>,
     workers: usize,
     fixed_time: Option<String>,
 ) -> anyhow::Result<HourOutput> {
     let spec = ctx.spec;
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
     let inputs = list_hour(&ctx.root.join(&rel), spec.input.ready_marker.as_deref())?;
+    // A Parquet spec without `columns` takes them from the hour's first file.
+    let compiled;
+    let (program, columns) = match (program, spec.input.format) {
+        (Some(p), _) => (p, spec.input.columns.clone()),
+        (None, Format::Parquet) => {
+            let columns = parquet::column_names(&inputs[0].path)?;
+            compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {
+                let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
+                Failure::Usage(format!(
+                    "the SQL does not fit the columns of {}: {}",
+                    inputs[0].path.display(),
+                    why.join("; ")
+                ))
+            })?;
+            (&compiled, columns)
+        }
+        (None, Format::Text) => anyhow::bail!("a text spec without columns passed validation"),
+    };
     let started = chrono::Local::now();
 
     let day_dir = ctx.day_dir();
@@ -226,6 +243,7 @@ fn build_one_hour(
         workers,
         fixed_time,
         rejects_path: (!ctx.dry_run).then_some(rejects_path.as_path()),
+        columns: &columns,
     };
     let result =
         build_hour(&job).and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects_path, started));

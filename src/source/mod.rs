@@ -1,4 +1,5 @@
 //! Where rows come from: input files and their formats.
 
 pub mod local;
+pub mod parquet;
 pub mod text;

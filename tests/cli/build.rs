@@ -98,7 +98,11 @@ fn gbk(s: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(s).0.into_owned()
 }
 
+/// The names in a directory, sorted; none when it does not exist.
 fn names(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return vec![];
+    }
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -465,7 +469,7 @@ fn build_on_a_full_disk_exits_1_and_leaves_no_partial_file() {
     let r = fx.build("2024121210");
     r.expect_code(1).stderr_has("No space left on device");
     let day = mnt.join("hourly/T1/20241212");
-    let left = if day.exists() { names(&day) } else { vec![] };
+    let left = names(&day);
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -497,4 +501,109 @@ fn build_of_the_bundled_day_succeeds_from_the_default_layout() {
         "the bundled day has broken lines on purpose"
     );
     assert!(m["sets"].as_array().unwrap().len() >= 10, "one set per province");
+}
+
+/// A Parquet file of string columns `id, prov, title, et` plus an int64 `n`.
+fn parquet_bytes(rows: &[[&str; 4]]) -> Vec<u8> {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let col = |i: usize| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| if r[i] == "\\N" { None } else { Some(r[i]) })
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let n: ArrayRef = Arc::new(Int64Array::from(
+        (0..rows.len() as i64).map(|i| i * 1000).collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_from_iter([
+        ("ID", col(0)),
+        ("prov", col(1)),
+        ("title", col(2)),
+        ("et", col(3)),
+        ("n", n),
+    ])
+    .unwrap();
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+const PARQUET_SPEC: &str = r#"name = "T1"
+
+[input]
+path = "t1/dt={date_iso}/hour={hour}"
+format = "parquet"
+
+[transform]
+sql = '''
+SELECT id, prov, title, concat(et, '-', n) AS et
+FROM input
+WHERE et <> 'imp'
+'''
+
+[output]
+lines_per_file = 2
+split_by = "prov"
+file_name = "a_{date}_T1_{split}_{batch}_{seq}.dat.gz"
+verf_name = "a_{date}_T1_{split}_{batch}.verf"
+"#;
+
+#[test]
+fn build_reads_parquet_columns_by_name_with_integers_in_decimal() {
+    let fx = Fixture::new("build-parquet", PARQUET_SPEC);
+    let rows = [
+        ["1", "250", "首页", "clk"],
+        ["2", "250", "\\N", "imp"],
+        ["3", "250", "x", "clk"],
+        ["4", "100", "y", "pageview"],
+        ["5", "250", "z", "clk"],
+    ];
+    fx.hour("11", &[("part-00000.parquet", parquet_bytes(&rows))]);
+    fx.w.run(&["spec", "check"])
+        .expect_code(0)
+        .stdout_has("resolved at run time");
+    fx.build("2024121211")
+        .expect_code(0)
+        .stderr_has("5 rows in, 4 out, 1 filtered, 0 rejected");
+    let out = fx.out("11");
+    assert_eq!(
+        gunzip(&out.join("a_20241212_T1_250_00_0001.dat.gz")),
+        "1|250|首页|clk-0\n3|250|x|clk-2000\n".as_bytes()
+    );
+    assert_eq!(
+        gunzip(&out.join("a_20241212_T1_250_00_0002.dat.gz")),
+        "5|250|z|clk-4000\n".as_bytes()
+    );
+    assert_eq!(
+        gunzip(&out.join("a_20241212_T1_100_00_0001.dat.gz")),
+        "4|100|y|pageview-3000\n".as_bytes()
+    );
+}
+
+#[test]
+fn build_truncated_parquet_and_missing_columns_exit_4_naming_the_file() {
+    let fx = Fixture::new("build-parquet-bad", PARQUET_SPEC);
+    let good = parquet_bytes(&[["1", "250", "a", "clk"]]);
+    fx.hour("12", &[("part-00000.parquet", good[..good.len() - 20].to_vec())]);
+    fx.build("2024121212")
+        .expect_code(4)
+        .stderr_has("part-00000.parquet: not a readable Parquet file");
+    assert_eq!(names(&fx.w.join("var/hourly/T1/20241212")), Vec::<String>::new());
+
+    // Columns named by the spec must be in the file.
+    let spec = PARQUET_SPEC
+        .replace(
+            "format = \"parquet\"",
+            "format = \"parquet\"\ncolumns = [\"id\", \"prov\", \"title\", \"et\", \"n\", \"extra\"]",
+        )
+        .replace("SELECT id,", "SELECT extra, id,");
+    let fx = Fixture::new("build-parquet-col", &spec);
+    fx.hour("12", &[("part-00000.parquet", good)]);
+    fx.build("2024121212")
+        .expect_code(4)
+        .stderr_has("part-00000.parquet: has no column `extra`");
 }

@@ -90,7 +90,7 @@ def built(tmp_path_factory):
 
 
 def expected_rows(tmp, spec):
-    """DuckDB's answer, cleaned and charset-mapped as the spec says, per province, in input order."""
+    """DuckDB's answer on the text hour, cleaned and charset-mapped, per province, in input order."""
     cols = spec["input"]["columns"]
     hour_dir = tmp / "dumps" / "cm001" / f"dt={DATE[:4]}-{DATE[4:6]}-{DATE[6:]}" / f"hour={HOUR}"
     rows, rejected = [], 0
@@ -108,6 +108,12 @@ def expected_rows(tmp, spec):
     con = duckdb.connect()
     table = pa.table({"ord": list(range(len(rows))), **{c: [r[i] for r in rows] for i, c in enumerate(cols)}})
     con.register("input", table)
+    return cleaned(con, spec), len(rows) + rejected, rejected
+
+
+def cleaned(con, spec):
+    """Runs the spec's SQL on the relation `input` (ordered by `ord`) and applies
+    cleaning, NULL and GBK as a consumer reads them; lines per province."""
     sql = translate_concat(spec["transform"]["sql"]).strip() + "\nORDER BY ord"
     result = con.execute(sql).fetchall()
     names = [d[0] for d in con.description]
@@ -125,15 +131,13 @@ def expected_rows(tmp, spec):
                 vals.append("".join(c for c in str(v) if c not in gone))
         line = gbk_text(out["delimiter"].join(vals))
         by_prov.setdefault(r[names.index("wt_prov")], []).append(line)
-    return by_prov, len(rows) + rejected, rejected
+    return by_prov
 
 
-def test_build_rows_equal_duckdb_with_cleaning_and_gbk(built):
-    tmp, spec = built
-    want, rows_in, rejected = expected_rows(tmp, spec)
-    out = tmp / "var" / "hourly" / "CM001" / DATE / HOUR
+def read_sets(out, provinces):
+    """The lines chama wrote, per province, checking names and file boundaries."""
     got = {}
-    for prov in want:
+    for prov in provinces:
         files = sorted(out.glob(f"a_10000_{DATE}_CM001_{prov}_00_*.dat.gz"))
         assert files, f"no files for province {prov}"
         lines = []
@@ -148,7 +152,15 @@ def test_build_rows_equal_duckdb_with_cleaning_and_gbk(built):
                 assert 0 < len(file_lines) <= LINES_PER_FILE
             lines += file_lines
         got[prov] = lines
-    assert set(got) == set(want)
+    return got
+
+
+def test_build_rows_equal_duckdb_with_cleaning_and_gbk(built):
+    tmp, spec = built
+    want, rows_in, rejected = expected_rows(tmp, spec)
+    out = tmp / "var" / "hourly" / "CM001" / DATE / HOUR
+    got = read_sets(out, want)
+    assert sorted(p.name.split("_")[4] for p in out.glob("*.verf")) == sorted(want)
     for prov in want:
         assert got[prov] == want[prov], f"province {prov} differs"
     m = __import__("json").loads((out / "manifest.json").read_text())
@@ -187,3 +199,44 @@ def test_gzip_and_zcat_accept_every_file(built):
     assert subprocess.run(["gzip", "-t", *files]).returncode == 0
     z = subprocess.run(["zcat", *files], capture_output=True, check=True)
     assert z.stdout.count(b"\n") > 0
+
+
+def test_parquet_build_equals_duckdb_and_the_text_build(tmp_path):
+    """The same generated rows as Parquet (a timestamp and an int64 column among
+    strings): chama's files equal DuckDB's answer and, byte for byte, the text build."""
+    for fmt in ("text", "parquet"):
+        subprocess.run([sys.executable, ROOT / "scripts" / "gen_dumps.py", "--out", tmp_path / "dumps", "--table",
+                        f"cm001{fmt}", "--date", DATE, "--hours", HOUR, "--rows", "3000", "--files", "2",
+                        "--format", fmt, "--seed", "5"], check=True)
+    spec_text = (ROOT / "interfaces" / "CM001.toml").read_text(encoding="utf-8")
+    spec_text = spec_text.replace("lines_per_file = 800000", f"lines_per_file = {LINES_PER_FILE}")
+    text_spec = spec_text.replace('path = "cm001/', 'path = "cm001text/')
+    # Parquet: no columns in the spec, they come from the file's schema.
+    pq_spec = re.sub(r'(?s)format = "text".*?columns = \[.*?\]\n', 'format = "parquet"\n', spec_text)
+    pq_spec = pq_spec.replace('path = "cm001/', 'path = "cm001parquet/').replace('name = "CM001"', 'name = "CM001P"')
+    (tmp_path / "interfaces").mkdir()
+    (tmp_path / "interfaces" / "CM001.toml").write_text(text_spec, encoding="utf-8")
+    (tmp_path / "interfaces" / "CM001P.toml").write_text(pq_spec, encoding="utf-8")
+    (tmp_path / "chama.toml").write_text('work_dir = "var"\n[sources.default]\nkind = "local"\nroot = "dumps"\n'
+                                         '[destinations.outbox]\nkind = "local"\nroot = "outbox"\n')
+    chama("spec", "check", cwd=tmp_path)
+    chama("build", "--iface", "CM001", "--period", DATE + HOUR, cwd=tmp_path)
+    chama("build", "--iface", "CM001P", "--period", DATE + HOUR, cwd=tmp_path)
+    text_out = tmp_path / "var" / "hourly" / "CM001" / DATE / HOUR
+    pq_out = tmp_path / "var" / "hourly" / "CM001P" / DATE / HOUR
+    text_files = sorted(p.name for p in text_out.glob("*.dat.gz"))
+    assert text_files == sorted(p.name for p in pq_out.glob("*.dat.gz"))
+    for name in text_files:
+        assert (text_out / name).read_bytes() == (pq_out / name).read_bytes(), name
+
+    spec = tomllib.loads(pq_spec)
+    files = sorted(str(p) for p in (tmp_path / "dumps" / "cm001parquet").rglob("*.parquet"))
+    con = duckdb.connect()
+    con.execute(f"""CREATE VIEW input AS
+        SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time),
+               row_number() OVER (ORDER BY filename, file_row_number) AS ord
+        FROM read_parquet({files}, filename = true, file_row_number = true)""")
+    want = cleaned(con, spec)
+    got = read_sets(pq_out, want)
+    for prov in want:
+        assert got[prov] == want[prov], f"province {prov} differs"
