@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: figures and ratios measured in one run, on this machine, now.
-# Usage: scripts/bench.sh [transform|all]      (default: all)
+# Usage: scripts/bench.sh [transform|build|all]      (default: all)
 # Generated inputs are cached in $CHAMA_BENCH_DIR (default ~/.cache/chama-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,8 +47,142 @@ bench_transform() {
       mb, r, c, per_core, (per_core >= 250 ? "PASS" : "BELOW TARGET") }'
 }
 
+need() { command -v "$1" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$2" >/dev/null; }
+
+# timed CMD...: runs CMD once; sets T_REAL, T_CPU (s) and T_RSS (MB, peak).
+timed() {
+  local out
+  out=$( { /usr/bin/time -f "%e %U %S %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  read -r T_REAL u s rss <<<"$out"
+  T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
+  T_RSS=$(awk -v k="$rss" 'BEGIN{printf "%.0f", k/1024}')
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+
+# One hour of CM001-shaped rows, 1 GB raw: gzip text, and the same rows as Parquet.
+bench_data() {
+  local h=dt=2024-12-12/hour=00
+  if [ ! -f "$DIR/gz1g/cm001/$h/_SUCCESS" ]; then
+    echo "generating 1 GB of gzip'd text in $DIR/gz1g (once)..." >&2
+    rm -rf "$DIR/gz1g"
+    python3 scripts/gen_dumps.py --out "$DIR/gz1g" --table cm001 --date 20241212 --hours 00 --rows 1560000 --files 8 --gzip
+  fi
+  if [ ! -f "$DIR/gz1g/cm001p/$h/_SUCCESS" ]; then
+    echo "generating the same rows as Parquet (once)..." >&2
+    python3 -c 'import pyarrow' 2>/dev/null || { echo "bench: python3 needs pyarrow for Parquet (pip install pyarrow)" >&2; exit 1; }
+    python3 scripts/gen_dumps.py --out "$DIR/gz1g" --table cm001p --date 20241212 --hours 00 --rows 1560000 --files 8 --format parquet
+  fi
+  # 4x the input: the same files hard-linked four times into hour 01.
+  if [ ! -f "$DIR/gz1g/cm001/dt=2024-12-12/hour=01/_SUCCESS" ]; then
+    mkdir -p "$DIR/gz1g/cm001/dt=2024-12-12/hour=01"
+    for f in "$DIR/gz1g/cm001/$h"/part-*; do
+      for k in a b c d; do ln -f "$f" "$DIR/gz1g/cm001/dt=2024-12-12/hour=01/$(basename "$f" .gz)-$k.gz"; done
+    done
+    touch "$DIR/gz1g/cm001/dt=2024-12-12/hour=01/_SUCCESS"
+  fi
+  mkdir -p "$DIR/interfaces"
+  cp interfaces/CM001.toml "$DIR/interfaces/CM001.toml"
+  python3 - "$DIR/interfaces" <<'PY'
+import re, sys
+d = sys.argv[1]
+t = open(f"{d}/CM001.toml", encoding="utf-8").read()
+t = re.sub(r'(?s)format = "text".*?columns = \[.*?\]\n', 'format = "parquet"\n', t)
+t = t.replace('path = "cm001/', 'path = "cm001p/').replace('name = "CM001"', 'name = "CM001P"')
+open(f"{d}/CM001P.toml", "w", encoding="utf-8").write(t)
+PY
+  cat > "$DIR/chama.toml" <<EOC
+work_dir = "var"
+interfaces_dir = "interfaces"
+[sources.default]
+kind = "local"
+root = "gz1g"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+EOC
+}
+
+# The seed's shell pipeline: zcat | iconv | awk (CM001's filter, wt_av and cleaning) | split | pigz.
+seed_pipeline() {
+  local out=$1 hour=$2
+  rm -rf "$out"; mkdir -p "$out"
+  cat > "$DIR/cm001.awk" <<'AWK'
+BEGIN { nat["a1f48d9ff4f42571"]; nat["b508a809cbbddd0b"]; nat["b0fa8d7efc1cddd1"]
+        app["a1f48d9ff4f42571"]; app["b508a809cbbddd0b"]; app["b0fa8d7efc1cddd1"]; app["b95440ef47ec01fc"] }
+NF == 51 && $37 != "imp" && $37 != "pfm" && $37 != "\\N" && ($12 in app) {
+  $1 = $1
+  os = tolower($24)
+  if (($13 == "\\N" || $13 == "") && ($12 in nat) && (os == "android" || os == "ios") && $26 != "1.0.0" && $26 != "\\N")
+    $13 = "APP_" os "_" $26
+  for (i = 1; i <= NF; i++) {
+    if ($i == "\\N") $i = ""
+    else if (i == 50) gsub(/[\r\t]/, "", $i)
+    else gsub(/[\r\t|]/, "", $i)
+  }
+  print
+}
+AWK
+  (cd "$out" && zcat "$DIR/gz1g/cm001/dt=2024-12-12/hour=$hour"/part-* | iconv -c -f UTF-8 -t GBK \
+     | LC_ALL=C awk -F'\001' -v OFS='|' -f "$DIR/cm001.awk" \
+     | split -l 800000 -d -a 4 --filter='pigz -p 2 -6 > $FILE.gz' - a_10000_20241212_CM001_)
+}
+
+bench_build() {
+  need pigz pigz; need /usr/bin/time time; need iconv libc-bin
+  bench_data
+  local cfg=(--config "$DIR/chama.toml")
+  local raw
+  raw=$(du -sb --apparent-size "$DIR/gz1g/cm001/dt=2024-12-12/hour=00" | cut -f1)
+  raw=$(for f in "$DIR/gz1g/cm001/dt=2024-12-12/hour=00"/part-*; do gzip -l "$f" | awk 'NR==2{print $2}'; done | awk '{s+=$1} END{print s}')
+
+  timed "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121200
+  local c_real=$T_REAL c_cpu=$T_CPU c_rss=$T_RSS
+  timed bash -c "$(declare -f seed_pipeline); DIR='$DIR'; seed_pipeline '$DIR/seed-out' 00"
+  local s_real=$T_REAL
+  zcat "$DIR/var/hourly/CM001/20241212/00"/*.dat.gz > "$DIR/chama-out.raw"
+  local out_mb; out_mb=$(awk -v b="$(stat -c %s "$DIR/chama-out.raw")" 'BEGIN{printf "%.0f", b/1e6}')
+  timed pigz -p 2 -6 -c "$DIR/chama-out.raw"
+  local p_real=$T_REAL
+  rm -f "$DIR/chama-out.raw"
+  timed "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121201
+  local x4_real=$T_REAL x4_rss=$T_RSS
+  timed "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
+  local q_real=$T_REAL q_rss=$T_RSS
+  local duck_sql
+  duck_sql=$(python3 - <<'PY'
+import re, tomllib
+spec = tomllib.load(open("interfaces/CM001.toml", "rb"))
+sql = spec["transform"]["sql"]
+# Hive's concat (NULL if any argument is NULL) is DuckDB's ||.
+sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(wt_os) || '_' || wt_sv)", sql)
+print(sql.replace("\n", " "))
+PY
+)
+  local py=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}/venv/bin/python
+  [ -x "$py" ] || py=python3
+  cat > "$DIR/duck.py" <<PY
+import duckdb
+con = duckdb.connect()
+con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$DIR/gz1g/cm001p/dt=2024-12-12/hour=00/*.parquet')")
+con.execute("""COPY ($duck_sql) TO '$DIR/duck-out.csv.gz' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
+PY
+  timed "$py" "$DIR/duck.py"
+  local d_real=$T_REAL
+  rm -f "$DIR/duck-out.csv.gz"; rm -rf "$DIR/seed-out"
+
+  local raw_mb; raw_mb=$(awk -v b="$raw" 'BEGIN{printf "%.0f", b/1e6}')
+  echo "build: CM001, one hour of ${raw_mb} MB raw (gzip text in), GBK out (${out_mb} MB), 2 cores"
+  printf "  chama build         %6.2f s wall, %6.2f s CPU, %4d MB peak RSS\n" "$c_real" "$c_cpu" "$c_rss"
+  printf "  seed shell pipeline %6.2f s  -> chama is %sx faster (target >= 2.5)\n" "$s_real" "$(ratio "$s_real" "$c_real")"
+  printf "  pigz -p 2 -6 alone  %6.2f s  -> chama is %sx faster than compressing its output alone (target >= 1.3)\n" "$p_real" "$(ratio "$p_real" "$c_real")"
+  printf "  Parquet in: chama   %6.2f s, DuckDB COPY to csv.gz %6.2f s -> %sx (target >= 2), %d MB peak RSS\n" "$q_real" "$d_real" "$(ratio "$d_real" "$q_real")" "$q_rss"
+  printf "  4x the input        %6.2f s  -> %sx the time (target <= 4.2), %d MB peak RSS (target <= 256)\n" "$x4_real" "$(ratio "$x4_real" "$c_real")" "$x4_rss"
+}
+
 case $WHAT in
   transform) bench_transform ;;
-  all) bench_transform ;;
-  *) echo "usage: scripts/bench.sh [transform|all]" >&2; exit 2 ;;
+  build) bench_build ;;
+  all) bench_transform; bench_build ;;
+  *) echo "usage: scripts/bench.sh [transform|build|all]" >&2; exit 2 ;;
 esac

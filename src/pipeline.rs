@@ -48,6 +48,8 @@ pub struct HourJob<'a> {
     pub rejects_path: Option<&'a Path>,
     /// The input's columns: the spec's, or a Parquet schema's when the spec names none.
     pub columns: &'a [String],
+    /// Advanced by input bytes read; its message counts rows. Hidden off a terminal.
+    pub progress: &'a indicatif::ProgressBar,
 }
 
 /// One rejected input line, as kept for messages.
@@ -426,6 +428,7 @@ fn read_and_split(
                     values_store = recycle(values);
                     r
                 })?;
+                job.progress.inc(input.size);
             }
         }
     }
@@ -449,7 +452,7 @@ fn read_text<'t>(
 ) -> anyhow::Result<()> {
     let spec = rows.job.spec;
     let columns = rows.job.columns.len();
-    let reader = text::open(&input.path, spec.input.compression)?;
+    let reader = text::open(&input.path, spec.input.compression, rows.job.progress)?;
     let mut lines = Lines::new(reader);
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();
@@ -582,6 +585,11 @@ impl<'t> RowWriter<'_, 't> {
             }
         }
         self.counts.rows_out += 1;
+        if self.counts.rows_out % 65_536 == 0 {
+            self.job
+                .progress
+                .set_message(format!("{} rows out", self.counts.rows_out));
+        }
         if let Some((set, seq, file)) = self.emitted.started.take() {
             let name = file_name(self.job, self.splitter.keys()[set].as_deref(), seq)?;
             self.writer

@@ -217,6 +217,10 @@ fn build_one_hour(
         (None, Format::Text) => anyhow::bail!("a text spec without columns passed validation"),
     };
     let started = chrono::Local::now();
+    let progress = progress_bar(
+        &format!("{} {}{}", spec.name, ctx.date, ctx.hh),
+        inputs.iter().map(|i| i.size).sum(),
+    );
 
     let day_dir = ctx.day_dir();
     let final_dir = day_dir.join(ctx.hh);
@@ -244,6 +248,7 @@ fn build_one_hour(
         fixed_time,
         rejects_path: (!ctx.dry_run).then_some(rejects_path.as_path()),
         columns: &columns,
+        progress: &progress,
     };
     let result =
         build_hour(&job).and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects_path, started));
@@ -355,6 +360,18 @@ fn finish_hour(
         manifest.write(building)?;
     }
     Ok(out)
+}
+
+/// A bar of input bytes for one hour, drawn only when stderr is a terminal.
+fn progress_bar(prefix: &str, total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(prefix.to_string());
+    bar
 }
 
 /// Removes hidden build directories of this hour left by a run that died.

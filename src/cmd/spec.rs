@@ -122,7 +122,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let mut values_store: Vec<Value> = Vec::new();
     let limit = args.limit.unwrap_or(u64::MAX);
     'files: for input in &args.input {
-        let reader = text::open(input, spec.input.compression)?;
+        let reader = text::open(input, spec.input.compression, &indicatif::ProgressBar::hidden())?;
         let mut lines = Lines::new(reader);
         let mut line_no = 0u64;
         while counts.rows_out < limit {

@@ -12,9 +12,15 @@ use crate::spec::Compression;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Opens an input file as a byte stream of its decompressed text.
-pub fn open(path: &Path, compression: Compression) -> anyhow::Result<Box<dyn Read + Send>> {
-    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+/// Opens an input file as a byte stream of its decompressed text; `progress`
+/// advances by the bytes read from the file itself (compressed or not).
+pub fn open(
+    path: &Path,
+    compression: Compression,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Box<dyn Read + Send>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file = progress.wrap_read(file);
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {}", path.display()))?;
     let head = io::Cursor::new(magic[..n].to_vec());
