@@ -10,6 +10,13 @@ mkdir -p "$DIR"
 cargo build --release --quiet
 BIN=$PWD/target/release/chama
 
+# Python with duckdb and pyarrow, shared with scripts/test.sh.
+VENV=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}/venv
+if ! "$VENV/bin/python" -c 'import duckdb, pyarrow' 2>/dev/null; then
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest
+fi
+PY=$VENV/bin/python
+
 # best_of N CMD...: runs CMD N times, sets BEST_REAL and BEST_CPU (seconds) of the fastest run.
 best_of() {
   local n=$1; shift
@@ -51,9 +58,9 @@ need() { command -v "$1" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get in
 
 # timed CMD...: runs CMD once; sets T_REAL, T_CPU (s) and T_RSS (MB, peak).
 timed() {
-  local out
-  out=$( { /usr/bin/time -f "%e %U %S %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  read -r T_REAL u s rss <<<"$out"
+  /usr/bin/time -o "$DIR/time.out" -f "%e %U %S %M" "$@" >/dev/null 2>"$DIR/stderr.out" || {
+    echo "bench: failed: $*" >&2; tail -5 "$DIR/stderr.out" >&2; exit 1; }
+  read -r T_REAL u s rss < <(tail -1 "$DIR/time.out")
   T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
   T_RSS=$(awk -v k="$rss" 'BEGIN{printf "%.0f", k/1024}')
 }
@@ -70,8 +77,7 @@ bench_data() {
   fi
   if [ ! -f "$DIR/gz1g/cm001p/$h/_SUCCESS" ]; then
     echo "generating the same rows as Parquet (once)..." >&2
-    python3 -c 'import pyarrow' 2>/dev/null || { echo "bench: python3 needs pyarrow for Parquet (pip install pyarrow)" >&2; exit 1; }
-    python3 scripts/gen_dumps.py --out "$DIR/gz1g" --table cm001p --date 20241212 --hours 00 --rows 1560000 --files 8 --format parquet
+    "$PY" scripts/gen_dumps.py --out "$DIR/gz1g" --table cm001p --date 20241212 --hours 00 --rows 1560000 --files 8 --format parquet
   fi
   # 4x the input: the same files hard-linked four times into hour 01.
   if [ ! -f "$DIR/gz1g/cm001/dt=2024-12-12/hour=01/_SUCCESS" ]; then
@@ -159,15 +165,13 @@ sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(
 print(sql.replace("\n", " "))
 PY
 )
-  local py=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}/venv/bin/python
-  [ -x "$py" ] || py=python3
   cat > "$DIR/duck.py" <<PY
 import duckdb
 con = duckdb.connect()
 con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$DIR/gz1g/cm001p/dt=2024-12-12/hour=00/*.parquet')")
 con.execute("""COPY ($duck_sql) TO '$DIR/duck-out.csv.gz' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
 PY
-  timed "$py" "$DIR/duck.py"
+  timed "$PY" "$DIR/duck.py"
   local d_real=$T_REAL
   rm -f "$DIR/duck-out.csv.gz"; rm -rf "$DIR/seed-out"
 
