@@ -16,7 +16,7 @@ use anyhow::{anyhow, Context};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use md5::{Digest, Md5};
 
-use crate::compress::{deflate_block, Deflated, Member};
+use crate::compress::{Deflated, Deflater, Member};
 use crate::exit::Failure;
 use crate::manifest::{Counts, FileEntry};
 use crate::source::local::InputFile;
@@ -246,9 +246,11 @@ fn remove_parts(dir: &Path) {
 }
 
 fn compress_loop(rx: Receiver<Block>, tx: Sender<ToWriter>, level: u32) -> anyhow::Result<()> {
+    let mut deflater = Deflater::new(level);
     for b in rx {
-        let block =
-            deflate_block(&b.data, b.prev.as_deref().map(Vec::as_slice), b.last, level).context("compressing")?;
+        let block = deflater
+            .block(&b.data, b.prev.as_deref().map(Vec::as_slice), b.last)
+            .context("compressing")?;
         let msg = ToWriter::Block(Compressed {
             file: b.file,
             idx: b.idx,

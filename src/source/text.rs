@@ -31,10 +31,85 @@ pub fn open(
         Compression::Auto => n == 2 && magic == GZIP_MAGIC,
     };
     Ok(if gzip {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, stream)))
+        Box::new(Prefetch::spawn(MultiGzDecoder::new(BufReader::with_capacity(
+            256 * 1024,
+            stream,
+        ))))
     } else {
         Box::new(stream)
     })
+}
+
+/// Reads a stream ahead on its own thread (gzip inflation runs beside the
+/// transform instead of before it). Memory: a few 1 MiB chunks in flight.
+/// If the consumer goes away, the thread stops at its next send.
+pub struct Prefetch {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Prefetch {
+    pub fn spawn<R: Read + Send + 'static>(mut inner: R) -> Prefetch {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || loop {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n = 0;
+            let result = loop {
+                match inner.read(&mut buf[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => {
+                        n += k;
+                        if n == buf.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            buf.truncate(n);
+            let end = n == 0;
+            let failed = result.is_err();
+            let msg = result.map(|()| buf);
+            if tx.send(msg).is_err() || end || failed {
+                return;
+            }
+        });
+        Prefetch {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.done = c.is_empty();
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => return Err(io::Error::other("the reading thread stopped")),
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -191,6 +266,24 @@ mod tests {
             let want: Vec<Option<&str>> = line.split('\u{1}').map(Some).collect();
             assert_eq!(out, want, "{line:?}");
         }
+    }
+
+    #[test]
+    fn prefetch_passes_bytes_and_errors_through() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut out = Vec::new();
+        Prefetch::spawn(io::Cursor::new(data.clone()))
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt deflate stream"))
+            }
+        }
+        let err = Prefetch::spawn(Broken).read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]
