@@ -22,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Copy an hour's raw input (or every hour of a day) from the source into staging/.
+    Pull(PullArgs),
     /// Build an hour's set(s), or every hour of a day, into the work directory's hourly/.
     Build(BuildArgs),
     /// Check interface specs, or try one on a local input.
@@ -72,4 +74,23 @@ pub struct BuildArgs {
     /// Compression threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// YYYYMMDDHH for one hour, YYYYMMDD for all 24 hours of a day.
+    #[arg(long)]
+    pub period: String,
+    /// Wait this long for an hour that is not ready yet (e.g. 30s, 10m, 2h), then exit 3.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub wait: String,
+    /// Parallel streams (default: [pull] jobs in chama.toml, else 4).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -27,6 +27,8 @@ struct RawConfig {
     #[serde(default = "default_keep_days")]
     keep_days: u32,
     #[serde(default)]
+    pull: PullConfig,
+    #[serde(default)]
     sources: BTreeMap<String, SourceConfig>,
     #[serde(default)]
     destinations: BTreeMap<String, DestinationConfig>,
@@ -40,6 +42,55 @@ fn default_interfaces_dir() -> PathBuf {
 }
 fn default_keep_days() -> u32 {
     15
+}
+
+/// `[pull]`: how hours are copied from a source into staging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    /// Parallel streams per hour.
+    #[serde(default = "default_pull_jobs")]
+    pub jobs: usize,
+    /// Tries per file after the first.
+    #[serde(default = "default_pull_retries")]
+    pub retries: u32,
+    /// First backoff between tries, in milliseconds; doubles, with jitter.
+    #[serde(default = "default_retry_delay_ms")]
+    pub retry_delay_ms: u64,
+    /// Longest backoff, in milliseconds.
+    #[serde(default = "default_max_retry_delay_ms")]
+    pub max_retry_delay_ms: u64,
+    /// How often to look again for an hour that is not ready, in seconds.
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+impl Default for PullConfig {
+    fn default() -> Self {
+        PullConfig {
+            jobs: default_pull_jobs(),
+            retries: default_pull_retries(),
+            retry_delay_ms: default_retry_delay_ms(),
+            max_retry_delay_ms: default_max_retry_delay_ms(),
+            poll_seconds: default_poll_seconds(),
+        }
+    }
+}
+
+fn default_pull_jobs() -> usize {
+    4
+}
+fn default_pull_retries() -> u32 {
+    5
+}
+fn default_retry_delay_ms() -> u64 {
+    500
+}
+fn default_max_retry_delay_ms() -> u64 {
+    30_000
+}
+fn default_poll_seconds() -> u64 {
+    10
 }
 
 /// Where raw dumps come from.
@@ -94,6 +145,7 @@ pub struct Config {
     pub work_dir: PathBuf,
     pub interfaces_dir: PathBuf,
     pub keep_days: u32,
+    pub pull: PullConfig,
     pub sources: BTreeMap<String, SourceConfig>,
     pub destinations: BTreeMap<String, DestinationConfig>,
 }
@@ -115,6 +167,7 @@ impl Config {
             work_dir: default_work_dir(),
             interfaces_dir: default_interfaces_dir(),
             keep_days: default_keep_days(),
+            pull: PullConfig::default(),
             sources,
             destinations,
         }
@@ -172,6 +225,7 @@ impl Config {
             work_dir: rel(raw.work_dir),
             interfaces_dir: rel(raw.interfaces_dir),
             keep_days: raw.keep_days,
+            pull: raw.pull,
             sources,
             destinations,
         })

@@ -24,6 +24,7 @@ use exit::Code;
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
+        Command::Pull(args) => cmd::pull::pull(&config, &args),
         Command::Build(args) => cmd::build::build(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),

@@ -1,12 +1,14 @@
 //! The `local` source: an hour's dump is a directory under `root`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use anyhow::Context;
 
-use crate::exit::Failure;
+use super::{list_ready, Entry, Source};
 
-/// One input file of an hour.
+/// One input file of an hour, on local disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputFile {
     pub path: PathBuf,
@@ -15,41 +17,68 @@ pub struct InputFile {
     pub size: u64,
 }
 
-/// Lists the data files of one hour's directory, in name order, after
-/// checking that the hour is there and ready.
-///
-/// Names starting with `_` or `.` are Hive's and Hadoop's bookkeeping
-/// (`_SUCCESS`, `.crc`) and are not data.
-pub fn list_hour(dir: &Path, ready_marker: Option<&str>) -> anyhow::Result<Vec<InputFile>> {
-    if !dir.is_dir() {
-        return Err(Failure::NotReady(format!("no input for this hour: {} does not exist", dir.display())).into());
-    }
-    if let Some(marker) = ready_marker {
-        if !dir.join(marker).exists() {
-            return Err(Failure::NotReady(format!("hour not ready: no {marker} in {}", dir.display())).into());
+pub struct LocalSource {
+    pub root: PathBuf,
+}
+
+impl Source for LocalSource {
+    fn describe(&self, dir: &str) -> String {
+        if dir.is_empty() {
+            self.root.display().to_string()
+        } else {
+            self.root.join(dir).display().to_string()
         }
     }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('_') || name.starts_with('.') {
-            continue;
+
+    fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>> {
+        let path = self.root.join(dir);
+        if !path.is_dir() {
+            return Ok(None);
         }
-        let meta = entry
-            .metadata()
-            .with_context(|| format!("reading {}", entry.path().display()))?;
-        if meta.is_file() {
-            files.push(InputFile {
-                path: entry.path(),
-                name,
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&path).with_context(|| format!("listing {}", path.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+            let meta = entry
+                .metadata()
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            if !meta.is_file() {
+                continue;
+            }
+            let mtime_ms = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as i64);
+            out.push(Entry {
+                name: entry.file_name().to_string_lossy().into_owned(),
                 size: meta.len(),
+                mtime_ms,
             });
         }
+        Ok(Some(out))
     }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    if files.is_empty() {
-        return Err(Failure::NotReady(format!("hour is empty: no data files in {}", dir.display())).into());
+
+    fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+        let p = self.root.join(dir).join(name);
+        Ok(Box::new(
+            std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?,
+        ))
     }
-    Ok(files)
+}
+
+/// The data files of one hour's local directory, in name order, after
+/// checking that the hour is there and ready (see [`list_ready`]).
+pub fn list_hour(dir: &Path, ready_marker: Option<&str>) -> anyhow::Result<Vec<InputFile>> {
+    let source = LocalSource {
+        root: dir.to_path_buf(),
+    };
+    let entries = list_ready(&source, "", ready_marker)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| InputFile {
+            path: dir.join(&e.name),
+            name: e.name,
+            size: e.size,
+        })
+        .collect())
 }

@@ -1,5 +1,71 @@
-//! Where rows come from: input files and their formats.
+//! Where rows come from: sources of hourly dumps, input files and their formats.
+//!
+//! A [`Source`] lists an hour's directory and opens its files; what makes an
+//! hour ready (it exists, its marker is there, it has data files) is decided
+//! once, in [`list_ready`], for every kind of source.
 
 pub mod local;
 pub mod parquet;
+pub mod pull;
 pub mod text;
+
+use std::io::Read;
+
+use crate::config::{Config, SourceConfig};
+use crate::exit::Failure;
+
+/// One file of an hour's directory, as the source lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub size: u64,
+    /// Modification time, milliseconds since the epoch.
+    pub mtime_ms: i64,
+}
+
+/// A place hourly dumps are read from.
+pub trait Source: Send + Sync {
+    /// `dir` as a user would recognise it, for messages.
+    fn describe(&self, dir: &str) -> String;
+    /// The files of `dir`, not recursing; `None` when `dir` does not exist.
+    fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>>;
+    /// The bytes of one file.
+    fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>>;
+}
+
+/// The source named `name` in the configuration.
+pub fn from_config(config: &Config, name: &str) -> anyhow::Result<Box<dyn Source>> {
+    match config.sources.get(name) {
+        Some(SourceConfig::Local { root }) => Ok(Box::new(local::LocalSource { root: root.clone() })),
+        Some(other) => Err(Failure::Config(format!("source `{name}`: this version cannot read {other:?} yet")).into()),
+        None => Err(Failure::Config(format!("source `{name}` is not defined in the configuration")).into()),
+    }
+}
+
+/// The data files of an hour, in name order, once the hour is there and
+/// ready: its directory exists, its `marker` (if any) is present, and it holds
+/// at least one data file. Names starting with `_` or `.` are bookkeeping
+/// (`_SUCCESS`, `.crc`, files still being written by some tools), not data.
+pub fn list_ready(source: &dyn Source, dir: &str, marker: Option<&str>) -> anyhow::Result<Vec<Entry>> {
+    let Some(entries) = source.list(dir)? else {
+        return Err(Failure::NotReady(format!(
+            "no input for this hour: {} does not exist",
+            source.describe(dir)
+        ))
+        .into());
+    };
+    if let Some(m) = marker {
+        if !entries.iter().any(|e| e.name == m) {
+            return Err(Failure::NotReady(format!("hour not ready: no {m} in {}", source.describe(dir))).into());
+        }
+    }
+    let mut files: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| !e.name.starts_with('_') && !e.name.starts_with('.'))
+        .collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if files.is_empty() {
+        return Err(Failure::NotReady(format!("hour is empty: no data files in {}", source.describe(dir))).into());
+    }
+    Ok(files)
+}

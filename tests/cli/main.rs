@@ -2,4 +2,5 @@
 
 mod build;
 mod harness;
+mod pull;
 mod spec;

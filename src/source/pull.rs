@@ -1,0 +1,278 @@
+//! Pulling an hour from a source into local staging.
+//!
+//! Files are copied by `jobs` parallel streams, each under a temporary name,
+//! checked against the size the listing gave, stamped with the source's
+//! modification time and renamed. A file whose size differs from its listing
+//! is still being written: it is retried, never taken. Failed reads are
+//! retried with capped, jittered backoff. A file already staged with the same
+//! size and time is skipped, so pulling again costs only a listing.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context};
+
+use super::{list_ready, Entry, Source};
+use crate::exit::{code_of, Code};
+
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Parallel streams.
+    pub jobs: usize,
+    /// Tries per file after the first.
+    pub retries: u32,
+    /// How long to wait for an hour that is not ready yet.
+    pub wait: Duration,
+    /// How often to look again while waiting.
+    pub poll: Duration,
+    /// First backoff between tries; doubles up to `max_delay`.
+    pub delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            jobs: 4,
+            retries: 5,
+            wait: Duration::ZERO,
+            poll: Duration::from_secs(10),
+            delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PullReport {
+    pub files: usize,
+    pub copied: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+    pub retries: u64,
+    pub seconds: f64,
+}
+
+/// Pulls the ready hour `dir` of `source` into `staging` (created if needed).
+pub fn pull_hour(
+    source: &dyn Source,
+    dir: &str,
+    marker: Option<&str>,
+    staging: &Path,
+    opts: &PullOptions,
+) -> anyhow::Result<PullReport> {
+    let started = Instant::now();
+    let entries = wait_ready(source, dir, marker, opts)?;
+    std::fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
+    remove_unlisted(staging, &entries)?;
+
+    let queue = Mutex::new(entries.clone());
+    let copied = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let retries = AtomicU64::new(0);
+    let errors = Mutex::new(Vec::<anyhow::Error>::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|| loop {
+                let Some(entry) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                match pull_file(source, dir, &entry, staging, opts, &retries) {
+                    Ok(Some(n)) => {
+                        copied.fetch_add(1, Ordering::Relaxed);
+                        bytes.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.lock().expect("errors").push(e),
+                }
+            });
+        }
+    });
+    let mut errors = errors.into_inner().expect("errors");
+    if !errors.is_empty() {
+        let n = errors.len();
+        let first = errors.remove(0);
+        return Err(if n == 1 {
+            first
+        } else {
+            first.context(format!("{n} files failed; the first"))
+        });
+    }
+    if let Some(m) = marker {
+        // The staged hour is ready only once every file is in.
+        std::fs::File::create(staging.join(m)).with_context(|| format!("writing {}", staging.join(m).display()))?;
+    }
+    let copied = copied.into_inner() as usize;
+    Ok(PullReport {
+        files: entries.len(),
+        copied,
+        skipped: entries.len() - copied,
+        bytes: bytes.into_inner(),
+        retries: retries.into_inner(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Lists the hour, looking again every `poll` until it is ready or `wait` has passed.
+fn wait_ready(source: &dyn Source, dir: &str, marker: Option<&str>, opts: &PullOptions) -> anyhow::Result<Vec<Entry>> {
+    let deadline = Instant::now() + opts.wait;
+    loop {
+        match list_ready(source, dir, marker) {
+            Err(e) if code_of(&e) == Code::NotReady && Instant::now() + opts.poll <= deadline => {
+                std::thread::sleep(opts.poll)
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Removes staged files the source no longer lists (and leftovers of a pull
+/// that died): only plain files of this hour's staging directory.
+fn remove_unlisted(staging: &Path, entries: &[Entry]) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(staging)
+        .with_context(|| format!("listing {}", staging.display()))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let listed = entries.iter().any(|x| x.name == name);
+        // The marker goes too: it is written again only when this pull completes.
+        if !listed && e.path().is_file() {
+            std::fs::remove_file(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies one file; `Ok(None)` when it was already staged unchanged.
+fn pull_file(
+    source: &dyn Source,
+    dir: &str,
+    entry: &Entry,
+    staging: &Path,
+    opts: &PullOptions,
+    retries: &AtomicU64,
+) -> anyhow::Result<Option<u64>> {
+    let dest = staging.join(&entry.name);
+    if let Ok(meta) = std::fs::metadata(&dest) {
+        let staged_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(-1, |d| d.as_millis() as i64);
+        if meta.len() == entry.size && staged_ms == entry.mtime_ms {
+            return Ok(None);
+        }
+    }
+    let part = staging.join(format!(".{}.part", entry.name));
+    let mut entry = entry.clone();
+    let mut attempt = 0u32;
+    loop {
+        let result = copy_once(source, dir, &entry, &part);
+        match result {
+            Ok(n) if n == entry.size => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&part)
+                    .with_context(|| format!("opening {}", part.display()))?;
+                f.set_modified(UNIX_EPOCH + Duration::from_millis(entry.mtime_ms.max(0) as u64))
+                    .with_context(|| format!("stamping {}", part.display()))?;
+                f.sync_all().with_context(|| format!("syncing {}", part.display()))?;
+                std::fs::rename(&part, &dest)
+                    .with_context(|| format!("renaming {} to {}", part.display(), dest.display()))?;
+                return Ok(Some(n));
+            }
+            outcome => {
+                let _ = std::fs::remove_file(&part);
+                let why = match outcome {
+                    Ok(n) => {
+                        // Still being written, or a short read: look again before the next try.
+                        if let Ok(Some(now)) = source.list(dir) {
+                            if let Some(e) = now.into_iter().find(|e| e.name == entry.name) {
+                                entry = e;
+                            }
+                        }
+                        anyhow!("read {n} bytes but the listing said {}: the file changed size while being read (still being written?)", entry.size)
+                    }
+                    Err(e) => e,
+                };
+                if attempt >= opts.retries {
+                    return Err(why.context(format!(
+                        "pulling {} (gave up after {} tries)",
+                        source.describe(&format!("{dir}/{}", entry.name)),
+                        attempt + 1
+                    )));
+                }
+                retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(backoff(opts, attempt));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, part: &Path) -> anyhow::Result<u64> {
+    let mut reader = source.open(dir, &entry.name)?;
+    let mut out = io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(part).with_context(|| format!("creating {}", part.display()))?,
+    );
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", entry.name))),
+        };
+        out.write_all(&buf[..n])
+            .with_context(|| format!("writing {}", part.display()))?;
+        total += n as u64;
+    }
+    out.flush().with_context(|| format!("writing {}", part.display()))?;
+    Ok(total)
+}
+
+/// `delay * 2^attempt`, capped, times a jitter in [0.5, 1.5) so that parallel
+/// streams do not retry in lockstep.
+fn backoff(opts: &PullOptions, attempt: u32) -> Duration {
+    let base = opts.delay.saturating_mul(1u32 << attempt.min(16)).min(opts.max_delay);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().rotate_left(16);
+    let jitter = 0.5 + f64::from(xorshift(seed) % 1000) / 1000.0;
+    base.mul_f64(jitter)
+}
+
+fn xorshift(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let o = PullOptions {
+            delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..PullOptions::default()
+        };
+        for attempt in 0..20 {
+            let d = backoff(&o, attempt);
+            let base = (100u64 << attempt.min(16)).min(1000);
+            assert!(
+                d >= Duration::from_millis(base / 2) && d < Duration::from_millis(base * 3 / 2),
+                "{attempt}: {d:?}"
+            );
+        }
+    }
+}
