@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs them all: lint, Rust unit and CLI
-# tests, then the DuckDB differential tests. Safe to run on a fresh machine.
+# Installs what the tests need and runs them all: a real HDFS, lint, Rust unit
+# and CLI tests, then the DuckDB differential tests. Safe to run on a fresh
+# machine (it installs Java's jersey jars, Python tools and Hadoop's jars, cached
+# in $CHAMA_TEST_CACHE, default ~/.cache/chama-test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,12 @@ if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest' 2>/dev/null; then
   }
   "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest
 fi
+
+step "HDFS 2.7.3 on 127.0.0.1:19000 (scripts/hdfs.sh)"
+eval "$(scripts/hdfs.sh start)"
+trap 'scripts/hdfs.sh stop' EXIT
+export CHAMA_REQUIRE_HDFS=1
+echo "up: $CHAMA_TEST_HDFS_URL, client $CHAMA_TEST_HDFS_CLI"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

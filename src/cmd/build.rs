@@ -50,17 +50,13 @@ struct Summary<'a> {
 pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
     let period: Period = args.period.parse().map_err(Failure::Usage)?;
-    let root = match config.sources.get(&spec.input.source) {
-        Some(SourceConfig::Local { root }) => root.clone(),
-        Some(other) => {
-            return Err(Failure::Config(format!(
-                "source `{}` is of a kind this build cannot read yet ({other:?})",
-                spec.input.source
-            ))
-            .into())
-        }
-        None => return Err(Failure::Config(format!("source `{}` is not defined", spec.input.source)).into()),
+    // A local source is read where it is; any other is pulled into staging first.
+    let local_root = match config.sources.get(&spec.input.source) {
+        Some(SourceConfig::Local { root }) => Some(root.clone()),
+        _ => None,
     };
+    let source = crate::source::from_config(config, &spec.input.source)?;
+    let pull_opts = super::pull::options(config, None, std::time::Duration::ZERO);
     let program = spec.program.as_ref();
     let workers = args
         .jobs
@@ -75,7 +71,9 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
         let ctx = HourCtx {
             config,
             spec: &spec,
-            root: &root,
+            local_root: local_root.as_deref(),
+            source: source.as_ref(),
+            pull_opts: &pull_opts,
             date: &date,
             hour,
             hh: &hh,
@@ -163,7 +161,10 @@ fn fixed_time() -> anyhow::Result<Option<String>> {
 struct HourCtx<'a> {
     config: &'a Config,
     spec: &'a Spec,
-    root: &'a Path,
+    /// Where a local source's hours are; `None` for sources that are pulled first.
+    local_root: Option<&'a Path>,
+    source: &'a dyn crate::source::Source,
+    pull_opts: &'a crate::source::pull::PullOptions,
     date: &'a str,
     hour: u8,
     hh: &'a str,
@@ -197,7 +198,26 @@ fn build_one_hour(
 ) -> anyhow::Result<HourOutput> {
     let spec = ctx.spec;
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
-    let inputs = list_hour(&ctx.root.join(&rel), spec.input.ready_marker.as_deref())?;
+    let marker = spec.input.ready_marker.as_deref();
+    let hour_dir = match ctx.local_root {
+        Some(root) => root.join(&rel),
+        None => {
+            let staging = ctx
+                .config
+                .work_dir
+                .join("staging")
+                .join(&spec.name)
+                .join(ctx.date)
+                .join(ctx.hh);
+            let r = crate::source::pull::pull_hour(ctx.source, &rel, marker, &staging, ctx.pull_opts)?;
+            eprintln!(
+                "chama: pulled {} {}{}: {} copied, {} already staged",
+                spec.name, ctx.date, ctx.hh, r.copied, r.skipped
+            );
+            staging
+        }
+    };
+    let inputs = list_hour(&hour_dir, marker)?;
     // A Parquet spec without `columns` takes them from the hour's first file.
     let compiled;
     let (program, columns) = match (program, spec.input.format) {

@@ -2,5 +2,6 @@
 
 mod build;
 mod harness;
+mod hdfs;
 mod pull;
 mod spec;

@@ -1,0 +1,177 @@
+//! The `hdfs-cli` source: the site's own Hadoop client as a command (default
+//! `hdfs dfs`), for clusters whose Kerberos or KMS setup only it handles.
+//!
+//! Every call starts the client (a JVM), so this kind lists with one `-stat`
+//! per hour and streams each file with `-cat`. Whether a path exists is told
+//! by exit codes: `-test -e PATH`, and when that fails, `-test -e /` to tell a
+//! missing hour from an unreachable cluster.
+
+use std::io::{self, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Context};
+
+use super::{Entry, Source};
+
+pub struct HdfsCliSource {
+    command: Vec<String>,
+    root: String,
+}
+
+impl HdfsCliSource {
+    pub fn new(command: &str, root: &str) -> anyhow::Result<HdfsCliSource> {
+        let command: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+        anyhow::ensure!(!command.is_empty(), "the hdfs-cli command is empty");
+        Ok(HdfsCliSource {
+            command,
+            root: root.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn path(&self, dir: &str) -> String {
+        if dir.is_empty() {
+            self.root.clone()
+        } else {
+            format!("{}/{}", self.root, dir.trim_matches('/'))
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.command[0]);
+        c.args(&self.command[1..]).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs the client: `Ok(Ok(stdout))` when it succeeds, `Ok(Err(last line
+    /// of stderr))` when it exits non-zero.
+    fn run(&self, args: &[&str]) -> anyhow::Result<Result<String, String>> {
+        let out = self
+            .cmd()
+            .args(args)
+            .output()
+            .with_context(|| format!("running `{}`", self.command.join(" ")))?;
+        if out.status.success() {
+            return Ok(Ok(String::from_utf8_lossy(&out.stdout).into_owned()));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Ok(Err(stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_string()))
+    }
+}
+
+impl Source for HdfsCliSource {
+    fn describe(&self, dir: &str) -> String {
+        self.path(dir)
+    }
+
+    fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>> {
+        let path = self.path(dir);
+        if self.run(&["-test", "-d", &path])?.is_err() {
+            if let Err(why) = self.run(&["-test", "-e", "/"])? {
+                return Err(anyhow!("cannot reach HDFS through `{}`: {why}", self.command.join(" ")));
+            }
+            return Ok(None);
+        }
+        let glob = format!("{path}/*");
+        let Ok(out) = self.run(&["-stat", "%F|%b|%Y|%n", &glob])? else {
+            // An empty directory matches no file.
+            return Ok(Some(vec![]));
+        };
+        let mut entries = Vec::new();
+        // Only `-stat` records: a site's client may log other lines to stdout.
+        let records = out
+            .lines()
+            .filter(|l| l.starts_with("regular file|") || l.starts_with("directory|") || l.starts_with("symlink|"));
+        for line in records {
+            let mut parts = line.splitn(4, '|');
+            let (kind, size, mtime, name) = (parts.next(), parts.next(), parts.next(), parts.next());
+            let (Some(kind), Some(size), Some(mtime), Some(name)) = (kind, size, mtime, name) else {
+                return Err(anyhow!("cannot read `{} -stat` output: {line}", self.command.join(" ")));
+            };
+            if kind != "regular file" {
+                continue;
+            }
+            let parse = |v: &str| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| anyhow!("cannot read `{} -stat` output: {line}", self.command.join(" ")))
+            };
+            entries.push(Entry {
+                name: name.to_string(),
+                size: parse(size)? as u64,
+                mtime_ms: parse(mtime)?,
+            });
+        }
+        Ok(Some(entries))
+    }
+
+    fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+        let path = format!("{}/{name}", self.path(dir));
+        let mut child = self
+            .cmd()
+            .args(["-cat", &path])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running `{}`", self.command.join(" ")))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let errs = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        Ok(Box::new(CatReader {
+            child,
+            stdout,
+            errs: Some(errs),
+            path,
+        }))
+    }
+}
+
+/// The stdout of `-cat`; at its end, a non-zero exit of the client is an error,
+/// so a stream cut short is never taken for a whole file.
+struct CatReader {
+    child: Child,
+    stdout: ChildStdout,
+    errs: Option<JoinHandle<String>>,
+    path: String,
+}
+
+impl Read for CatReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let status = self.child.wait()?;
+            if !status.success() {
+                let stderr = self.errs.take().and_then(|h| h.join().ok()).unwrap_or_default();
+                let last = stderr
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                return Err(io::Error::other(format!(
+                    "`-cat {}` exited with {status}: {last}",
+                    self.path
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for CatReader {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
