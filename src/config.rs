@@ -100,13 +100,24 @@ pub enum SourceConfig {
     /// A local directory.
     Local { root: PathBuf },
     /// HDFS through the native client.
-    Hdfs { namenode: String, root: String },
+    Hdfs {
+        /// `hdfs://host:port`, or a name service from HADOOP_CONF_DIR.
+        namenode: String,
+        root: String,
+        /// A listing or a read that gets no answer for this long fails (and is retried).
+        #[serde(default = "default_hdfs_timeout")]
+        timeout_seconds: u64,
+    },
     /// HDFS through the site's own client command.
     HdfsCli {
         #[serde(default = "default_hdfs_command")]
         command: String,
         root: String,
     },
+}
+
+fn default_hdfs_timeout() -> u64 {
+    30
 }
 
 fn default_hdfs_command() -> String {

@@ -4,6 +4,7 @@
 //! hour ready (it exists, its marker is there, it has data files) is decided
 //! once, in [`list_ready`], for every kind of source.
 
+pub mod hdfs;
 pub mod hdfs_cli;
 pub mod local;
 pub mod parquet;
@@ -38,11 +39,18 @@ pub trait Source: Send + Sync {
 pub fn from_config(config: &Config, name: &str) -> anyhow::Result<Box<dyn Source>> {
     match config.sources.get(name) {
         Some(SourceConfig::Local { root }) => Ok(Box::new(local::LocalSource { root: root.clone() })),
+        Some(SourceConfig::Hdfs {
+            namenode,
+            root,
+            timeout_seconds,
+        }) => Ok(Box::new(
+            hdfs::HdfsSource::new(namenode, root, std::time::Duration::from_secs(*timeout_seconds))
+                .map_err(|e| Failure::Config(format!("source `{name}`: {e:#}")))?,
+        )),
         Some(SourceConfig::HdfsCli { command, root }) => Ok(Box::new(
             hdfs_cli::HdfsCliSource::new(command, root)
                 .map_err(|e| Failure::Config(format!("source `{name}`: {e}")))?,
         )),
-        Some(other) => Err(Failure::Config(format!("source `{name}`: this version cannot read {other:?} yet")).into()),
         None => Err(Failure::Config(format!("source `{name}` is not defined in the configuration")).into()),
     }
 }

@@ -1,5 +1,6 @@
 //! Sources against a real HDFS 2.7.3 started by scripts/test.sh (scripts/hdfs.sh):
-//! the `hdfs-cli` kind through Hadoop's own FsShell.
+//! the native `hdfs` kind and the `hdfs-cli` kind (Hadoop's own FsShell), each
+//! test run against both.
 //!
 //! Without a cluster (plain `cargo test`), these tests say so and pass; with
 //! CHAMA_REQUIRE_HDFS=1 (as scripts/test.sh sets), a missing cluster fails them.
@@ -34,9 +35,18 @@ fn dfs(cli: &str, args: &[&str]) {
     );
 }
 
-fn config(cli: &str, root: &str, extra: &str) -> String {
+const KINDS: [&str; 2] = ["hdfs", "hdfs-cli"];
+
+/// A configuration whose default source is `kind` on the test cluster, or on
+/// a port where no NameNode listens when `down`.
+fn config(kind: &str, cli: &str, root: &str, down: bool) -> String {
+    let port = if down { 19999 } else { 19000 };
+    let source = match kind {
+        "hdfs" => format!("kind = \"hdfs\"\nnamenode = \"hdfs://127.0.0.1:{port}\"\ntimeout_seconds = 5"),
+        _ => format!("kind = \"hdfs-cli\"\ncommand = \"{cli} dfs -fs hdfs://127.0.0.1:{port}\""),
+    };
     format!(
-        "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[pull]\nretries = 1\nretry_delay_ms = 50\n[sources.default]\nkind = \"hdfs-cli\"\ncommand = \"{cli} dfs{extra}\"\nroot = \"{root}\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+        "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[pull]\nretries = 1\nretry_delay_ms = 50\n[sources.default]\n{source}\nroot = \"{root}\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
         repo_root().display()
     )
 }
@@ -58,9 +68,16 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn hdfs_cli_pull_and_build_give_the_same_bytes_as_local() {
+fn hdfs_pull_and_build_give_the_same_bytes_as_local() {
     let Some(cli) = cluster() else { return };
-    let root = format!("/chama-test/{}", std::process::id());
+    for kind in KINDS {
+        pull_and_build(kind, &cli);
+    }
+}
+
+fn pull_and_build(kind: &str, cli: &str) {
+    let cli = cli.to_string();
+    let root = format!("/chama-test/{}-{kind}", std::process::id());
     let hour = repo_root().join("testdata/dumps/cm001/dt=2024-12-12/hour=07");
     dfs(&cli, &["-mkdir", "-p", &format!("{root}/cm001/dt=2024-12-12")]);
     dfs(
@@ -68,8 +85,8 @@ fn hdfs_cli_pull_and_build_give_the_same_bytes_as_local() {
         &["-put", hour.to_str().unwrap(), &format!("{root}/cm001/dt=2024-12-12/")],
     );
 
-    let w = Workdir::new("hdfs-cli");
-    w.create("chama.toml", config(&cli, &root, ""));
+    let w = Workdir::new(kind);
+    w.create("chama.toml", config(kind, &cli, &root, false));
     w.run(&["pull", "--iface", "CM001", "--period", "2024121207"])
         .expect_code(0)
         .stderr_has("2 file(s), 2 copied");
@@ -102,14 +119,17 @@ fn hdfs_cli_pull_and_build_give_the_same_bytes_as_local() {
 }
 
 #[test]
-fn hdfs_cli_missing_and_unready_hours_exit_3() {
+fn hdfs_missing_and_unready_hours_exit_3() {
     let Some(cli) = cluster() else { return };
     let root = format!("/chama-test/{}-nr", std::process::id());
-    let w = Workdir::new("hdfs-cli-nr");
-    w.create("chama.toml", config(&cli, &root, ""));
-    w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
-        .expect_code(3)
-        .stderr_has(&format!("{root}/cm001/dt=2024-12-12/hour=08 does not exist"));
+    for kind in KINDS {
+        let w = Workdir::new(kind);
+        w.create("chama.toml", config(kind, &cli, &root, false));
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
+            .expect_code(3)
+            .stderr_has(&format!("{root}/cm001/dt=2024-12-12/hour=08 does not exist"));
+    }
+    let w = Workdir::new("nr");
     let local = w.create("h/part-00000", "x\n");
     dfs(&cli, &["-mkdir", "-p", &format!("{root}/cm001/dt=2024-12-12/hour=08")]);
     dfs(
@@ -120,24 +140,32 @@ fn hdfs_cli_missing_and_unready_hours_exit_3() {
             &format!("{root}/cm001/dt=2024-12-12/hour=08/"),
         ],
     );
-    w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
-        .expect_code(3)
-        .stderr_has("hour not ready: no _SUCCESS in");
+    for kind in KINDS {
+        w.create("chama.toml", config(kind, &cli, &root, false));
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
+            .expect_code(3)
+            .stderr_has("hour not ready: no _SUCCESS in");
+    }
 }
 
 #[test]
-fn hdfs_cli_unreachable_namenode_exits_1_naming_it() {
+fn hdfs_unreachable_namenode_exits_1_naming_it_without_hanging() {
     let Some(cli) = cluster() else { return };
-    let w = Workdir::new("hdfs-cli-down");
-    // A port where no NameNode listens.
-    w.create("chama.toml", config(&cli, "/x", " -fs hdfs://127.0.0.1:19999"));
-    let t = std::time::Instant::now();
-    w.run(&["pull", "--iface", "CM001", "--period", "2024121209"])
-        .expect_code(1)
-        .stderr_has("cannot reach HDFS through");
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(60),
-        "no hang: {:?}",
-        t.elapsed()
-    );
+    let cases = [
+        ("hdfs", "listing on hdfs://127.0.0.1:19999: no answer within 5 s"),
+        ("hdfs-cli", "cannot reach HDFS through"),
+    ];
+    for (kind, says) in cases {
+        let w = Workdir::new(kind);
+        w.create("chama.toml", config(kind, &cli, "/x", true));
+        let t = std::time::Instant::now();
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121209"])
+            .expect_code(1)
+            .stderr_has(says);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{kind}: no hang: {:?}",
+            t.elapsed()
+        );
+    }
 }
