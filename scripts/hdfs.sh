@@ -77,8 +77,14 @@ EOW
   java $jopts -cp "$cp" org.apache.hadoop.hdfs.server.namenode.NameNode -format -force -nonInteractive > "$RUN/format.log" 2>&1
   # shellcheck disable=SC2086
   java $jopts -cp "$cp" org.apache.hadoop.hdfs.server.namenode.NameNode > "$RUN/nn.log" 2>&1 < /dev/null & echo $! > "$RUN/nn.pid"
-  # shellcheck disable=SC2086
-  java $jopts -cp "$cp" org.apache.hadoop.hdfs.server.datanode.DataNode > "$RUN/dn.log" 2>&1 < /dev/null & echo $! > "$RUN/dn.pid"
+  # The DataNode is (re)started by a script of its own, so that tests can kill and restart it.
+  cat > "$RUN/start-dn.sh" <<EOS
+#!/bin/sh
+java $jopts -cp "$cp" org.apache.hadoop.hdfs.server.datanode.DataNode >> "$RUN/dn.log" 2>&1 < /dev/null &
+echo \$! > "$RUN/dn.pid"
+EOS
+  chmod +x "$RUN/start-dn.sh"
+  "$RUN/start-dn.sh"
   for _ in $(seq 1 600); do
     if curl -sf -m 2 "http://127.0.0.1:$NN_HTTP/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState" | grep -q '"NumLiveDataNodes" : 1' &&
        curl -sf -m 2 "http://127.0.0.1:$NN_HTTP/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo" | grep -q '"Safemode" : ""'; then

@@ -258,6 +258,96 @@ fn xorshift(mut x: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A file still being written: each open sees it `grow` bytes longer, up to
+    /// `final_len`; the listing lags one step behind, as a NameNode's does.
+    struct Growing {
+        opens: AtomicUsize,
+        grow: usize,
+        final_len: usize,
+    }
+
+    impl Growing {
+        fn len_at(&self, step: usize) -> usize {
+            (10 + step * self.grow).min(self.final_len)
+        }
+    }
+
+    impl Source for Growing {
+        fn describe(&self, dir: &str) -> String {
+            format!("test:{dir}")
+        }
+        fn list(&self, _: &str) -> anyhow::Result<Option<Vec<Entry>>> {
+            let step = self.opens.load(Ordering::SeqCst).saturating_sub(1);
+            let size = self.len_at(step) as u64;
+            Ok(Some(vec![
+                Entry {
+                    name: "part-0".into(),
+                    size,
+                    mtime_ms: 1_000 + size as i64,
+                },
+                Entry {
+                    name: "_SUCCESS".into(),
+                    size: 0,
+                    mtime_ms: 0,
+                },
+            ]))
+        }
+        fn open(&self, _: &str, _: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+            let step = self.opens.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(io::Cursor::new(vec![b'x'; self.len_at(step + 1)])))
+        }
+    }
+
+    fn fast() -> PullOptions {
+        PullOptions {
+            jobs: 1,
+            retries: 3,
+            delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            ..PullOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_file_that_grows_while_read_is_retried_and_taken_once_it_is_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Growing {
+            opens: AtomicUsize::new(0),
+            grow: 5,
+            final_len: 15,
+        };
+        let r = pull_hour(&src, "h", Some("_SUCCESS"), dir.path(), &fast()).unwrap();
+        assert_eq!(
+            (r.copied, r.retries),
+            (1, 2),
+            "taken only once listing and content agree"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("part-0")).unwrap().len(),
+            15,
+            "the whole file, not the listed prefix"
+        );
+    }
+
+    #[test]
+    fn a_file_that_keeps_growing_fails_naming_it_and_leaves_no_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Growing {
+            opens: AtomicUsize::new(0),
+            grow: 5,
+            final_len: usize::MAX,
+        };
+        let err = format!(
+            "{:#}",
+            pull_hour(&src, "h", Some("_SUCCESS"), dir.path(), &fast()).unwrap_err()
+        );
+        assert!(err.contains("pulling test:h/part-0 (gave up after 4 tries)"), "{err}");
+        assert!(err.contains("changed size while being read"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "nothing staged, not even the marker");
+    }
 
     #[test]
     fn backoff_is_capped_and_jittered() {
