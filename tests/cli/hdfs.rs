@@ -281,7 +281,7 @@ fn hdfs_pull_survives_a_datanode_restart_and_names_the_file_when_retries_run_out
         let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121210"]);
         start_datanode();
         r.expect_code(1)
-            .stderr_has(&format!("pulling "))
+            .stderr_has("pulling ")
             .stderr_has("/cm001/dt=2024-12-12/hour=10/part-0000")
             .stderr_has("gave up after 2 tries");
         let staged = w.join("var/staging/CM001/20241212/10");
