@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: figures and ratios measured in one run, on this machine, now.
-# Usage: scripts/bench.sh [transform|build|all]      (default: all)
+# Usage: scripts/bench.sh [transform|build|pull|all]      (default: all)
 # Generated inputs are cached in $CHAMA_BENCH_DIR (default ~/.cache/chama-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -184,9 +184,68 @@ PY
   printf "  4x the input        %6.2f s  -> %sx the time (target <= 4.2), %d MB peak RSS (target <= 256)\n" "$x4_real" "$(ratio "$x4_real" "$c_real")" "$x4_rss"
 }
 
+# Pull of one hour (40 files, 1 GB) from a real HDFS: chama's native client vs `hdfs dfs -get`.
+bench_pull() {
+  need /usr/bin/time time
+  local started=""
+  if [ -z "${CHAMA_TEST_HDFS_CLI:-}" ]; then
+    eval "$(scripts/hdfs.sh start)"; started=1
+  fi
+  local cli=$CHAMA_TEST_HDFS_CLI src=$DIR/pull-src/hour=00
+  if [ ! -f "$src/_SUCCESS" ]; then
+    rm -rf "$DIR/pull-src"; mkdir -p "$src"
+    for i in $(seq -w 0 39); do head -c 26214400 /dev/urandom > "$src/part-000$i"; done
+    touch "$src/_SUCCESS"
+  fi
+  "$cli" dfs -rm -r -f -skipTrash /bench >/dev/null 2>&1 || true
+  "$cli" dfs -mkdir -p /bench/p/dt=2024-12-12 2>/dev/null
+  "$cli" dfs -put "$src" /bench/p/dt=2024-12-12/ 2>/dev/null
+  mkdir -p "$DIR/pull/interfaces"
+  cat > "$DIR/pull/interfaces/P.toml" <<'EOS'
+name = "P"
+[input]
+path = "p/dt={date_iso}/hour={hour}"
+columns = ["a"]
+ready_marker = "_SUCCESS"
+[transform]
+sql = "SELECT a FROM input"
+[output]
+file_name = "p_{date}_{batch}_{seq}.gz"
+verf_name = "p_{date}_{batch}.verf"
+EOS
+  cat > "$DIR/pull/chama.toml" <<EOC
+work_dir = "var"
+[pull]
+jobs = 4
+[sources.default]
+kind = "hdfs"
+namenode = "$CHAMA_TEST_HDFS_URL"
+root = "/bench"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+EOC
+  rm -rf "$DIR/pull/var" "$DIR/pull/get"
+  timed "$BIN" --config "$DIR/pull/chama.toml" pull --iface P --period 2024121200
+  local c_real=$T_REAL c_rss=$T_RSS
+  cmp -s "$DIR/pull/var/staging/P/20241212/00/part-00017" "$src/part-00017" || { echo "bench: pulled bytes differ" >&2; exit 1; }
+  mkdir -p "$DIR/pull/get"
+  timed "$cli" dfs -get /bench/p/dt=2024-12-12/hour=00 "$DIR/pull/get/"
+  local g_real=$T_REAL
+  local mb; mb=$(du -sm --apparent-size "$src" | cut -f1)
+  echo "pull: one hour of 40 files, ${mb} MB, from HDFS 2.7.3 on loopback"
+  printf "  chama pull (hdfs, 4 streams)  %6.2f s, %d MB peak RSS\n" "$c_real" "$c_rss"
+  printf "  hdfs dfs -get (FsShell)       %6.2f s  -> chama is %sx faster (target >= 1.5)\n" "$g_real" "$(ratio "$g_real" "$c_real")"
+  rm -rf "$DIR/pull/var" "$DIR/pull/get"
+  "$cli" dfs -rm -r -f -skipTrash /bench >/dev/null 2>&1 || true
+  [ -n "$started" ] && scripts/hdfs.sh stop
+  return 0
+}
+
 case $WHAT in
   transform) bench_transform ;;
   build) bench_build ;;
-  all) bench_transform; bench_build ;;
-  *) echo "usage: scripts/bench.sh [transform|build|all]" >&2; exit 2 ;;
+  pull) bench_pull ;;
+  all) bench_transform; bench_build; bench_pull ;;
+  *) echo "usage: scripts/bench.sh [transform|build|pull|all]" >&2; exit 2 ;;
 esac
