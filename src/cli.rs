@@ -74,6 +74,10 @@ pub struct BuildArgs {
     /// Compression threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Read a remote source's files as streams instead of pulling them into
+    /// staging first (text input only; a read that fails stops the hour).
+    #[arg(long)]
+    pub no_stage: bool,
 }
 
 #[derive(Debug, Args)]

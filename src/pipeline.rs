@@ -50,6 +50,9 @@ pub struct HourJob<'a> {
     pub columns: &'a [String],
     /// Advanced by input bytes read; its message counts rows. Hidden off a terminal.
     pub progress: &'a indicatif::ProgressBar,
+    /// Stream the inputs from this source and directory instead of local
+    /// paths (`build --no-stage`); text input only.
+    pub stream_from: Option<(&'a dyn crate::source::Source, &'a str)>,
 }
 
 /// One rejected input line, as kept for messages.
@@ -454,7 +457,18 @@ fn read_text<'t>(
 ) -> anyhow::Result<()> {
     let spec = rows.job.spec;
     let columns = rows.job.columns.len();
-    let reader = text::open(&input.path, spec.input.compression, rows.job.progress)?;
+    let reader = match rows.job.stream_from {
+        Some((source, dir)) => {
+            let raw = source.open(dir, &input.name)?;
+            text::open_reader(
+                raw,
+                &source.describe(&format!("{dir}/{}", input.name)),
+                spec.input.compression,
+                rows.job.progress,
+            )?
+        }
+        None => text::open(&input.path, spec.input.compression, rows.job.progress)?,
+    };
     let mut lines = Lines::new(reader);
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();

@@ -74,6 +74,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
             local_root: local_root.as_deref(),
             source: source.as_ref(),
             pull_opts: &pull_opts,
+            no_stage: args.no_stage,
             date: &date,
             hour,
             hh: &hh,
@@ -165,6 +166,8 @@ struct HourCtx<'a> {
     local_root: Option<&'a Path>,
     source: &'a dyn crate::source::Source,
     pull_opts: &'a crate::source::pull::PullOptions,
+    /// Stream a remote source's files instead of staging them.
+    no_stage: bool,
     date: &'a str,
     hour: u8,
     hh: &'a str,
@@ -199,8 +202,16 @@ fn build_one_hour(
     let spec = ctx.spec;
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
     let marker = spec.input.ready_marker.as_deref();
+    let streamed = ctx.local_root.is_none() && ctx.no_stage;
+    if streamed && spec.input.format == Format::Parquet {
+        return Err(Failure::Usage(
+            "--no-stage reads text input only: Parquet needs its files staged (drop --no-stage)".into(),
+        )
+        .into());
+    }
     let hour_dir = match ctx.local_root {
         Some(root) => root.join(&rel),
+        None if streamed => PathBuf::new(),
         None => {
             let staging = ctx
                 .config
@@ -217,7 +228,19 @@ fn build_one_hour(
             staging
         }
     };
-    let inputs = list_hour(&hour_dir, marker)?;
+    let inputs = if streamed {
+        let entries = crate::source::list_ready(ctx.source, &rel, marker)?;
+        entries
+            .into_iter()
+            .map(|e| crate::source::local::InputFile {
+                path: PathBuf::from(&e.name),
+                name: e.name,
+                size: e.size,
+            })
+            .collect()
+    } else {
+        list_hour(&hour_dir, marker)?
+    };
     // A Parquet spec without `columns` takes them from the hour's first file.
     let compiled;
     let (program, columns) = match (program, spec.input.format) {
@@ -269,6 +292,7 @@ fn build_one_hour(
         rejects_path: (!ctx.dry_run).then_some(rejects_path.as_path()),
         columns: &columns,
         progress: &progress,
+        stream_from: streamed.then_some((ctx.source, rel.as_str())),
     };
     let result =
         build_hour(&job).and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects_path, started));

@@ -20,9 +20,19 @@ pub fn open(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Box<dyn Read + Send>> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut file = progress.wrap_read(file);
+    open_reader(Box::new(file), &path.display().to_string(), compression, progress)
+}
+
+/// Like [`open`], for a stream from any source (`what` names it in errors).
+pub fn open_reader(
+    raw: Box<dyn Read + Send>,
+    what: &str,
+    compression: Compression,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Box<dyn Read + Send>> {
+    let mut file = progress.wrap_read(raw);
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {}", path.display()))?;
+    let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {what}"))?;
     let head = io::Cursor::new(magic[..n].to_vec());
     let stream = head.chain(file);
     let gzip = match compression {

@@ -117,6 +117,14 @@ fn pull_and_build(kind: &str, cli: &str) {
     let a = files(&w.join("var/hourly/CM001/20241212/07"));
     assert!(a.len() >= 10);
     assert_eq!(a, files(&local.join("var/hourly/CM001/20241212/07")));
+
+    // Streamed without staging: the same bytes again, and nothing staged.
+    let ns = Workdir::new(&format!("{kind}-nostage"));
+    ns.create("chama.toml", config(kind, &cli, &root, false));
+    ns.run(&["build", "--iface", "CM001", "--period", "2024121207", "--no-stage"])
+        .expect_code(0);
+    assert!(!ns.join("var/staging").exists(), "{kind}: --no-stage stages nothing");
+    assert_eq!(files(&ns.join("var/hourly/CM001/20241212/07")), a, "{kind}: --no-stage");
 }
 
 #[test]
