@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::BuildArgs;
 use crate::config::{Config, SourceConfig};
-use crate::exit::{code_of, Code, Failure};
+use crate::exit::{Code, Failure};
 use crate::manifest::{verf_text, write_atomic, Counts, InputEntry, Manifest, SetEntry};
 use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
@@ -22,13 +22,9 @@ use crate::source::parquet;
 use crate::spec::{self, Format, Spec, Vars};
 use crate::sql::Program;
 
-/// The outcome of one hour, for the summary.
-#[derive(Debug, Serialize)]
-struct HourSummary {
-    hour: String,
-    code: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+/// What one hour built, for the summary.
+#[derive(Debug, Default, Serialize)]
+struct Built {
     #[serde(flatten)]
     counts: Counts,
     sets: usize,
@@ -44,7 +40,7 @@ struct Summary<'a> {
     period: String,
     dry_run: bool,
     code: u8,
-    hours: Vec<HourSummary>,
+    hours: Vec<super::HourOutcome<Built>>,
 }
 
 pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
@@ -64,10 +60,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
     let fixed_time = fixed_time()?;
 
     let date = period.date_str();
-    let mut code = Code::Ok;
-    let mut hours = Vec::new();
-    for hour in period.hours() {
-        let hh = format!("{hour:02}");
+    let (code, hours) = super::each_hour(&spec.name, &period, |hour, hh| {
         let ctx = HourCtx {
             config,
             spec: &spec,
@@ -77,55 +70,25 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
             no_stage: args.no_stage,
             date: &date,
             hour,
-            hh: &hh,
+            hh,
             dry_run: args.dry_run,
         };
-        let started = std::time::Instant::now();
-        match build_one_hour(&ctx, program, workers, fixed_time.clone()) {
-            Ok(out) => {
-                if !args.json {
-                    eprintln!(
-                        "chama: {} {date}{hh}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",
-                        spec.name,
-                        out.counts.rows_in,
-                        out.counts.rows_out,
-                        out.counts.filtered,
-                        out.counts.rejected,
-                        out.sets.len(),
-                        out.sets.iter().map(|s| s.files.len()).sum::<usize>(),
-                        total_bytes(&out),
-                        out.seconds
-                    );
-                }
-                hours.push(HourSummary {
-                    hour: hh.clone(),
-                    code: 0,
-                    error: None,
-                    counts: out.counts,
-                    sets: out.sets.len(),
-                    files: out.sets.iter().map(|s| s.files.len()).sum(),
-                    bytes: total_bytes(&out),
-                    seconds: out.seconds,
-                });
-            }
-            Err(e) => {
-                let c = code_of(&e);
-                code = code.worse(c);
-                let msg = format!("{} {date}{hh}: {e:#}", spec.name);
-                eprintln!("chama: {msg}");
-                hours.push(HourSummary {
-                    hour: hh.clone(),
-                    code: c as u8,
-                    error: Some(msg),
-                    counts: Counts::default(),
-                    sets: 0,
-                    files: 0,
-                    bytes: 0,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
+        let out = build_one_hour(&ctx, program, workers, fixed_time.clone())?;
+        let built = Built {
+            counts: out.counts,
+            sets: out.sets.len(),
+            files: out.sets.iter().map(|s| s.files.len()).sum(),
+            bytes: total_bytes(&out),
+            seconds: out.seconds,
+        };
+        if !args.json {
+            eprintln!(
+                "chama: {} {date}{hh}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",
+                spec.name, built.counts.rows_in, built.counts.rows_out, built.counts.filtered, built.counts.rejected, built.sets, built.files, built.bytes, built.seconds
+            );
         }
-    }
+        Ok(built)
+    });
     if args.json {
         let s = Summary {
             command: "build",

@@ -3,3 +3,56 @@
 pub mod build;
 pub mod pull;
 pub mod spec;
+
+use serde::Serialize;
+
+use crate::exit::{code_of, Code};
+use crate::period::Period;
+
+/// The outcome of one hour of a command over a period, for its summary.
+#[derive(Debug, Serialize)]
+pub struct HourOutcome<T> {
+    pub hour: String,
+    pub code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub detail: T,
+}
+
+/// Runs `f` on every hour of `period` (its `HH`), keeping going past a failed
+/// hour: each failure prints as `chama: <iface> <YYYYMMDDHH>: <error>`, and
+/// the returned code is the most serious of all hours.
+pub fn each_hour<T: Default>(
+    iface: &str,
+    period: &Period,
+    mut f: impl FnMut(u8, &str) -> anyhow::Result<T>,
+) -> (Code, Vec<HourOutcome<T>>) {
+    let date = period.date_str();
+    let mut code = Code::Ok;
+    let mut hours = Vec::new();
+    for hour in period.hours() {
+        let hh = format!("{hour:02}");
+        match f(hour, &hh) {
+            Ok(detail) => hours.push(HourOutcome {
+                hour: hh,
+                code: 0,
+                error: None,
+                detail,
+            }),
+            Err(e) => {
+                let c = code_of(&e);
+                code = code.worse(c);
+                let msg = format!("{iface} {date}{hh}: {e:#}");
+                eprintln!("chama: {msg}");
+                hours.push(HourOutcome {
+                    hour: hh,
+                    code: c as u8,
+                    error: Some(msg),
+                    detail: T::default(),
+                });
+            }
+        }
+    }
+    (code, hours)
+}

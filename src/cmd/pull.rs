@@ -2,25 +2,13 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cli::PullArgs;
 use crate::config::Config;
-use crate::exit::{code_of, Code, Failure};
+use crate::exit::{Code, Failure};
 use crate::period::Period;
-use crate::source::pull::{pull_hour, PullOptions, PullReport};
+use crate::source::pull::{pull_hour, PullOptions};
 use crate::source::{self};
 use crate::spec::{self, Vars};
-
-#[derive(Serialize)]
-struct HourSummary {
-    hour: String,
-    code: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(flatten)]
-    report: PullReport,
-}
 
 /// Parses `90s`, `10m`, `2h` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -58,55 +46,32 @@ pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Code> {
     let source = source::from_config(config, &spec.input.source)?;
     let opts = options(config, args.jobs, wait);
     let date = period.date_str();
-    let mut code = Code::Ok;
-    let mut hours = Vec::new();
-    for hour in period.hours() {
-        let hh = format!("{hour:02}");
+    let (code, hours) = super::each_hour(&spec.name, &period, |_, hh| {
         let dir = spec
             .input
             .path
             .render(&Vars {
                 date: &date,
-                hour: Some(&hh),
+                hour: Some(hh),
                 ..Vars::default()
             })
             .map_err(Failure::Usage)?;
-        let staging = config.work_dir.join("staging").join(&spec.name).join(&date).join(&hh);
-        match pull_hour(
+        let staging = config.work_dir.join("staging").join(&spec.name).join(&date).join(hh);
+        let r = pull_hour(
             source.as_ref(),
             &dir,
             spec.input.ready_marker.as_deref(),
             &staging,
             &opts,
-        ) {
-            Ok(r) => {
-                if !args.json {
-                    eprintln!(
-                        "chama: pulled {} {date}{hh}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",
-                        spec.name, r.files, r.copied, r.bytes, r.skipped, r.retries, r.seconds
-                    );
-                }
-                hours.push(HourSummary {
-                    hour: hh,
-                    code: 0,
-                    error: None,
-                    report: r,
-                });
-            }
-            Err(e) => {
-                let c = code_of(&e);
-                code = code.worse(c);
-                let msg = format!("{} {date}{hh}: {e:#}", spec.name);
-                eprintln!("chama: {msg}");
-                hours.push(HourSummary {
-                    hour: hh,
-                    code: c as u8,
-                    error: Some(msg),
-                    report: PullReport::default(),
-                });
-            }
+        )?;
+        if !args.json {
+            eprintln!(
+                "chama: pulled {} {date}{hh}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",
+                spec.name, r.files, r.copied, r.bytes, r.skipped, r.retries, r.seconds
+            );
         }
-    }
+        Ok(r)
+    });
     if args.json {
         println!(
             "{}",
