@@ -1,0 +1,177 @@
+//! One hour, one pass: read -> transform -> encode -> split -> compress -> write.
+//!
+//! Threads: this one reads, transforms, encodes and cuts blocks; `workers`
+//! compressors deflate blocks; one writer puts each file's blocks in order,
+//! hashes them and renames each finished file into place. Channels are
+//! bounded, so memory stays bounded whatever the input size. Workers return
+//! errors instead of panicking; the first error stops the hour.
+
+mod read;
+mod rejects;
+mod write;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context};
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::compress::Deflater;
+use crate::manifest::{Counts, FileEntry};
+use crate::source::local::InputFile;
+use crate::spec::Spec;
+use crate::split::{Block, Splitter};
+use crate::sql::Program;
+use read::{read_and_split, Stopped};
+pub use rejects::Reject;
+use write::{write_loop, Compressed, Done, ToWriter};
+
+/// What to build and where.
+pub struct HourJob<'a> {
+    pub spec: &'a Spec,
+    pub program: &'a Program,
+    /// `YYYYMMDD`.
+    pub date: &'a str,
+    pub hour: u8,
+    pub batch: &'a str,
+    pub inputs: &'a [InputFile],
+    /// Where the data files go; `None` computes everything and writes nothing (dry run).
+    pub out_dir: Option<&'a Path>,
+    /// Compressor threads.
+    pub workers: usize,
+    /// Fixed `.verf` file time (`SOURCE_DATE_EPOCH`), else the time each file completes.
+    pub fixed_time: Option<String>,
+    /// Where rejected lines go (`rejects/<iface>/<date>/<HH>.rej.gz`); `None` in a dry run.
+    pub rejects_path: Option<&'a Path>,
+    /// The input's columns: the spec's, or a Parquet schema's when the spec names none.
+    pub columns: &'a [String],
+    /// Advanced by input bytes read; its message counts rows. Hidden off a terminal.
+    pub progress: &'a indicatif::ProgressBar,
+    /// Stream the inputs from this source and directory instead of local
+    /// paths (`build --no-stage`); text input only.
+    pub stream_from: Option<(&'a dyn crate::source::Source, &'a str)>,
+}
+
+/// A set as built: its split value and its files in sequence order.
+pub struct BuiltSet {
+    pub split: Option<String>,
+    pub rows: u64,
+    pub files: Vec<FileEntry>,
+}
+
+pub struct HourOutput {
+    pub counts: Counts,
+    pub sets: Vec<BuiltSet>,
+    pub rejects: Vec<Reject>,
+    pub seconds: f64,
+}
+
+/// Builds one hour into `job.out_dir` (files under their final names there,
+/// each written under a temporary name first). Returns what was built; the
+/// caller writes `.verf`, manifest and rejects.
+pub fn build_hour(job: &HourJob<'_>) -> anyhow::Result<HourOutput> {
+    let started = Instant::now();
+    let workers = job.workers.max(1);
+    let (block_tx, block_rx) = bounded::<Block>(workers * 2);
+    let (write_tx, write_rx) = bounded::<ToWriter>(workers * 4);
+
+    let result = std::thread::scope(|scope| -> anyhow::Result<(Counts, Vec<Reject>, Splitter, Vec<Done>)> {
+        let mut compressors = Vec::new();
+        for _ in 0..workers {
+            let rx = block_rx.clone();
+            let tx = write_tx.clone();
+            let level = job.spec.output.gzip_level;
+            compressors.push(scope.spawn(move || compress_loop(rx, tx, level)));
+        }
+        drop(block_rx);
+        let writer_rx = write_rx;
+        let writer = scope.spawn(move || write_loop(writer_rx, job.out_dir, job.fixed_time.as_deref()));
+
+        let read = read_and_split(job, &block_tx, &write_tx);
+        drop(block_tx);
+        drop(write_tx);
+        let mut downstream: Option<anyhow::Error> = None;
+        for c in compressors {
+            let r = c.join().map_err(|_| anyhow!("a compressor thread panicked"))?;
+            if let (Err(e), None) = (r, &downstream) {
+                downstream = Some(e);
+            }
+        }
+        let written = writer.join().map_err(|_| anyhow!("the writer thread panicked"))?;
+        if let (Err(e), None) = (&written, &downstream) {
+            downstream = Some(anyhow!("{e:#}"));
+        }
+        // When the reader stopped because a compressor or the writer did, their
+        // error is the cause; otherwise the reader's own error explains the rest.
+        match read {
+            Err(e) if e.downcast_ref::<Stopped>().is_some() => Err(downstream.unwrap_or(e)),
+            Err(e) => Err(e),
+            Ok(_) if downstream.is_some() => Err(downstream.expect("checked")),
+            Ok((counts, rejects, splitter)) => Ok((counts, rejects, splitter, written?)),
+        }
+    });
+    let (counts, rejects, splitter, done) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(dir) = job.out_dir {
+                remove_parts(dir);
+            }
+            return Err(e);
+        }
+    };
+
+    let mut by_file: HashMap<u32, FileEntry> = done.into_iter().map(|d| (d.file, d.entry)).collect();
+    let mut sets = Vec::new();
+    for (i, key) in splitter.keys().iter().enumerate() {
+        let files = splitter
+            .files_of(i)
+            .iter()
+            .map(|f| by_file.remove(f).expect("every started file is finished"))
+            .collect();
+        sets.push(BuiltSet {
+            split: key.clone(),
+            rows: splitter.rows(i),
+            files,
+        });
+    }
+    sets.sort_by(|a, b| a.split.cmp(&b.split));
+    Ok(HourOutput {
+        counts,
+        sets,
+        rejects,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Removes the `.part` files a failed hour left in its (temporary) directory.
+fn remove_parts(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".part") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn compress_loop(rx: Receiver<Block>, tx: Sender<ToWriter>, level: u32) -> anyhow::Result<()> {
+    let mut deflater = Deflater::new(level);
+    for b in rx {
+        let block = deflater
+            .block(&b.data, b.prev.as_deref().map(Vec::as_slice), b.last)
+            .context("compressing")?;
+        let msg = ToWriter::Block(Compressed {
+            file: b.file,
+            idx: b.idx,
+            last: b.last,
+            rows: b.rows,
+            block,
+        });
+        if tx.send(msg).is_err() {
+            break; // the writer failed; its error is reported
+        }
+    }
+    Ok(())
+}
