@@ -164,7 +164,7 @@ fn build_one_hour(
 ) -> anyhow::Result<HourOutput> {
     let spec = ctx.spec;
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
-    let marker = spec.input.ready_marker.as_deref();
+    let ready = spec.input.readiness();
     let streamed = ctx.local_root.is_none() && ctx.no_stage;
     if streamed && spec.input.format == Format::Parquet {
         return Err(Failure::Usage(
@@ -183,7 +183,7 @@ fn build_one_hour(
                 .join(&spec.name)
                 .join(ctx.date)
                 .join(ctx.hh);
-            let r = crate::source::pull::pull_hour(ctx.source, &rel, marker, &staging, ctx.pull_opts)?;
+            let r = crate::source::pull::pull_hour(ctx.source, &rel, &ready, &staging, ctx.pull_opts)?;
             eprintln!(
                 "chama: pulled {} {}{}: {} copied, {} already staged",
                 spec.name, ctx.date, ctx.hh, r.copied, r.skipped
@@ -192,7 +192,7 @@ fn build_one_hour(
         }
     };
     let inputs = if streamed {
-        let entries = crate::source::list_ready(ctx.source, &rel, marker)?;
+        let entries = crate::source::list_ready(ctx.source, &rel, &ready)?;
         entries
             .into_iter()
             .map(|e| crate::source::local::InputFile {
@@ -202,12 +202,18 @@ fn build_one_hour(
             })
             .collect()
     } else {
-        list_hour(&hour_dir, marker)?
+        list_hour(&hour_dir, &ready)?
     };
     // A Parquet spec without `columns` takes them from the hour's first file.
     let compiled;
     let (program, columns) = match (program, spec.input.format) {
         (Some(p), _) => (p, spec.input.columns.clone()),
+        // An empty hour (allow_empty) has no schema to read, and no row to evaluate.
+        (None, Format::Parquet) if inputs.is_empty() => {
+            compiled = Program::compile("SELECT * FROM input", &[])
+                .map_err(|_| anyhow::anyhow!("an empty SELECT did not compile"))?;
+            (&compiled, Vec::new())
+        }
         (None, Format::Parquet) => {
             let columns = parquet::column_names(&inputs[0].path)?;
             compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {

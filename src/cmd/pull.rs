@@ -57,13 +57,7 @@ pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Code> {
             })
             .map_err(Failure::Usage)?;
         let staging = config.work_dir.join("staging").join(&spec.name).join(&date).join(hh);
-        let r = pull_hour(
-            source.as_ref(),
-            &dir,
-            spec.input.ready_marker.as_deref(),
-            &staging,
-            &opts,
-        )?;
+        let r = pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, &opts)?;
         if !args.json {
             eprintln!(
                 "chama: pulled {} {date}{hh}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",

@@ -28,13 +28,11 @@ pub(super) fn read_and_split(
     let transformer = Transformer::new(spec, job.program);
     let mut rows = RowWriter {
         job,
-        split_col: spec.output.split_by.as_ref().map(|c| {
-            transformer
-                .output_names()
-                .iter()
-                .position(|n| n == c)
-                .expect("validated split_by")
-        }),
+        split_col: spec
+            .output
+            .split_by
+            .as_ref()
+            .and_then(|c| transformer.output_names().iter().position(|n| n == c)),
         transformer: &transformer,
         encoder: LineEncoder::new(spec.output.encoding, spec.output.unmappable),
         splitter: Splitter::new(spec.output.lines_per_file),

@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::Context;
 
-use super::{list_ready, Entry, Source};
+use super::{list_ready, Entry, Readiness, Source};
 
 /// One input file of an hour, on local disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +68,11 @@ impl Source for LocalSource {
 
 /// The data files of one hour's local directory, in name order, after
 /// checking that the hour is there and ready (see [`list_ready`]).
-pub fn list_hour(dir: &Path, ready_marker: Option<&str>) -> anyhow::Result<Vec<InputFile>> {
+pub fn list_hour(dir: &Path, ready: &Readiness<'_>) -> anyhow::Result<Vec<InputFile>> {
     let source = LocalSource {
         root: dir.to_path_buf(),
     };
-    let entries = list_ready(&source, "", ready_marker)?;
+    let entries = list_ready(&source, "", ready)?;
     Ok(entries
         .into_iter()
         .map(|e| InputFile {

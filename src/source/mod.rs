@@ -55,11 +55,22 @@ pub fn from_config(config: &Config, name: &str) -> anyhow::Result<Box<dyn Source
     }
 }
 
+/// What makes an hour ready, from the spec's `[input]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Readiness<'a> {
+    /// A file that must be in the hour's directory (e.g. `_SUCCESS`).
+    pub marker: Option<&'a str>,
+    /// Whether a ready hour may hold no data file at all.
+    pub allow_empty: bool,
+}
+
 /// The data files of an hour, in name order, once the hour is there and
-/// ready: its directory exists, its `marker` (if any) is present, and it holds
-/// at least one data file. Names starting with `_` or `.` are bookkeeping
-/// (`_SUCCESS`, `.crc`, files still being written by some tools), not data.
-pub fn list_ready(source: &dyn Source, dir: &str, marker: Option<&str>) -> anyhow::Result<Vec<Entry>> {
+/// ready: its directory exists, its marker (if any) is present, and it holds
+/// at least one data file unless empty hours are allowed. Names starting with
+/// `_` or `.` are bookkeeping (`_SUCCESS`, `.crc`, files still being written
+/// by some tools), not data.
+pub fn list_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>) -> anyhow::Result<Vec<Entry>> {
+    let marker = ready.marker;
     let Some(entries) = source.list(dir)? else {
         return Err(Failure::NotReady(format!(
             "no input for this hour: {} does not exist",
@@ -77,8 +88,12 @@ pub fn list_ready(source: &dyn Source, dir: &str, marker: Option<&str>) -> anyho
         .filter(|e| !e.name.starts_with('_') && !e.name.starts_with('.'))
         .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    if files.is_empty() {
-        return Err(Failure::NotReady(format!("hour is empty: no data files in {}", source.describe(dir))).into());
+    if files.is_empty() && !ready.allow_empty {
+        return Err(Failure::NotReady(format!(
+            "hour is empty: no data files in {} (set [input] allow_empty = true if that can be right)",
+            source.describe(dir)
+        ))
+        .into());
     }
     Ok(files)
 }

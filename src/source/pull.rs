@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
 
-use super::{list_ready, Entry, Source};
+use super::{list_ready, Entry, Readiness, Source};
 use crate::exit::{code_of, Code};
 
 #[derive(Debug, Clone)]
@@ -60,12 +60,12 @@ pub struct PullReport {
 pub fn pull_hour(
     source: &dyn Source,
     dir: &str,
-    marker: Option<&str>,
+    ready: &Readiness<'_>,
     staging: &Path,
     opts: &PullOptions,
 ) -> anyhow::Result<PullReport> {
     let started = Instant::now();
-    let entries = wait_ready(source, dir, marker, opts)?;
+    let entries = wait_ready(source, dir, ready, opts)?;
     std::fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
     remove_unlisted(staging, &entries)?;
 
@@ -101,7 +101,7 @@ pub fn pull_hour(
             first.context(format!("{n} files failed; the first"))
         });
     }
-    if let Some(m) = marker {
+    if let Some(m) = ready.marker {
         // The staged hour is ready only once every file is in.
         std::fs::File::create(staging.join(m)).with_context(|| format!("writing {}", staging.join(m).display()))?;
     }
@@ -117,10 +117,10 @@ pub fn pull_hour(
 }
 
 /// Lists the hour, looking again every `poll` until it is ready or `wait` has passed.
-fn wait_ready(source: &dyn Source, dir: &str, marker: Option<&str>, opts: &PullOptions) -> anyhow::Result<Vec<Entry>> {
+fn wait_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>, opts: &PullOptions) -> anyhow::Result<Vec<Entry>> {
     let deadline = Instant::now() + opts.wait;
     loop {
-        match list_ready(source, dir, marker) {
+        match list_ready(source, dir, ready) {
             Err(e) if code_of(&e) == Code::NotReady && Instant::now() + opts.poll <= deadline => {
                 std::thread::sleep(opts.poll)
             }
@@ -318,7 +318,17 @@ mod tests {
             grow: 5,
             final_len: 15,
         };
-        let r = pull_hour(&src, "h", Some("_SUCCESS"), dir.path(), &fast()).unwrap();
+        let r = pull_hour(
+            &src,
+            "h",
+            &Readiness {
+                marker: Some("_SUCCESS"),
+                allow_empty: false,
+            },
+            dir.path(),
+            &fast(),
+        )
+        .unwrap();
         assert_eq!(
             (r.copied, r.retries),
             (1, 2),
@@ -341,7 +351,17 @@ mod tests {
         };
         let err = format!(
             "{:#}",
-            pull_hour(&src, "h", Some("_SUCCESS"), dir.path(), &fast()).unwrap_err()
+            pull_hour(
+                &src,
+                "h",
+                &Readiness {
+                    marker: Some("_SUCCESS"),
+                    allow_empty: false
+                },
+                dir.path(),
+                &fast()
+            )
+            .unwrap_err()
         );
         assert!(err.contains("pulling test:h/part-0 (gave up after 4 tries)"), "{err}");
         assert!(err.contains("changed size while being read"), "{err}");

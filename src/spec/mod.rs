@@ -46,6 +46,17 @@ pub struct Input {
     pub columns: Vec<String>,
     pub ready_marker: Option<String>,
     pub max_bad_rows: u64,
+    pub allow_empty: bool,
+}
+
+impl Input {
+    /// What makes one of this input's hours ready.
+    pub fn readiness(&self) -> crate::source::Readiness<'_> {
+        crate::source::Readiness {
+            marker: self.ready_marker.as_deref(),
+            allow_empty: self.allow_empty,
+        }
+    }
 }
 
 /// The characters to strip, resolved per output column.
@@ -355,6 +366,7 @@ impl Validator<'_, '_> {
             columns: raw.columns,
             ready_marker: raw.ready_marker,
             max_bad_rows: raw.max_bad_rows,
+            allow_empty: raw.allow_empty,
         })
     }
 

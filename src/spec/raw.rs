@@ -65,6 +65,9 @@ pub struct RawInput {
     /// Unreadable rows tolerated per hour before the build fails with exit 4.
     #[serde(default)]
     pub max_bad_rows: u64,
+    /// A ready hour with no data file is an empty hour (no sets), not "not ready" (exit 3).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 /// `[transform]`: the Hive SQL that picks and computes the output.

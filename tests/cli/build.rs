@@ -346,7 +346,10 @@ fn build_waits_for_missing_unready_and_empty_hours_with_exit_3() {
         .stderr_has("hour not ready: no _SUCCESS in");
     fs::remove_file(fx.hour_dir("07").join("part-00000")).unwrap();
     fx.w.create(fx.hour_dir("07").join("_SUCCESS"), "");
-    fx.build("2024121207").expect_code(3).stderr_has("hour is empty");
+    fx.build("2024121207")
+        .expect_code(3)
+        .stderr_has("hour is empty")
+        .stderr_has("allow_empty = true");
 }
 
 #[test]
@@ -606,4 +609,36 @@ fn build_truncated_parquet_and_missing_columns_exit_4_naming_the_file() {
     fx.build("2024121212")
         .expect_code(4)
         .stderr_has("part-00000.parquet: has no column `extra`");
+}
+
+#[test]
+fn build_of_an_allowed_empty_hour_writes_a_manifest_of_zeros_and_no_set() {
+    for (name, spec) in [
+        ("text", SPEC.to_string()),
+        (
+            "parquet",
+            PARQUET_SPEC.replace(
+                "format = \"parquet\"",
+                "format = \"parquet\"\nready_marker = \"_SUCCESS\"",
+            ),
+        ),
+    ] {
+        let spec = spec.replace("[input]\n", "[input]\nallow_empty = true\n");
+        let fx = Fixture::new(&format!("build-empty-{name}"), &spec);
+        fx.w.create(fx.hour_dir("14").join("_SUCCESS"), "");
+        fx.build("2024121214")
+            .expect_code(0)
+            .stderr_has("0 rows in, 0 out, 0 filtered, 0 rejected; 0 set(s), 0 file(s)");
+        assert_eq!(names(&fx.out("14")), ["manifest.json"], "{name}");
+        let m: Value = serde_json::from_slice(&fs::read(fx.out("14").join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["counts"]["rows_in"], 0);
+        assert_eq!(m["sets"].as_array().unwrap().len(), 0);
+        fx.w.run(&["pull", "--iface", "T1", "--period", "2024121214"])
+            .expect_code(0)
+            .stderr_has("0 file(s), 0 copied");
+        assert!(
+            fx.w.join("var/staging/T1/20241212/14/_SUCCESS").exists(),
+            "{name}: the staged hour is ready"
+        );
+    }
 }
