@@ -250,6 +250,25 @@ impl Config {
         }
     }
 
+    /// `staging/<iface>/<YYYYMMDD>/<HH>/`: the pulled raw input of one hour.
+    pub fn staging_dir(&self, iface: &str, date: &str, hh: &str) -> PathBuf {
+        self.work_dir.join("staging").join(iface).join(date).join(hh)
+    }
+
+    /// `hourly/<iface>/<YYYYMMDD>/`: the day's hourly sets, one directory per hour.
+    pub fn hourly_day_dir(&self, iface: &str, date: &str) -> PathBuf {
+        self.work_dir.join("hourly").join(iface).join(date)
+    }
+
+    /// `rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz`: the rejected lines of one hour.
+    pub fn rejects_file(&self, iface: &str, date: &str, hh: &str) -> PathBuf {
+        self.work_dir
+            .join("rejects")
+            .join(iface)
+            .join(date)
+            .join(format!("{hh}.rej.gz"))
+    }
+
     /// The spec file of interface `name`.
     pub fn spec_path(&self, name: &str) -> PathBuf {
         self.interfaces_dir.join(format!("{name}.toml"))

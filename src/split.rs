@@ -29,9 +29,6 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub struct FileStart {
     pub file: u32,
-    /// Index of its set in the order sets first appeared.
-    pub set: usize,
-    pub seq: u64,
     pub name: String,
 }
 

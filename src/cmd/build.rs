@@ -148,11 +148,7 @@ impl HourCtx<'_> {
 
     /// `hourly/<iface>/<YYYYMMDD>/`.
     fn day_dir(&self) -> PathBuf {
-        self.config
-            .work_dir
-            .join("hourly")
-            .join(&self.spec.name)
-            .join(self.date)
+        self.config.hourly_day_dir(&self.spec.name, self.date)
     }
 }
 
@@ -176,13 +172,7 @@ fn build_one_hour(
         Some(root) => root.join(&rel),
         None if streamed => PathBuf::new(),
         None => {
-            let staging = ctx
-                .config
-                .work_dir
-                .join("staging")
-                .join(&spec.name)
-                .join(ctx.date)
-                .join(ctx.hh);
+            let staging = ctx.config.staging_dir(&spec.name, ctx.date, ctx.hh);
             let r = crate::source::pull::pull_hour(ctx.source, &rel, &ready, &staging, ctx.pull_opts)?;
             eprintln!(
                 "chama: pulled {} {}{}: {} copied, {} already staged",
@@ -237,13 +227,7 @@ fn build_one_hour(
     let day_dir = ctx.day_dir();
     let final_dir = day_dir.join(ctx.hh);
     let building = day_dir.join(format!(".{}.building-{}", ctx.hh, std::process::id()));
-    let rejects_path = ctx
-        .config
-        .work_dir
-        .join("rejects")
-        .join(&spec.name)
-        .join(ctx.date)
-        .join(format!("{}.rej.gz", ctx.hh));
+    let rejects_path = ctx.config.rejects_file(&spec.name, ctx.date, ctx.hh);
     if !ctx.dry_run {
         remove_stale_builds(&day_dir, ctx.hh)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;

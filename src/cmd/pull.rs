@@ -56,7 +56,7 @@ pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Code> {
                 ..Vars::default()
             })
             .map_err(Failure::Usage)?;
-        let staging = config.work_dir.join("staging").join(&spec.name).join(&date).join(hh);
+        let staging = config.staging_dir(&spec.name, &date, hh);
         let r = pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, &opts)?;
         if !args.json {
             eprintln!(

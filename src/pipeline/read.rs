@@ -240,7 +240,7 @@ impl<'t> RowWriter<'_, 't> {
         if let Some((set, seq, file)) = self.emitted.started.take() {
             let name = file_name(self.job, self.splitter.keys()[set].as_deref(), seq)?;
             self.writer
-                .send(ToWriter::Start(FileStart { file, set, seq, name }))
+                .send(ToWriter::Start(FileStart { file, name }))
                 .map_err(|_| stopped())?;
         }
         for b in self.emitted.blocks.drain(..) {
