@@ -60,7 +60,7 @@ start() {
     p dfs.namenode.rpc-address "127.0.0.1:$NN_RPC"; p dfs.namenode.http-address "127.0.0.1:$NN_HTTP"
     p dfs.namenode.secondary.http-address 127.0.0.1:19868; p dfs.datanode.address 127.0.0.1:19866
     p dfs.datanode.http.address 127.0.0.1:19864; p dfs.datanode.ipc.address 127.0.0.1:19867
-    p dfs.datanode.hostname 127.0.0.1; p dfs.webhdfs.enabled true; p dfs.permissions.enabled false
+    p dfs.datanode.hostname 127.0.0.1; p dfs.webhdfs.enabled true; p dfs.permissions.enabled true
     p dfs.namenode.safemode.extension 0; p dfs.namenode.datanode.registration.ip-hostname-check false
     echo '</configuration>'; } > "$RUN/conf/hdfs-site.xml"
   printf 'log4j.rootLogger=WARN,c\nlog4j.appender.c=org.apache.log4j.ConsoleAppender\nlog4j.appender.c.Target=System.err\nlog4j.appender.c.layout=org.apache.log4j.PatternLayout\nlog4j.appender.c.layout.ConversionPattern=%%d %%p %%c{2}: %%m%%n\n' > "$RUN/conf/log4j.properties"

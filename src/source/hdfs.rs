@@ -33,7 +33,7 @@ impl HdfsSource {
             .with_url(namenode)
             .with_io_runtime(rt.handle().clone())
             .build()
-            .with_context(|| format!("HDFS client for {namenode}"))?;
+            .with_context(|| format!("HDFS client for {namenode}{}", name_service_hint(namenode)))?;
         Ok(HdfsSource {
             client: Arc::new(client),
             rt: Arc::new(rt),
@@ -105,6 +105,21 @@ impl Source for HdfsSource {
             timeout: self.timeout,
             path,
         }))
+    }
+}
+
+/// For a URL without a port (a name service, or a NameNode on the default
+/// port), where its addresses were looked up.
+fn name_service_hint(namenode: &str) -> String {
+    let authority = namenode.split("://").nth(1).unwrap_or(namenode);
+    if authority.trim_end_matches('/').contains(':') {
+        return String::new();
+    }
+    match std::env::var("HADOOP_CONF_DIR") {
+        Ok(dir) => format!(" (name services are read from HADOOP_CONF_DIR={dir})"),
+        Err(_) => {
+            " (a name service is read from $HADOOP_CONF_DIR/hdfs-site.xml, and HADOOP_CONF_DIR is not set)".into()
+        }
     }
 }
 

@@ -78,9 +78,13 @@ impl Source for HdfsCliSource {
             return Ok(None);
         }
         let glob = format!("{path}/*");
-        let Ok(out) = self.run(&["-stat", "%F|%b|%Y|%n", &glob])? else {
-            // An empty directory matches no file.
-            return Ok(Some(vec![]));
+        let out = match self.run(&["-stat", "%F|%b|%Y|%n", &glob])? {
+            Ok(out) => out,
+            // An empty directory matches no file; `-ls` tells that from a directory it may not read.
+            Err(_) => match self.run(&["-ls", &path])? {
+                Ok(_) => return Ok(Some(vec![])),
+                Err(why) => return Err(anyhow!("listing {path}: {why}")),
+            },
         };
         let mut entries = Vec::new();
         // Only `-stat` records: a site's client may log other lines to stdout.

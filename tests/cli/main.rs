@@ -2,6 +2,6 @@
 
 mod build;
 mod harness;
-mod hdfs;
 mod pull;
+mod sources;
 mod spec;

@@ -1,0 +1,596 @@
+//! One source suite, run against every source kind: `local`, and a real HDFS
+//! 2.7.3 started by scripts/test.sh (scripts/hdfs.sh) through the native
+//! `hdfs` kind and the `hdfs-cli` kind (Hadoop's own FsShell).
+//!
+//! Without a cluster (plain `cargo test`), the HDFS kinds say so and are
+//! skipped; with CHAMA_REQUIRE_HDFS=1 (as scripts/test.sh sets), a missing
+//! cluster fails them.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{repo_root, Workdir};
+
+/// The `hdfs` wrapper, or `None` (and a note) when no cluster runs here.
+fn cluster() -> Option<String> {
+    match std::env::var("CHAMA_TEST_HDFS_CLI") {
+        Ok(cli) if !cli.is_empty() => Some(cli),
+        _ => {
+            assert!(
+                std::env::var("CHAMA_REQUIRE_HDFS").is_err(),
+                "CHAMA_REQUIRE_HDFS is set but no HDFS runs (scripts/hdfs.sh start)"
+            );
+            eprintln!("no HDFS here (run scripts/test.sh): skipping the HDFS kinds");
+            None
+        }
+    }
+}
+
+fn dfs(cli: &str, args: &[&str]) {
+    let out = Command::new(cli).arg("dfs").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "hdfs dfs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const HDFS_KINDS: [&str; 2] = ["hdfs", "hdfs-cli"];
+
+/// Where a test's hours live for one source kind: a local directory, or a
+/// directory of its own on the test cluster.
+struct Site {
+    kind: &'static str,
+    /// The `hdfs` wrapper (HDFS kinds only).
+    cli: String,
+    /// The source's root: a local path or an HDFS path.
+    root: String,
+    _local: Option<Workdir>,
+}
+
+impl Site {
+    /// One site per kind this machine can run: `local` always, the HDFS kinds when a cluster runs.
+    fn all(tag: &str) -> Vec<Site> {
+        let mut v = vec![Site::local(tag)];
+        if let Some(cli) = cluster() {
+            v.extend(HDFS_KINDS.iter().map(|k| Site::hdfs(k, &cli, tag)));
+        }
+        v
+    }
+
+    fn local(tag: &str) -> Site {
+        let w = Workdir::new(&format!("src-{tag}"));
+        Site {
+            kind: "local",
+            cli: String::new(),
+            root: w.path().display().to_string(),
+            _local: Some(w),
+        }
+    }
+
+    fn hdfs(kind: &'static str, cli: &str, tag: &str) -> Site {
+        Site {
+            kind,
+            cli: cli.to_string(),
+            root: format!("/chama-test/{}-{tag}-{kind}", std::process::id()),
+            _local: None,
+        }
+    }
+
+    /// Makes `rel` (a directory under the root) hold `files`.
+    fn put(&self, rel: &str, files: &[(&str, &[u8])]) {
+        let dir = format!("{}/{rel}", self.root);
+        if self.kind == "local" {
+            fs::create_dir_all(&dir).unwrap();
+            for (name, body) in files {
+                fs::write(format!("{dir}/{name}"), body).unwrap();
+            }
+            return;
+        }
+        let tmp = Workdir::new("put");
+        for (name, body) in files {
+            tmp.create(name, body);
+        }
+        dfs(&self.cli, &["-mkdir", "-p", &dir]);
+        if !files.is_empty() {
+            let mut args: Vec<String> = vec!["-put".into(), "-f".into()];
+            args.extend(files.iter().map(|(n, _)| tmp.join(n).display().to_string()));
+            args.push(format!("{dir}/"));
+            dfs(&self.cli, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+
+    /// A configuration whose default source is this site; `pull` is the `[pull]` section's body.
+    fn config(&self, pull: &str) -> String {
+        self.config_with(&self.source(19000), pull)
+    }
+
+    fn source(&self, port: u16) -> String {
+        match self.kind {
+            "local" => "kind = \"local\"".to_string(),
+            "hdfs" => format!("kind = \"hdfs\"\nnamenode = \"hdfs://127.0.0.1:{port}\"\ntimeout_seconds = 5"),
+            _ => format!(
+                "kind = \"hdfs-cli\"\ncommand = \"{} dfs -fs hdfs://127.0.0.1:{port}\"",
+                self.cli
+            ),
+        }
+    }
+
+    fn config_with(&self, source: &str, pull: &str) -> String {
+        format!(
+            "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[pull]\n{pull}\n[sources.default]\n{source}\nroot = \"{}\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+            repo_root().display(),
+            self.root
+        )
+    }
+}
+
+const FAST: &str = "retries = 1\nretry_delay_ms = 50\npoll_seconds = 1";
+
+/// The files of one bundled test hour.
+fn bundled_hour(hh: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = repo_root().join(format!("testdata/dumps/cm001/dt=2024-12-12/hour={hh}"));
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect()
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".gz"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_kind_pulls_and_builds_the_same_bytes() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    // The reference: a build straight from the bundled day on local disk.
+    let reference = Workdir::new("src-ref");
+    let mut cmd = reference.command(&["build", "--iface", "CM001", "--period", "2024121207"]);
+    cmd.current_dir(repo_root()).env("CHAMA_CONFIG", reference.create("chama.toml", format!(
+        "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+        reference.join("var").display(), repo_root().display(), repo_root().display()
+    )));
+    reference.run_cmd(cmd).expect_code(0);
+    let expected = files(&reference.join("var/hourly/CM001/20241212/07"));
+    assert!(expected.len() >= 10);
+
+    let hour = bundled_hour("07");
+    for site in Site::all("same") {
+        pull_and_build(&site, &hour, &expected);
+    }
+}
+
+fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, Vec<u8>)]) {
+    let kind = site.kind;
+    site.put("cm001/dt=2024-12-12/hour=07", &refs(hour));
+    let w = Workdir::new(kind);
+    w.create("chama.toml", site.config(FAST));
+    w.run(&["pull", "--iface", "CM001", "--period", "2024121207"])
+        .expect_code(0)
+        .stderr_has("2 file(s), 2 copied");
+    let staged = w.join("var/staging/CM001/20241212/07");
+    for (name, body) in hour {
+        assert_eq!(&fs::read(staged.join(name)).unwrap(), body, "{kind}: {name}");
+    }
+    w.run(&["pull", "--iface", "CM001", "--period", "2024121207"])
+        .expect_code(0)
+        .stderr_has("0 copied (0 bytes), 2 already staged");
+
+    // Built from this kind or from the bundled day: the same files, byte for byte.
+    w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
+        .expect_code(0);
+    assert_eq!(files(&w.join("var/hourly/CM001/20241212/07")), expected, "{kind}");
+
+    // Streamed without staging: the same bytes again, and nothing staged.
+    let ns = Workdir::new(&format!("{kind}-nostage"));
+    ns.create("chama.toml", site.config(FAST));
+    ns.run(&["build", "--iface", "CM001", "--period", "2024121207", "--no-stage"])
+        .expect_code(0);
+    assert!(!ns.join("var/staging").exists(), "{kind}: --no-stage stages nothing");
+    assert_eq!(
+        files(&ns.join("var/hourly/CM001/20241212/07")),
+        expected,
+        "{kind}: --no-stage"
+    );
+}
+
+#[test]
+fn every_kind_exits_3_for_a_missing_or_unready_hour() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    for site in Site::all("nr") {
+        let w = Workdir::new(site.kind);
+        w.create("chama.toml", site.config(FAST));
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
+            .expect_code(3)
+            .stderr_has("/cm001/dt=2024-12-12/hour=08 does not exist");
+        site.put("cm001/dt=2024-12-12/hour=08", &[("part-00000", b"x\n")]);
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121208"])
+            .expect_code(3)
+            .stderr_has("hour not ready: no _SUCCESS in");
+        assert!(!w.join("var/staging/CM001/20241212/08/part-00000").exists());
+    }
+}
+
+#[test]
+fn every_kind_waits_for_a_marker_that_appears_later() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let hour = bundled_hour("09");
+    let data: Vec<(String, Vec<u8>)> = hour.iter().filter(|(n, _)| !n.starts_with('_')).cloned().collect();
+    for site in Site::all("late") {
+        let kind = site.kind;
+        site.put("cm001/dt=2024-12-12/hour=09", &refs(&data));
+        let w = Workdir::new(kind);
+        w.create("chama.toml", site.config(FAST));
+        let started = std::time::Instant::now();
+        let pull = w
+            .command(&["pull", "--iface", "CM001", "--period", "2024121209", "--wait", "60s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The marker comes two seconds after the pull started waiting.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        assert!(
+            !w.join("var/staging/CM001/20241212/09/_SUCCESS").exists(),
+            "{kind}: nothing before the marker"
+        );
+        site.put("cm001/dt=2024-12-12/hour=09", &[("_SUCCESS", b"")]);
+        let out = pull.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{kind}: {stderr}");
+        assert!(stderr.contains("2 copied"), "{kind}: {stderr}");
+        assert!(started.elapsed() >= std::time::Duration::from_secs(2), "{kind}");
+        for (name, body) in &data {
+            assert_eq!(
+                &fs::read(w.join(format!("var/staging/CM001/20241212/09/{name}"))).unwrap(),
+                body,
+                "{kind}: {name}"
+            );
+        }
+        assert!(w.join("var/staging/CM001/20241212/09/_SUCCESS").exists(), "{kind}");
+    }
+}
+
+#[test]
+fn hdfs_unreachable_namenode_exits_1_naming_it_without_hanging() {
+    let Some(cli) = cluster() else { return };
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let cases = [
+        ("hdfs", "listing on hdfs://127.0.0.1:19999: no answer within 5 s"),
+        ("hdfs-cli", "cannot reach HDFS through"),
+    ];
+    for (kind, says) in cases {
+        let site = Site::hdfs(kind, &cli, "down");
+        let w = Workdir::new(kind);
+        w.create("chama.toml", site.config_with(&site.source(19999), FAST));
+        let t = std::time::Instant::now();
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121209"])
+            .expect_code(1)
+            .stderr_has(says);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{kind}: no hang: {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+/// HDFS tests share one cluster, and one of them kills its DataNode: one at a time.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("CHAMA_TEST_HDFS_RUN").expect("CHAMA_TEST_HDFS_RUN"))
+}
+
+fn kill_datanode() {
+    let pid = fs::read_to_string(run_dir().join("dn.pid")).unwrap().trim().to_string();
+    Command::new("kill").args(["-9", &pid]).status().unwrap();
+    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn start_datanode() {
+    assert!(Command::new(run_dir().join("start-dn.sh")).status().unwrap().success());
+}
+
+/// A small file the DataNode must serve for [`wait_datanode`] to return.
+fn put_probe(cli: &str) {
+    let w = Workdir::new("probe");
+    dfs(cli, &["-mkdir", "-p", "/chama-test"]);
+    dfs(
+        cli,
+        &[
+            "-put",
+            "-f",
+            w.create("probe", "ok").to_str().unwrap(),
+            "/chama-test/probe",
+        ],
+    );
+}
+
+/// Waits until the NameNode sees a live DataNode again.
+fn wait_datanode(cli: &str) {
+    for _ in 0..120 {
+        let out = Command::new(cli)
+            .args(["dfs", "-cat", "/chama-test/probe"])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("the DataNode did not come back");
+}
+
+#[test]
+fn hdfs_pull_survives_a_datanode_restart_and_names_the_file_when_retries_run_out() {
+    let Some(cli) = cluster() else { return };
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workdir::new("hdfs-dn");
+    // Three files of 4 MB, and a probe file to tell when reads work again.
+    let hour: Vec<(String, Vec<u8>)> = (0..3u32)
+        .map(|i| {
+            let body: Vec<u8> = (0..4_000_000u32)
+                .map(|k| (k.wrapping_mul(2_654_435_761).wrapping_add(i) >> 24) as u8)
+                .collect();
+            (format!("part-{i:05}"), body)
+        })
+        .chain([("_SUCCESS".to_string(), vec![])])
+        .collect();
+    put_probe(&cli);
+    let sites = HDFS_KINDS.map(|k| Site::hdfs(k, &cli, "dn"));
+    for site in &sites {
+        site.put("cm001/dt=2024-12-12/hour=10", &refs(&hour));
+    }
+
+    for site in &sites {
+        let kind = site.kind;
+        w.create(
+            "chama.toml",
+            site.config("retries = 8\nretry_delay_ms = 500\nmax_retry_delay_ms = 3000"),
+        );
+        let _ = fs::remove_dir_all(w.join("var"));
+        kill_datanode();
+        let restart = std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            start_datanode();
+        });
+        let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121210", "--json"]);
+        restart.join().unwrap();
+        r.expect_code(0);
+        let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+        // The site's client waits out a short DataNode outage by itself; the native one fails and chama retries.
+        if kind == "hdfs" {
+            assert!(
+                j["hours"][0]["retries"].as_u64().unwrap() > 0,
+                "the DataNode was down, so reads were retried"
+            );
+        }
+        for (name, body) in hour.iter().filter(|(n, _)| n.starts_with("part-")) {
+            assert_eq!(
+                &fs::read(w.join(format!("var/staging/CM001/20241212/10/{name}"))).unwrap(),
+                body,
+                "{kind} {name}"
+            );
+        }
+        wait_datanode(&cli);
+    }
+
+    // With the DataNode gone for good, the pull gives up naming the file.
+    for site in &sites {
+        let kind = site.kind;
+        w.create("chama.toml", site.config(FAST));
+        let _ = fs::remove_dir_all(w.join("var"));
+        kill_datanode();
+        let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121210"]);
+        start_datanode();
+        r.expect_code(1)
+            .stderr_has("pulling ")
+            .stderr_has("/cm001/dt=2024-12-12/hour=10/part-0000")
+            .stderr_has("gave up after 2 tries");
+        let staged = w.join("var/staging/CM001/20241212/10");
+        let parts: Vec<String> = fs::read_dir(&staged)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".part") || n == "_SUCCESS")
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(parts.is_empty(), "{kind}: no .part and no marker left: {parts:?}");
+        wait_datanode(&cli);
+    }
+}
+
+/// A file that grows between the listing and the read is read again, never
+/// taken at the listed size. `hdfs-cli`: the client wrapper appends to the
+/// file right before chama's first `-cat` of it. `hdfs`: the first read
+/// fails (DataNode down), and during chama's backoff the DataNode comes back
+/// and the file grows, so the retry reads more than was listed.
+#[test]
+fn hdfs_a_file_that_grows_after_its_listing_is_read_again_not_taken() {
+    let Some(cli) = cluster() else { return };
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    put_probe(&cli);
+    let w = Workdir::new("grow");
+    let first: Vec<u8> = b"1\x01first\n".repeat(50_000);
+    let extra: Vec<u8> = b"2\x01appended\n".repeat(20_000);
+    let extra_file = w.create("extra", &extra);
+    let whole = [first.clone(), extra.clone()].concat();
+    let hour = "cm001/dt=2024-12-12/hour=12";
+
+    // hdfs-cli: a client that makes the file grow just before its first read.
+    let site = Site::hdfs("hdfs-cli", &cli, "grow");
+    site.put(hour, &[("part-00000", &first), ("_SUCCESS", b"")]);
+    let wrapper = w.create(
+        "grow-hdfs",
+        format!(
+            "#!/bin/sh\n[ \"$1\" = dfs ] && shift\nif [ \"$1\" = -cat ] && [ ! -e {flag} ]; then\n  touch {flag}\n  {cli} dfs -appendToFile {extra} \"$2\" || exit 9\nfi\nexec {cli} dfs \"$@\"\n",
+            flag = w.join("appended").display(),
+            extra = extra_file.display()
+        ),
+    );
+    Command::new("chmod").arg("+x").arg(&wrapper).status().unwrap();
+    w.create(
+        "chama.toml",
+        site.config_with(
+            &format!("kind = \"hdfs-cli\"\ncommand = \"{} dfs\"", wrapper.display()),
+            "retries = 2\nretry_delay_ms = 100",
+        ),
+    );
+    let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121212", "--json"]);
+    r.expect_code(0);
+    assert!(w.join("appended").exists(), "the wrapper made the file grow");
+    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    assert_eq!(j["hours"][0]["retries"].as_u64(), Some(1), "hdfs-cli: one more read");
+    assert_eq!(
+        fs::read(w.join("var/staging/CM001/20241212/12/part-00000")).unwrap(),
+        whole,
+        "hdfs-cli"
+    );
+
+    // hdfs: the file grows while chama waits to retry a failed read.
+    let site = Site::hdfs("hdfs", &cli, "grow");
+    site.put(hour, &[("part-00000", &first), ("_SUCCESS", b"")]);
+    let _ = fs::remove_dir_all(w.join("var"));
+    w.create(
+        "chama.toml",
+        site.config("retries = 3\nretry_delay_ms = 24000\nmax_retry_delay_ms = 24000"),
+    );
+    kill_datanode();
+    let pull = w
+        .command(&["pull", "--iface", "CM001", "--period", "2024121212", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    start_datanode();
+    wait_datanode(&cli);
+    dfs(
+        &cli,
+        &[
+            "-appendToFile",
+            extra_file.to_str().unwrap(),
+            &format!("{}/{hour}/part-00000", site.root),
+        ],
+    );
+    let out = pull.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hdfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        j["hours"][0]["retries"].as_u64(),
+        Some(2),
+        "hdfs: a failed read, then a read longer than the listing"
+    );
+    assert_eq!(
+        fs::read(w.join("var/staging/CM001/20241212/12/part-00000")).unwrap(),
+        whole,
+        "hdfs"
+    );
+}
+
+/// A directory the user may not read: exit 1 naming the path, not "missing" or "empty".
+#[test]
+fn hdfs_permission_denied_exits_1_naming_the_path() {
+    let Some(cli) = cluster() else { return };
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    for kind in HDFS_KINDS {
+        let site = Site::hdfs(kind, &cli, "perm");
+        let hour = "cm001/dt=2024-12-12/hour=13";
+        site.put(hour, &[("part-00000", b"1\x01x\n"), ("_SUCCESS", b"")]);
+        dfs(&cli, &["-chmod", "700", &format!("{}/{hour}", site.root)]);
+        let w = Workdir::new(kind);
+        w.create("chama.toml", site.config(FAST));
+        let mut cmd = w.command(&["pull", "--iface", "CM001", "--period", "2024121213"]);
+        cmd.env("HADOOP_USER_NAME", "intruder");
+        w.run_cmd(cmd)
+            .expect_code(1)
+            .stderr_has(&format!("{}/{hour}", site.root))
+            .stderr_has("Permission denied");
+        // The owner reads it.
+        w.run(&["pull", "--iface", "CM001", "--period", "2024121213"])
+            .expect_code(0);
+    }
+}
+
+/// `namenode = "hdfs://NAMESERVICE"` resolved from HADOOP_CONF_DIR, failing
+/// over from a NameNode that is down to the one that answers.
+#[test]
+fn hdfs_name_service_from_hadoop_conf_dir() {
+    let Some(cli) = cluster() else { return };
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let site = Site::hdfs("hdfs", &cli, "ns");
+    let hour = bundled_hour("14");
+    site.put("cm001/dt=2024-12-12/hour=14", &refs(&hour));
+    let w = Workdir::new("ns");
+    let p = |k: &str, v: &str| format!("<property><name>{k}</name><value>{v}</value></property>");
+    w.create(
+        "hadoop/core-site.xml",
+        format!("<configuration>{}</configuration>", p("fs.defaultFS", "hdfs://chamans")),
+    );
+    w.create(
+        "hadoop/hdfs-site.xml",
+        format!(
+            "<configuration>{}{}{}{}</configuration>",
+            p("dfs.nameservices", "chamans"),
+            p("dfs.ha.namenodes.chamans", "nn1,nn2"),
+            p("dfs.namenode.rpc-address.chamans.nn1", "127.0.0.1:19999"),
+            p("dfs.namenode.rpc-address.chamans.nn2", "127.0.0.1:19000"),
+        ),
+    );
+    w.create(
+        "chama.toml",
+        site.config_with(
+            "kind = \"hdfs\"\nnamenode = \"hdfs://chamans\"\ntimeout_seconds = 10",
+            FAST,
+        ),
+    );
+    let mut cmd = w.command(&["pull", "--iface", "CM001", "--period", "2024121214"]);
+    cmd.env("HADOOP_CONF_DIR", w.join("hadoop"));
+    w.run_cmd(cmd).expect_code(0).stderr_has("2 copied");
+    for (name, body) in &hour {
+        assert_eq!(
+            &fs::read(w.join(format!("var/staging/CM001/20241212/14/{name}"))).unwrap(),
+            body,
+            "{name}"
+        );
+    }
+    // Without the site's configuration the name means nothing: a configuration error.
+    w.run(&["pull", "--iface", "CM001", "--period", "2024121214"])
+        .expect_code(2)
+        .stderr_has("hdfs://chamans")
+        .stderr_has("HADOOP_CONF_DIR is not set");
+}
