@@ -26,6 +26,10 @@ pub enum Command {
     Pull(PullArgs),
     /// Build an hour's set(s), or every hour of a day, into the work directory's hourly/.
     Build(BuildArgs),
+    /// Deliver an hour's set(s), or a merged day, to the spec's destinations.
+    Push(PushArgs),
+    /// Check a set against its .verf, locally or on a destination.
+    Verify(VerifyArgs),
     /// Check interface specs, or try one on a local input.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -94,6 +98,47 @@ pub struct PullArgs {
     /// Parallel streams (default: [pull] jobs in chama.toml, else 4).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
+    #[arg(long)]
+    pub period: String,
+    /// Only this destination (default: every destination the spec lists).
+    #[arg(long, value_name = "NAME")]
+    pub dest: Option<String>,
+    /// Print what would go where; connect to nothing, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Cap on the total upload rate, in bytes per second (e.g. 20M, 500K).
+    #[arg(long, value_name = "RATE")]
+    pub bwlimit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
+    #[arg(long)]
+    pub period: String,
+    /// Check the set on this destination (default: the local set in the work directory).
+    #[arg(long, value_name = "NAME")]
+    pub dest: Option<String>,
+    /// Also read every file: MD5 and line count against the .verf.
+    #[arg(long)]
+    pub deep: bool,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,

@@ -130,22 +130,83 @@ fn default_hdfs_command() -> String {
 pub enum DestinationConfig {
     /// A local directory.
     Local { root: PathBuf },
-    /// SFTP hosts.
-    Sftp {
-        hosts: Vec<String>,
-        #[serde(default)]
-        mode: Option<String>,
-        #[serde(default)]
-        identity_file: Option<PathBuf>,
-        #[serde(default)]
-        password_env: Option<String>,
-        #[serde(default)]
-        known_hosts: Option<PathBuf>,
-        #[serde(default)]
-        connections: Option<u32>,
-        #[serde(default)]
-        retries: Option<u32>,
-    },
+    /// SFTP hosts that share one storage (an exchange platform's entry points).
+    Sftp(SftpConfig),
+}
+
+/// `kind = "sftp"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpConfig {
+    /// `sftp://user@host[:port]`, in order of preference.
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub mode: DeliveryMode,
+    /// Prefixed to each spec's `remote_dir` (for chrooted or shared servers); empty by default.
+    #[serde(default)]
+    pub root: String,
+    #[serde(default)]
+    pub identity_file: Option<PathBuf>,
+    /// The environment variable that holds the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A file readable only by its owner that holds the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_known_hosts")]
+    pub known_hosts: PathBuf,
+    /// Parallel sessions per host.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// Tries per file after the first, on one host, before that host leaves the rotation.
+    #[serde(default = "default_push_retries")]
+    pub retries: u32,
+    #[serde(default = "default_retry_delay_ms")]
+    pub retry_delay_ms: u64,
+    #[serde(default = "default_max_retry_delay_ms")]
+    pub max_retry_delay_ms: u64,
+    /// TCP connect, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
+    /// The SSH banner, the handshake and any single read or write: a host that
+    /// says nothing for this long has failed (a hung host must not hang chama).
+    #[serde(default = "default_stall_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// How the hosts of a destination share a set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryMode {
+    /// The first healthy host takes everything; the next takes over when it fails.
+    #[default]
+    Failover,
+    /// All hosts take files from one queue.
+    Spread,
+}
+
+fn default_known_hosts() -> PathBuf {
+    "~/.ssh/known_hosts".into()
+}
+fn default_connections() -> usize {
+    4
+}
+fn default_push_retries() -> u32 {
+    5
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_stall_timeout() -> u64 {
+    30
+}
+
+/// `~/x` as a path under $HOME.
+pub fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
 }
 
 /// The loaded configuration, paths made absolute or relative to the cwd.
@@ -226,7 +287,13 @@ impl Config {
             .map(|(k, d)| {
                 let d = match d {
                     DestinationConfig::Local { root } => DestinationConfig::Local { root: rel(root) },
-                    other => other,
+                    DestinationConfig::Sftp(mut c) => {
+                        let path = |p: PathBuf| rel(expand_home(&p));
+                        c.identity_file = c.identity_file.map(path);
+                        c.password_file = c.password_file.map(path);
+                        c.known_hosts = path(c.known_hosts);
+                        DestinationConfig::Sftp(c)
+                    }
                 };
                 (k, d)
             })
@@ -258,6 +325,16 @@ impl Config {
     /// `hourly/<iface>/<YYYYMMDD>/`: the day's hourly sets, one directory per hour.
     pub fn hourly_day_dir(&self, iface: &str, date: &str) -> PathBuf {
         self.work_dir.join("hourly").join(iface).join(date)
+    }
+
+    /// `out/<iface>/<YYYYMMDD>/`: the merged daily set(s), as delivered.
+    pub fn out_dir(&self, iface: &str, date: &str) -> PathBuf {
+        self.work_dir.join("out").join(iface).join(date)
+    }
+
+    /// `ledger.sqlite`: run, set and push history.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.work_dir.join("ledger.sqlite")
     }
 
     /// `rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz`: the rejected lines of one hour.

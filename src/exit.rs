@@ -66,6 +66,8 @@ pub enum Failure {
     NotReady(String),
     #[error("{0}")]
     BadInput(String),
+    #[error("{0}")]
+    Delivery(String),
 }
 
 impl Failure {
@@ -74,6 +76,7 @@ impl Failure {
             Failure::Usage(_) | Failure::Config(_) => Code::Usage,
             Failure::NotReady(_) => Code::NotReady,
             Failure::BadInput(_) => Code::BadInput,
+            Failure::Delivery(_) => Code::Delivery,
         }
     }
 }

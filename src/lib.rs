@@ -7,9 +7,11 @@ pub mod cmd;
 pub mod compress;
 pub mod config;
 pub mod exit;
+pub mod ledger;
 pub mod manifest;
 pub mod period;
 pub mod pipeline;
+pub mod sink;
 pub mod source;
 pub mod spec;
 pub mod split;
@@ -26,6 +28,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
         Command::Pull(args) => cmd::pull::pull(&config, &args),
         Command::Build(args) => cmd::build::build(&config, &args),
+        Command::Push(args) => cmd::push::push(&config, &args),
+        Command::Verify(args) => cmd::verify::verify(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
     }

@@ -2,7 +2,9 @@
 
 pub mod build;
 pub mod pull;
+pub mod push;
 pub mod spec;
+pub mod verify;
 
 use serde::Serialize;
 

@@ -1,0 +1,218 @@
+//! `chama verify`: a set checked against its `.verf`, on a destination or
+//! on local disk: every file the `.verf` names is there with its size; with
+//! `--deep`, every file is read back and its MD5 and line count checked too.
+
+use std::io::Write;
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use super::push::read_sets;
+use crate::cli::VerifyArgs;
+use crate::config::Config;
+use crate::exit::{Code, Failure};
+use crate::period::Period;
+use crate::sink::local::LocalHost;
+use crate::sink::{Conn, Destination, Host};
+use crate::spec;
+
+/// One line of a `.verf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerfLine {
+    pub name: String,
+    pub bytes: u64,
+    pub rows: u64,
+    pub md5: String,
+}
+
+/// Parses a `.verf` (fixed width, CRLF; CONTRACT.md).
+pub fn parse_verf(text: &[u8]) -> Result<Vec<VerfLine>, String> {
+    let text = std::str::from_utf8(text).map_err(|_| "the .verf is not ASCII".to_string())?;
+    let mut out = Vec::new();
+    for (i, line) in text.split_terminator("\r\n").enumerate() {
+        let bad = |what: &str| format!("line {}: {what}: {line:?}", i + 1);
+        if line.len() != 48 + 20 + 20 + 8 + 14 + 32 || !line.is_ascii() {
+            return Err(bad("not a 142-character .verf line"));
+        }
+        let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad("bad number"));
+        out.push(VerfLine {
+            name: line[..48].trim_end().to_string(),
+            bytes: num(&line[48..68])?,
+            rows: num(&line[68..88])?,
+            md5: line[110..142].to_string(),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+struct SetCheck {
+    verf: String,
+    files: usize,
+    bytes: u64,
+    problems: Vec<String>,
+}
+
+/// Counts lines of what is written to it (the decompressed stream).
+struct LineCount(u64);
+
+impl Write for LineCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += memchr::memchr_iter(b'\n', buf).count() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
+    let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
+    let period: Period = args.period.parse().map_err(Failure::Usage)?;
+    let (dir, manifest) = read_sets(config, &spec.name, &period)?;
+    let (where_, mut conn): (String, Box<dyn Conn>) = match &args.dest {
+        Some(name) => {
+            let dest = Destination::from_config(config, name, &spec.delivery.remote_dir)?;
+            let (i, c) = dest
+                .connect_any(&[])
+                .map_err(|e| Failure::Delivery(format!("verifying on `{name}`: {e:#}")))?;
+            (format!("{name} ({})", dest.hosts[i].label()), c)
+        }
+        None => {
+            let host = LocalHost::new(&dir);
+            (dir.display().to_string(), host.connect()?)
+        }
+    };
+    let listing = conn.list()?;
+    let mut checks = Vec::new();
+    for set in &manifest.sets {
+        let mut check = SetCheck {
+            verf: set.verf.clone(),
+            files: 0,
+            bytes: 0,
+            problems: Vec::new(),
+        };
+        if !listing.contains_key(&set.verf) {
+            check.problems.push(format!("{}: no such file", set.verf));
+            checks.push(check);
+            continue;
+        }
+        let mut text = Vec::new();
+        conn.read(&set.verf, &mut |b| {
+            text.extend_from_slice(b);
+            Ok(())
+        })?;
+        let lines = match parse_verf(&text) {
+            Ok(l) => l,
+            Err(e) => {
+                check.problems.push(format!("{}: {e}", set.verf));
+                checks.push(check);
+                continue;
+            }
+        };
+        let listed: Vec<&str> = set.files.iter().map(|f| f.name.as_str()).collect();
+        let named: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        if listed != named {
+            check
+                .problems
+                .push(format!("{} names other files than the manifest's set", set.verf));
+        }
+        for l in &lines {
+            check.files += 1;
+            check.bytes += l.bytes;
+            match listing.get(&l.name) {
+                None => check.problems.push(format!("{}: missing", l.name)),
+                Some(&n) if n != l.bytes => check
+                    .problems
+                    .push(format!("{}: {n} bytes, the .verf says {}", l.name, l.bytes)),
+                Some(_) if args.deep => {
+                    let mut md5 = Md5::new();
+                    let mut gz = flate2::write::MultiGzDecoder::new(LineCount(0));
+                    let mut gz_err = None;
+                    conn.read(&l.name, &mut |b| {
+                        md5.update(b);
+                        if gz_err.is_none() {
+                            gz_err = gz.write_all(b).err();
+                        }
+                        Ok(())
+                    })?;
+                    let rows = gz.finish().map(|c| c.0);
+                    let got = format!("{:x}", md5.finalize());
+                    if got != l.md5 {
+                        check
+                            .problems
+                            .push(format!("{}: MD5 {got}, the .verf says {}", l.name, l.md5));
+                    }
+                    match (gz_err, rows) {
+                        (None, Ok(r)) if r == l.rows => {}
+                        (None, Ok(r)) => check
+                            .problems
+                            .push(format!("{}: {r} lines, the .verf says {}", l.name, l.rows)),
+                        (Some(e), _) | (None, Err(e)) => {
+                            check.problems.push(format!("{}: not valid gzip: {e}", l.name))
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        checks.push(check);
+    }
+    let bad = checks.iter().any(|c| !c.problems.is_empty());
+    for c in &checks {
+        for p in &c.problems {
+            eprintln!("chama: verify {} {period} on {where_}: {p}", spec.name);
+        }
+        if c.problems.is_empty() && !args.json {
+            eprintln!(
+                "chama: verified {} on {where_}: {} file(s), {} bytes{}",
+                c.verf,
+                c.files,
+                c.bytes,
+                if args.deep { ", MD5 and lines" } else { "" }
+            );
+        }
+    }
+    let code = match (bad, &args.dest) {
+        (false, _) => Code::Ok,
+        (true, Some(_)) => Code::Delivery,
+        (true, None) => Code::Failed,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"command": "verify", "interface": spec.name, "period": period.to_string(), "where": where_, "deep": args.deep, "code": code as u8, "sets": checks})
+        );
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{verf_text, FileEntry};
+
+    #[test]
+    fn verf_lines_read_back() {
+        let f = FileEntry {
+            name: "a_20241212_CM001_00_0001.dat.gz".into(),
+            rows: 800_000,
+            bytes: 41_234_567,
+            md5: "0123456789abcdef0123456789abcdef".into(),
+            time: "20241213010203".into(),
+        };
+        let text = verf_text("20241212", &[f.clone(), f.clone()]).unwrap();
+        let lines = parse_verf(text.as_bytes()).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            VerfLine {
+                name: f.name,
+                bytes: 41_234_567,
+                rows: 800_000,
+                md5: f.md5
+            }
+        );
+        assert!(parse_verf(b"short\r\n").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! The run ledger: `ledger.sqlite` in the work directory (bundled SQLite).
+//!
+//! Delivery records each file's state per destination as it happens, so that
+//! a push killed at any moment resumes where it stood: a file is `part` from
+//! the moment its `.part` may exist remotely, and `done` once it is under its
+//! final name. Every push is logged with its start, end, files, bytes and exit
+//! code (the team's push log).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub struct Ledger {
+    db: Mutex<Connection>,
+}
+
+/// What the ledger knows of one remote file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub md5: String,
+    pub size: u64,
+    /// `part` while its upload is under way, `done` once it has its final name.
+    pub done: bool,
+    pub host: String,
+}
+
+/// One push of one destination, for the push log.
+#[derive(Debug, Clone, Default)]
+pub struct PushRecord<'a> {
+    pub iface: &'a str,
+    pub period: &'a str,
+    pub dest: &'a str,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS uploads (
+    dest TEXT NOT NULL,
+    name TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('part', 'done')),
+    host TEXT NOT NULL,
+    iface TEXT NOT NULL,
+    period TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    PRIMARY KEY (dest, name)
+);
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY,
+    iface TEXT NOT NULL,
+    period TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    files INTEGER,
+    skipped INTEGER,
+    bytes INTEGER,
+    code INTEGER,
+    error TEXT,
+    pid INTEGER NOT NULL
+);
+";
+
+fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Ledger> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let db = Connection::open(path).with_context(|| format!("opening the ledger {}", path.display()))?;
+        db.busy_timeout(std::time::Duration::from_secs(30))?;
+        // WAL: a process killed at any point leaves the last committed state.
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.execute_batch(SCHEMA)
+            .with_context(|| format!("creating the ledger's tables in {}", path.display()))?;
+        Ok(Ledger { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn upload(&self, dest: &str, name: &str) -> anyhow::Result<Option<Upload>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT md5, size, state, host FROM uploads WHERE dest = ?1 AND name = ?2",
+                params![dest, name],
+                |r| {
+                    Ok(Upload {
+                        md5: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        done: r.get::<_, String>(2)? == "done",
+                        host: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records that `name`'s `.part` on `dest` now holds (a prefix of) the file with `md5`.
+    pub fn mark_part(&self, rec: &PushRecord<'_>, name: &str, md5: &str, size: u64, host: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT INTO uploads (dest, name, md5, size, state, host, iface, period, started)
+             VALUES (?1, ?2, ?3, ?4, 'part', ?5, ?6, ?7, ?8)
+             ON CONFLICT (dest, name) DO UPDATE SET md5 = ?3, size = ?4, state = 'part', host = ?5,
+                 iface = ?6, period = ?7, started = ?8, finished = NULL",
+            params![rec.dest, name, md5, size as i64, host, rec.iface, rec.period, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that `name` is complete under its final name on `dest`.
+    pub fn mark_done(&self, rec: &PushRecord<'_>, name: &str, md5: &str, size: u64, host: &str) -> anyhow::Result<()> {
+        let t = now();
+        self.db().execute(
+            "INSERT INTO uploads (dest, name, md5, size, state, host, iface, period, started, finished)
+             VALUES (?1, ?2, ?3, ?4, 'done', ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (dest, name) DO UPDATE SET md5 = ?3, size = ?4, state = 'done', host = ?5,
+                 iface = ?6, period = ?7, finished = ?8",
+            params![rec.dest, name, md5, size as i64, host, rec.iface, rec.period, t],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets `name` on `dest` (it was removed there).
+    pub fn forget(&self, dest: &str, name: &str) -> anyhow::Result<()> {
+        self.db()
+            .execute("DELETE FROM uploads WHERE dest = ?1 AND name = ?2", params![dest, name])?;
+        Ok(())
+    }
+
+    /// Starts a push-log entry; returns its id.
+    pub fn push_started(&self, rec: &PushRecord<'_>) -> anyhow::Result<i64> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO pushes (iface, period, dest, started, pid) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![rec.iface, rec.period, rec.dest, now(), std::process::id()],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    pub fn push_finished(
+        &self,
+        id: i64,
+        files: usize,
+        skipped: usize,
+        bytes: u64,
+        code: u8,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE pushes SET finished = ?2, files = ?3, skipped = ?4, bytes = ?5, code = ?6, error = ?7 WHERE id = ?1",
+            params![id, now(), files as i64, skipped as i64, bytes as i64, code, error],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_goes_from_part_to_done_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let rec = PushRecord {
+            iface: "CM001",
+            period: "20241212",
+            dest: "exchange",
+        };
+        {
+            let l = Ledger::open(&path).unwrap();
+            assert_eq!(l.upload("exchange", "a.gz").unwrap(), None);
+            l.mark_part(&rec, "a.gz", "abc", 10, "h1").unwrap();
+            let u = l.upload("exchange", "a.gz").unwrap().unwrap();
+            assert!(!u.done && u.md5 == "abc" && u.size == 10);
+        }
+        let l = Ledger::open(&path).unwrap();
+        assert!(!l.upload("exchange", "a.gz").unwrap().unwrap().done);
+        l.mark_done(&rec, "a.gz", "abc", 10, "h2").unwrap();
+        let u = l.upload("exchange", "a.gz").unwrap().unwrap();
+        assert!(u.done && u.host == "h2");
+        assert_eq!(l.upload("outbox", "a.gz").unwrap(), None, "per destination");
+        l.forget("exchange", "a.gz").unwrap();
+        assert_eq!(l.upload("exchange", "a.gz").unwrap(), None);
+        let id = l.push_started(&rec).unwrap();
+        l.push_finished(id, 3, 1, 100, 0, None).unwrap();
+    }
+}

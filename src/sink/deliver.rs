@@ -1,0 +1,671 @@
+//! Delivering sets to one destination: plan, data files, then `.verf`s.
+//!
+//! 1. **Plan**, on the first host that answers: list the remote directory;
+//!    a file is delivered when the ledger says so with the same MD5 and size
+//!    and the remote size agrees. A set with anything left to send first
+//!    loses its remote `.verf`, so that no consumer ever reads a `.verf`
+//!    over files being replaced; stray `.part` files of our names go.
+//! 2. **Data files** through one work queue. `failover`: the hosts take the
+//!    queue one after another, the next when one fails. `spread`: every
+//!    host's connections take from it at once; a failed host leaves the
+//!    rotation and its file goes back. When the queue is empty, an idle
+//!    connection re-sends a straggler that it can finish sooner than the
+//!    slow host will, and the first copy to finish wins.
+//! 3. **`.verf`s** of the sets whose data files are all delivered, through
+//!    the same machinery.
+//!
+//! Per file: upload to `<name>.part` (resumed from its remote size when the
+//! ledger says that `.part` holds this very file), check the remote size,
+//! rename into place, record it in the ledger.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use super::{Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
+use crate::config::DeliveryMode;
+use crate::ledger::{Ledger, PushRecord};
+
+/// One local file to deliver under `name`.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub local: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub md5: String,
+}
+
+/// A set: its data files, and its `.verf`, which goes last.
+#[derive(Debug, Clone)]
+pub struct SetItems {
+    pub files: Vec<Item>,
+    pub verf: Item,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct HostReport {
+    pub files: usize,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub destination: String,
+    pub code: u8,
+    pub sets: usize,
+    /// Files sent in this run (data files and `.verf`s).
+    pub sent: usize,
+    /// Files found already delivered.
+    pub skipped: usize,
+    pub bytes: u64,
+    /// Straggler copies started on a faster host.
+    pub speculative: usize,
+    pub seconds: f64,
+    pub hosts: BTreeMap<String, HostReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct Options<'a> {
+    pub limit: Option<&'a RateLimit>,
+    pub bars: Option<&'a indicatif::MultiProgress>,
+}
+
+/// Delivers `sets` to `dest`. Never fails as a whole: the report carries
+/// code 5 and the reason when some set could not be delivered.
+pub fn deliver(
+    dest: &Destination,
+    sets: &[SetItems],
+    ledger: &Ledger,
+    rec: &PushRecord<'_>,
+    opts: &Options<'_>,
+) -> Report {
+    let started = Instant::now();
+    let engine = Engine::new(dest, ledger, rec, opts);
+    let mut report = Report {
+        destination: dest.name.clone(),
+        sets: sets.len(),
+        ..Report::default()
+    };
+    let result = engine.run(sets, &mut report);
+    for (i, slot) in engine.slots.iter().enumerate() {
+        slot.bar.finish_and_clear();
+        report.hosts.insert(
+            dest.hosts[i].label().to_string(),
+            HostReport {
+                files: slot.files.load(Ordering::Relaxed),
+                bytes: slot.bytes.load(Ordering::Relaxed),
+                error: slot.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            },
+        );
+    }
+    report.sent = engine.slots.iter().map(|s| s.files.load(Ordering::Relaxed)).sum();
+    report.bytes = engine.slots.iter().map(|s| s.bytes.load(Ordering::Relaxed)).sum();
+    report.speculative = engine.speculative.load(Ordering::Relaxed);
+    report.seconds = started.elapsed().as_secs_f64();
+    if let Err(e) = result {
+        report.code = crate::exit::Code::Delivery as u8;
+        report.error = Some(format!("{e:#}"));
+    }
+    report
+}
+
+/// Whether `T` is anywhere in the error's chain.
+fn has<T: std::error::Error + Send + Sync + 'static>(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<T>())
+}
+
+/// What one host has done and whether it is still in the rotation.
+struct Slot {
+    dead: AtomicBool,
+    error: Mutex<Option<String>>,
+    files: AtomicUsize,
+    bytes: AtomicU64,
+    /// Time spent on completed files, for the host's rate.
+    busy_nanos: AtomicU64,
+    bar: indicatif::ProgressBar,
+}
+
+/// One copy of an item under way on one host.
+struct Flight {
+    id: u64,
+    item: usize,
+    host: usize,
+    speculative: bool,
+    started: Instant,
+    sent: Arc<AtomicU64>,
+    cancel: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<usize>,
+    flights: Vec<Flight>,
+    done: HashSet<usize>,
+    /// Items a copy is renaming into place right now.
+    claimed: HashSet<usize>,
+    next_id: u64,
+}
+
+struct Job {
+    id: u64,
+    item: usize,
+    speculative: bool,
+    sent: Arc<AtomicU64>,
+    cancel: Arc<AtomicBool>,
+}
+
+enum Outcome {
+    Sent(u64),
+    Cancelled,
+    HostFailed,
+}
+
+struct Engine<'a> {
+    dest: &'a Destination,
+    ledger: &'a Ledger,
+    rec: &'a PushRecord<'a>,
+    limit: Option<&'a RateLimit>,
+    slots: Vec<Slot>,
+    items: Mutex<Vec<Item>>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    speculative: AtomicUsize,
+}
+
+impl<'a> Engine<'a> {
+    fn new(dest: &'a Destination, ledger: &'a Ledger, rec: &'a PushRecord<'a>, opts: &Options<'a>) -> Engine<'a> {
+        let slots = dest
+            .hosts
+            .iter()
+            .map(|h| {
+                let bar = match opts.bars {
+                    Some(m) => {
+                        let b = m.add(indicatif::ProgressBar::new(0));
+                        b.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "{prefix:>28} {bytes:>10} {binary_bytes_per_sec:>12} {msg}",
+                            )
+                            .expect("template"),
+                        );
+                        b.set_prefix(format!("{} {}", dest.name, h.label()));
+                        b
+                    }
+                    None => indicatif::ProgressBar::hidden(),
+                };
+                Slot {
+                    dead: AtomicBool::new(false),
+                    error: Mutex::new(None),
+                    files: AtomicUsize::new(0),
+                    bytes: AtomicU64::new(0),
+                    busy_nanos: AtomicU64::new(0),
+                    bar,
+                }
+            })
+            .collect();
+        Engine {
+            dest,
+            ledger,
+            rec,
+            limit: opts.limit,
+            slots,
+            items: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            speculative: AtomicUsize::new(0),
+        }
+    }
+
+    fn item(&self, i: usize) -> Item {
+        self.items.lock().expect("items")[i].clone()
+    }
+
+    fn run(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<()> {
+        let todo = self.plan(sets, report)?;
+        // Data files first.
+        let mut waiting_verfs = Vec::new();
+        {
+            let mut items = self.items.lock().expect("items");
+            let mut q = self.queue.lock().expect("queue");
+            for (set, files) in &todo {
+                let mut ids = Vec::new();
+                for f in files {
+                    items.push(f.clone());
+                    ids.push(items.len() - 1);
+                    q.pending.push_back(items.len() - 1);
+                }
+                waiting_verfs.push((*set, ids));
+            }
+        }
+        self.drain()?;
+        // Then each set's .verf, once all its data files are there.
+        {
+            let mut items = self.items.lock().expect("items");
+            let mut q = self.queue.lock().expect("queue");
+            for (set, ids) in &waiting_verfs {
+                if ids.iter().all(|i| q.done.contains(i)) {
+                    items.push(sets[*set].verf.clone());
+                    q.pending.push_back(items.len() - 1);
+                }
+            }
+        }
+        self.drain()
+    }
+
+    /// What is left to send, per set; removes `.verf`s and `.part`s that must go first.
+    fn plan(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
+        let (h, mut conn) = self.connect_any()?;
+        let plan = (|| -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
+            let remote = conn.list()?;
+            let dest = &self.dest.name;
+            let delivered = |it: &Item| -> anyhow::Result<bool> {
+                Ok(self
+                    .ledger
+                    .upload(dest, &it.name)?
+                    .is_some_and(|u| u.done && u.md5 == it.md5 && u.size == it.size)
+                    && remote.get(&it.name) == Some(&it.size))
+            };
+            let mut todo = Vec::new();
+            let mut ours: BTreeMap<&str, &Item> = BTreeMap::new();
+            for (i, set) in sets.iter().enumerate() {
+                let mut left = Vec::new();
+                for f in &set.files {
+                    ours.insert(&f.name, f);
+                    if delivered(f)? {
+                        report.skipped += 1;
+                    } else {
+                        left.push(f.clone());
+                    }
+                }
+                ours.insert(&set.verf.name, &set.verf);
+                if left.is_empty() && delivered(&set.verf)? {
+                    report.skipped += 1;
+                    continue;
+                }
+                if remote.contains_key(&set.verf.name) {
+                    // Never a .verf over data files that are about to change.
+                    conn.remove(&set.verf.name)?;
+                    self.ledger.forget(dest, &set.verf.name)?;
+                }
+                todo.push((i, left));
+            }
+            for name in remote.keys() {
+                let Some(base) = name.strip_suffix(".part") else {
+                    continue;
+                };
+                let (base, speculative) = match base.rsplit_once(".h") {
+                    Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) && ours.contains_key(b) => (b, true),
+                    _ => (base, false),
+                };
+                let Some(item) = ours.get(base) else { continue };
+                let resumable = !speculative
+                    && self
+                        .ledger
+                        .upload(dest, base)?
+                        .is_some_and(|u| !u.done && u.md5 == item.md5 && u.size == item.size);
+                if !resumable {
+                    conn.remove(name)?;
+                }
+            }
+            Ok(todo)
+        })();
+        plan.inspect_err(|e| self.fail_host(h, e))
+    }
+
+    /// The first live host that answers, in order.
+    fn connect_any(&self) -> anyhow::Result<(usize, Box<dyn Conn>)> {
+        let mut why = Vec::new();
+        for (i, host) in self.dest.hosts.iter().enumerate() {
+            if self.slots[i].dead.load(Ordering::Relaxed) {
+                continue;
+            }
+            let mut last = None;
+            for attempt in 0..=self.dest.retries.min(2) {
+                match host.connect() {
+                    Ok(c) => return Ok((i, c)),
+                    Err(e) => {
+                        let refused = has::<HostRefused>(&e);
+                        last = Some(e);
+                        if refused {
+                            break;
+                        }
+                        std::thread::sleep(self.backoff(attempt));
+                    }
+                }
+            }
+            let e = last.expect("tried");
+            self.fail_host(i, &e);
+            why.push(format!("{}: {e:#}", host.label()));
+        }
+        Err(self.all_failed(&why))
+    }
+
+    fn all_failed(&self, why: &[String]) -> anyhow::Error {
+        let mut why: Vec<String> = why.to_vec();
+        if why.is_empty() {
+            why = self
+                .dest
+                .hosts
+                .iter()
+                .zip(&self.slots)
+                .filter_map(|(h, s)| {
+                    s.error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_ref()
+                        .map(|e| format!("{}: {e}", h.label()))
+                })
+                .collect();
+        }
+        anyhow!(
+            "delivery to `{}` failed on every host: {}",
+            self.dest.name,
+            why.join("; ")
+        )
+    }
+
+    fn fail_host(&self, h: usize, e: &anyhow::Error) {
+        let slot = &self.slots[h];
+        if !slot.dead.swap(true, Ordering::SeqCst) {
+            let msg = format!("{e:#}");
+            eprintln!(
+                "chama: push: {} host {} leaves the rotation: {msg}",
+                self.dest.name,
+                self.dest.hosts[h].label()
+            );
+            slot.bar.set_message("failed");
+            *slot.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+        }
+        self.wake.notify_all();
+    }
+
+    /// Runs the queue to its end on the hosts the mode allows.
+    fn drain(&self) -> anyhow::Result<()> {
+        let empty = |q: &Queue| q.pending.is_empty() && q.flights.is_empty();
+        if empty(&self.queue.lock().expect("queue")) {
+            return Ok(());
+        }
+        let hosts: Vec<usize> = (0..self.slots.len()).collect();
+        match self.dest.mode {
+            DeliveryMode::Spread => self.work(&hosts),
+            DeliveryMode::Failover => {
+                for h in hosts {
+                    if empty(&self.queue.lock().expect("queue")) {
+                        break;
+                    }
+                    self.work(&[h]);
+                }
+            }
+        }
+        let q = self.queue.lock().expect("queue");
+        if q.pending.is_empty() {
+            return Ok(());
+        }
+        let left = q.pending.len();
+        drop(q);
+        Err(self.all_failed(&[]).context(format!("{left} file(s) not delivered")))
+    }
+
+    fn work(&self, hosts: &[usize]) {
+        std::thread::scope(|scope| {
+            for &h in hosts {
+                if self.slots[h].dead.load(Ordering::Relaxed) {
+                    continue;
+                }
+                for _ in 0..self.dest.connections {
+                    scope.spawn(move || self.worker(h));
+                }
+            }
+        });
+    }
+
+    fn worker(&self, h: usize) {
+        let slot = &self.slots[h];
+        let mut conn: Option<Box<dyn Conn>> = None;
+        while let Some(job) = self.next_job(h) {
+            let started = Instant::now();
+            let mut attempt = 0;
+            let outcome = loop {
+                if slot.dead.load(Ordering::Relaxed) {
+                    break Outcome::HostFailed;
+                }
+                if job.cancel.load(Ordering::Relaxed) {
+                    break Outcome::Cancelled;
+                }
+                match self.send(&mut conn, h, &job) {
+                    Ok(n) => break Outcome::Sent(n),
+                    Err(e) if has::<Cancelled>(&e) => break Outcome::Cancelled,
+                    Err(e) => {
+                        conn = None;
+                        if has::<HostRefused>(&e) || attempt >= self.dest.retries {
+                            self.fail_host(h, &e);
+                            break Outcome::HostFailed;
+                        }
+                        eprintln!(
+                            "chama: push: {} {}: {e:#}; trying again",
+                            self.dest.name,
+                            self.dest.hosts[h].label()
+                        );
+                        std::thread::sleep(self.backoff(attempt));
+                        attempt += 1;
+                    }
+                }
+            };
+            let failed = matches!(outcome, Outcome::HostFailed);
+            self.finish(h, &job, outcome, started.elapsed());
+            if failed {
+                return;
+            }
+        }
+    }
+
+    /// The next file for host `h`: from the queue, or a straggler to race.
+    fn next_job(&self, h: usize) -> Option<Job> {
+        let mut q = self.queue.lock().expect("queue");
+        loop {
+            if self.slots[h].dead.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some(item) = q.pending.pop_front() {
+                return Some(Self::fly(&mut q, item, h, false));
+            }
+            if q.flights.is_empty() {
+                return None;
+            }
+            if self.dest.mode == DeliveryMode::Spread {
+                if let Some(item) = self.straggler(h, &q) {
+                    self.speculative.fetch_add(1, Ordering::Relaxed);
+                    return Some(Self::fly(&mut q, item, h, true));
+                }
+            }
+            q = self.wake.wait_timeout(q, Duration::from_millis(200)).expect("queue").0;
+        }
+    }
+
+    fn fly(q: &mut Queue, item: usize, host: usize, speculative: bool) -> Job {
+        q.next_id += 1;
+        let f = Flight {
+            id: q.next_id,
+            item,
+            host,
+            speculative,
+            started: Instant::now(),
+            sent: Arc::new(AtomicU64::new(0)),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let job = Job {
+            id: f.id,
+            item,
+            speculative,
+            sent: f.sent.clone(),
+            cancel: f.cancel.clone(),
+        };
+        q.flights.push(f);
+        job
+    }
+
+    /// An item in flight on another host that host `h` would deliver sooner
+    /// by sending it whole than that host will by finishing it.
+    fn straggler(&self, h: usize, q: &Queue) -> Option<usize> {
+        let slot = &self.slots[h];
+        let busy = slot.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let bytes = slot.bytes.load(Ordering::Relaxed) as f64;
+        if busy < 0.05 || bytes <= 0.0 {
+            return None;
+        }
+        // Per connection: each of h's connections sends at about this rate.
+        let own_rate = bytes / busy;
+        let items = self.items.lock().expect("items");
+        let mut best: Option<(f64, usize)> = None;
+        for f in &q.flights {
+            if f.host == h || f.speculative || q.flights.iter().filter(|g| g.item == f.item).count() > 1 {
+                continue;
+            }
+            let elapsed = f.started.elapsed().as_secs_f64();
+            if elapsed < 0.5 {
+                continue;
+            }
+            let size = items[f.item].size as f64;
+            let sent = f.sent.load(Ordering::Relaxed) as f64;
+            let their_rate = sent / elapsed;
+            let theirs = if their_rate > 0.0 {
+                (size - sent).max(0.0) / their_rate
+            } else {
+                f64::INFINITY
+            };
+            let mine = size / own_rate;
+            if mine * 1.25 < theirs && best.is_none_or(|(t, _)| theirs > t) {
+                best = Some((theirs, f.item));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    fn finish(&self, h: usize, job: &Job, outcome: Outcome, took: Duration) {
+        let slot = &self.slots[h];
+        let mut q = self.queue.lock().expect("queue");
+        q.flights.retain(|f| f.id != job.id);
+        match outcome {
+            Outcome::Sent(n) => {
+                q.done.insert(job.item);
+                slot.files.fetch_add(1, Ordering::Relaxed);
+                slot.bytes.fetch_add(n, Ordering::Relaxed);
+                slot.busy_nanos.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                for f in q.flights.iter().filter(|f| f.item == job.item) {
+                    f.cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            Outcome::Cancelled => {}
+            Outcome::HostFailed => {
+                let elsewhere = q.flights.iter().any(|f| f.item == job.item);
+                if !q.done.contains(&job.item) && !elsewhere {
+                    q.pending.push_front(job.item);
+                }
+            }
+        }
+        drop(q);
+        self.wake.notify_all();
+    }
+
+    /// One try at one file on host `h`: bytes sent, or why not.
+    fn send(&self, conn: &mut Option<Box<dyn Conn>>, h: usize, job: &Job) -> anyhow::Result<u64> {
+        if conn.is_none() {
+            *conn = Some(self.dest.hosts[h].connect()?);
+        }
+        let c = conn.as_mut().expect("connected");
+        let it = self.item(job.item);
+        let host = self.dest.hosts[h].label();
+        let dest = &self.dest.name;
+        let part = if job.speculative {
+            format!("{}.h{h}.part", it.name)
+        } else {
+            format!("{}.part", it.name)
+        };
+        let mut offset = 0;
+        if !job.speculative {
+            let prior = self.ledger.upload(dest, &it.name)?;
+            if prior.is_some_and(|u| !u.done && u.md5 == it.md5 && u.size == it.size) {
+                match c.size(&part)? {
+                    Some(s) if s <= it.size => offset = s,
+                    None if c.size(&it.name)? == Some(it.size) => {
+                        // Renamed into place just before the last run stopped.
+                        self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host)?;
+                        return Ok(0);
+                    }
+                    _ => {}
+                }
+            }
+            self.ledger.mark_part(self.rec, &it.name, &it.md5, it.size, host)?;
+        }
+        job.sent.store(offset, Ordering::Relaxed);
+        let pace = Pace {
+            limit: self.limit,
+            counter: &job.sent,
+            cancel: Some(&job.cancel),
+            progress: Some(&self.slots[h].bar),
+        };
+        if let Err(e) = c.upload(&it.local, &part, offset, &pace) {
+            if has::<Cancelled>(&e) {
+                // The other copy won: this one's temporary file goes.
+                c.remove(&part)?;
+            }
+            return Err(e);
+        }
+        let got = c.size(&part)?;
+        if got != Some(it.size) {
+            anyhow::bail!(
+                "{part} on {host} has {} bytes after the upload, {} expected",
+                got.map_or("no".to_string(), |n| n.to_string()),
+                it.size
+            );
+        }
+        // With two copies racing, the first to get here renames; the other removes its own.
+        if !self.claim(job.item) {
+            c.remove(&part)?;
+            return Err(Cancelled.into());
+        }
+        let placed = c
+            .rename(&part, &it.name)
+            .and_then(|()| self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host));
+        self.unclaim(job.item, placed.is_ok());
+        placed?;
+        Ok(it.size - offset)
+    }
+
+    fn claim(&self, item: usize) -> bool {
+        let mut q = self.queue.lock().expect("queue");
+        if q.done.contains(&item) || q.claimed.contains(&item) {
+            return false;
+        }
+        q.claimed.insert(item);
+        true
+    }
+
+    fn unclaim(&self, item: usize, done: bool) {
+        let mut q = self.queue.lock().expect("queue");
+        q.claimed.remove(&item);
+        if done {
+            q.done.insert(item);
+        }
+    }
+
+    /// `delay * 2^attempt`, capped, times a jitter in [0.5, 1.5).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self
+            .dest
+            .delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.dest.max_delay);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        base.mul_f64(0.5 + f64::from(nanos % 1000) / 1000.0)
+    }
+}
