@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs them all: a real HDFS, lint, Rust unit
+# Installs what the tests need and runs them all: a real HDFS, three OpenSSH servers, lint, Rust unit
 # and CLI tests, then the DuckDB differential tests. Safe to run on a fresh
 # machine (it installs Java's jersey jars, Python tools and Hadoop's jars, cached
 # in $CHAMA_TEST_CACHE, default ~/.cache/chama-test).
@@ -23,9 +23,14 @@ fi
 
 step "HDFS 2.7.3 on 127.0.0.1:19000 (scripts/hdfs.sh)"
 eval "$(scripts/hdfs.sh start)"
-trap 'scripts/hdfs.sh stop' EXIT
+trap 'scripts/hdfs.sh stop; scripts/sftp.sh stop' EXIT
 export CHAMA_REQUIRE_HDFS=1
 echo "up: $CHAMA_TEST_HDFS_URL, client $CHAMA_TEST_HDFS_CLI"
+
+step "three OpenSSH SFTP servers on 127.0.0.1 (scripts/sftp.sh)"
+eval "$(scripts/sftp.sh start)"
+export CHAMA_REQUIRE_SFTP=1
+echo "up: ports $CHAMA_TEST_SFTP_PORTS, upload directory $CHAMA_TEST_SFTP_DIR/upload"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

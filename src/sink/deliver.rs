@@ -117,9 +117,31 @@ pub fn deliver(
     report
 }
 
+/// A line on stderr; a closed stderr is not worth a panic in a worker.
+fn note(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{args}");
+}
+
 /// Whether `T` is anywhere in the error's chain.
 fn has<T: std::error::Error + Send + Sync + 'static>(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<T>())
+}
+
+/// Requeues a worker's file if the worker panics.
+struct PanicGuard<'e, 'a> {
+    engine: &'e Engine<'a>,
+    host: usize,
+    job: &'e Job,
+}
+
+impl Drop for PanicGuard<'_, '_> {
+    fn drop(&mut self) {
+        let e = anyhow!("internal error while sending; see the panic message above");
+        self.engine.fail_host(self.host, &e);
+        self.engine
+            .finish(self.host, self.job, Outcome::HostFailed, Duration::ZERO);
+    }
 }
 
 /// What one host has done and whether it is still in the rotation.
@@ -223,8 +245,13 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The queue (a worker that panicked holding it does not make it unusable).
+    fn q(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn item(&self, i: usize) -> Item {
-        self.items.lock().expect("items")[i].clone()
+        self.items.lock().unwrap_or_else(|e| e.into_inner())[i].clone()
     }
 
     fn run(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<()> {
@@ -232,8 +259,8 @@ impl<'a> Engine<'a> {
         // Data files first.
         let mut waiting_verfs = Vec::new();
         {
-            let mut items = self.items.lock().expect("items");
-            let mut q = self.queue.lock().expect("queue");
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.q();
             for (set, files) in &todo {
                 let mut ids = Vec::new();
                 for f in files {
@@ -247,8 +274,8 @@ impl<'a> Engine<'a> {
         self.drain()?;
         // Then each set's .verf, once all its data files are there.
         {
-            let mut items = self.items.lock().expect("items");
-            let mut q = self.queue.lock().expect("queue");
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.q();
             for (set, ids) in &waiting_verfs {
                 if ids.iter().all(|i| q.done.contains(i)) {
                     items.push(sets[*set].verf.clone());
@@ -375,11 +402,11 @@ impl<'a> Engine<'a> {
         let slot = &self.slots[h];
         if !slot.dead.swap(true, Ordering::SeqCst) {
             let msg = format!("{e:#}");
-            eprintln!(
+            note(format_args!(
                 "chama: push: {} host {} leaves the rotation: {msg}",
                 self.dest.name,
                 self.dest.hosts[h].label()
-            );
+            ));
             slot.bar.set_message("failed");
             *slot.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
         }
@@ -389,7 +416,7 @@ impl<'a> Engine<'a> {
     /// Runs the queue to its end on the hosts the mode allows.
     fn drain(&self) -> anyhow::Result<()> {
         let empty = |q: &Queue| q.pending.is_empty() && q.flights.is_empty();
-        if empty(&self.queue.lock().expect("queue")) {
+        if empty(&self.q()) {
             return Ok(());
         }
         let hosts: Vec<usize> = (0..self.slots.len()).collect();
@@ -397,14 +424,14 @@ impl<'a> Engine<'a> {
             DeliveryMode::Spread => self.work(&hosts),
             DeliveryMode::Failover => {
                 for h in hosts {
-                    if empty(&self.queue.lock().expect("queue")) {
+                    if empty(&self.q()) {
                         break;
                     }
                     self.work(&[h]);
                 }
             }
         }
-        let q = self.queue.lock().expect("queue");
+        let q = self.q();
         if q.pending.is_empty() {
             return Ok(());
         }
@@ -430,6 +457,13 @@ impl<'a> Engine<'a> {
         let slot = &self.slots[h];
         let mut conn: Option<Box<dyn Conn>> = None;
         while let Some(job) = self.next_job(h) {
+            // Should anything below panic, the file goes back in the queue and
+            // the host leaves the rotation, instead of others waiting forever.
+            let guard = PanicGuard {
+                engine: self,
+                host: h,
+                job: &job,
+            };
             let started = Instant::now();
             let mut attempt = 0;
             let outcome = loop {
@@ -448,17 +482,18 @@ impl<'a> Engine<'a> {
                             self.fail_host(h, &e);
                             break Outcome::HostFailed;
                         }
-                        eprintln!(
+                        note(format_args!(
                             "chama: push: {} {}: {e:#}; trying again",
                             self.dest.name,
                             self.dest.hosts[h].label()
-                        );
+                        ));
                         std::thread::sleep(self.backoff(attempt));
                         attempt += 1;
                     }
                 }
             };
             let failed = matches!(outcome, Outcome::HostFailed);
+            std::mem::forget(guard);
             self.finish(h, &job, outcome, started.elapsed());
             if failed {
                 return;
@@ -468,7 +503,7 @@ impl<'a> Engine<'a> {
 
     /// The next file for host `h`: from the queue, or a straggler to race.
     fn next_job(&self, h: usize) -> Option<Job> {
-        let mut q = self.queue.lock().expect("queue");
+        let mut q = self.q();
         loop {
             if self.slots[h].dead.load(Ordering::Relaxed) {
                 return None;
@@ -485,7 +520,11 @@ impl<'a> Engine<'a> {
                     return Some(Self::fly(&mut q, item, h, true));
                 }
             }
-            q = self.wake.wait_timeout(q, Duration::from_millis(200)).expect("queue").0;
+            q = self
+                .wake
+                .wait_timeout(q, Duration::from_millis(200))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -522,7 +561,7 @@ impl<'a> Engine<'a> {
         }
         // Per connection: each of h's connections sends at about this rate.
         let own_rate = bytes / busy;
-        let items = self.items.lock().expect("items");
+        let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         let mut best: Option<(f64, usize)> = None;
         for f in &q.flights {
             if f.host == h || f.speculative || q.flights.iter().filter(|g| g.item == f.item).count() > 1 {
@@ -550,7 +589,7 @@ impl<'a> Engine<'a> {
 
     fn finish(&self, h: usize, job: &Job, outcome: Outcome, took: Duration) {
         let slot = &self.slots[h];
-        let mut q = self.queue.lock().expect("queue");
+        let mut q = self.q();
         q.flights.retain(|f| f.id != job.id);
         match outcome {
             Outcome::Sent(n) => {
@@ -640,7 +679,7 @@ impl<'a> Engine<'a> {
     }
 
     fn claim(&self, item: usize) -> bool {
-        let mut q = self.queue.lock().expect("queue");
+        let mut q = self.q();
         if q.done.contains(&item) || q.claimed.contains(&item) {
             return false;
         }
@@ -649,7 +688,7 @@ impl<'a> Engine<'a> {
     }
 
     fn unclaim(&self, item: usize, done: bool) {
-        let mut q = self.queue.lock().expect("queue");
+        let mut q = self.q();
         q.claimed.remove(&item);
         if done {
             q.done.insert(item);

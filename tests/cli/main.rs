@@ -3,5 +3,6 @@
 mod build;
 mod harness;
 mod pull;
+mod push;
 mod sources;
 mod spec;

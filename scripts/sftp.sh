@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Three real OpenSSH SFTP servers on 127.0.0.1 for the tests (recipe: ../shared/recipes/sftp_servers.sh).
+#   scripts/sftp.sh start   -> prints `export ...` lines (directory, ports)
+#   scripts/sftp.sh stop    -> stops what start started
+# All servers share one upload directory, as an exchange platform's hosts share one storage.
+# Each port has $T/start-PORT.sh so that tests can kill, freeze and restart a host.
+# Needs root (sshd, a test user).
+set -euo pipefail
+T=${CHAMA_SFTP_RUN:-/tmp/chama-sftp}
+PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224"}
+
+stop() {
+  for f in "$T"/sshd_*.bgpid; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    kill -CONT "$p" 2>/dev/null || true
+    pkill -CONT -P "$p" 2>/dev/null || true
+    pkill -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+    rm -f "$f"
+  done
+  return 0
+}
+
+start() {
+  command -v /usr/sbin/sshd >/dev/null && command -v sshpass >/dev/null && command -v sftp >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
+      openssh-server openssh-client sshpass >/dev/null
+  stop
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+  rm -rf "$T/upload"; mkdir -p "$T/upload"
+  id sftptest >/dev/null 2>&1 || useradd -M -d "$T/upload" -s /usr/sbin/nologin sftptest
+  usermod -d "$T/upload" sftptest >/dev/null 2>&1 || true
+  echo 'sftptest:testpass' | chpasswd
+  chown sftptest: "$T/upload"
+  [ -f "$T/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+  [ -f "$T/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/client_ed25519"
+  # A second host key: what a host that changed its key (or an impostor) presents.
+  [ -f "$T/other_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/other_ed25519"
+  chmod 600 "$T"/*_ed25519
+  cp "$T/client_ed25519.pub" "$T/authorized_keys"
+  : > "$T/known_hosts"
+  for P in $PORTS; do
+    cat > "$T/sshd_$P.conf" <<EOC
+Port $P
+ListenAddress 127.0.0.1
+HostKey $T/host_ed25519
+PidFile $T/sshd_$P.pid
+AuthorizedKeysFile $T/authorized_keys
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+MaxStartups 200
+MaxSessions 200
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+EOC
+    cat > "$T/start-$P.sh" <<EOS
+#!/bin/sh
+/usr/sbin/sshd -D -e -f $T/sshd_$P.conf >> $T/sshd_$P.log 2>&1 < /dev/null &
+echo \$! > $T/sshd_$P.bgpid
+for i in \$(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$P) 2>/dev/null && exit 0; sleep 0.05; done
+echo "sshd on $P did not start" >&2; exit 1
+EOS
+    sed -i '1s|.*|#!/bin/bash|' "$T/start-$P.sh"
+    chmod +x "$T/start-$P.sh"
+    "$T/start-$P.sh"
+    echo "[127.0.0.1]:$P $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/known_hosts"
+  done
+  echo "export CHAMA_TEST_SFTP_DIR=$T"
+  echo "export CHAMA_TEST_SFTP_PORTS=\"$PORTS\""
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: scripts/sftp.sh start|stop" >&2; exit 2 ;;
+esac
