@@ -4,12 +4,29 @@
 #   scripts/sftp.sh stop    -> stops what start started
 # All servers share one upload directory, as an exchange platform's hosts share one storage.
 # Each port has $T/start-PORT.sh so that tests can kill, freeze and restart a host.
+# A slow host: scripts/sftp.sh slow LISTEN TARGET BYTES_PER_SEC puts a rate-limiting proxy
+# (scripts/slowproxy.py) in front of a server; start makes one, 2232 -> 2222 at 1 MiB/s.
 # Needs root (sshd, a test user).
 set -euo pipefail
 T=${CHAMA_SFTP_RUN:-/tmp/chama-sftp}
 PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224"}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+slow() {
+  local listen=$1 target=$2 rate=$3
+  [ -f "$T/slow_$listen.pid" ] && kill "$(cat "$T/slow_$listen.pid")" 2>/dev/null || true
+  python3 "$HERE/slowproxy.py" "$listen" "$target" "$rate" > "$T/slow_$listen.log" 2>&1 < /dev/null &
+  echo $! > "$T/slow_$listen.pid"
+  grep -q "^\[127.0.0.1\]:$listen " "$T/known_hosts" ||
+    echo "[127.0.0.1]:$listen $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/known_hosts"
+  for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$listen) 2>/dev/null && return 0; sleep 0.05; done
+  echo "slow proxy on $listen did not start" >&2; return 1
+}
 
 stop() {
+  for f in "$T"/slow_*.pid; do
+    [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; }
+  done
   for f in "$T"/sshd_*.bgpid; do
     [ -f "$f" ] || continue
     p=$(cat "$f")
@@ -69,6 +86,7 @@ EOS
     "$T/start-$P.sh"
     echo "[127.0.0.1]:$P $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/known_hosts"
   done
+  slow 2232 2222 1048576
   echo "export CHAMA_TEST_SFTP_DIR=$T"
   echo "export CHAMA_TEST_SFTP_PORTS=\"$PORTS\""
 }
@@ -76,5 +94,6 @@ EOS
 case ${1:-} in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: scripts/sftp.sh start|stop" >&2; exit 2 ;;
+  slow) shift; slow "$@" ;;
+  *) echo "usage: scripts/sftp.sh start|stop|slow LISTEN TARGET BYTES_PER_SEC" >&2; exit 2 ;;
 esac

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
+use super::{Aborter, Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
 
@@ -164,6 +164,8 @@ struct Flight {
     started: Instant,
     sent: Arc<AtomicU64>,
     cancel: Arc<AtomicBool>,
+    /// Breaks the copy's connection when another copy has won.
+    abort: Option<Aborter>,
 }
 
 #[derive(Default)]
@@ -475,7 +477,10 @@ impl<'a> Engine<'a> {
                 }
                 match self.send(&mut conn, h, &job) {
                     Ok(n) => break Outcome::Sent(n),
-                    Err(e) if has::<Cancelled>(&e) => break Outcome::Cancelled,
+                    Err(e) if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) => {
+                        conn = None;
+                        break Outcome::Cancelled;
+                    }
                     Err(e) => {
                         conn = None;
                         if has::<HostRefused>(&e) || attempt >= self.dest.retries {
@@ -538,6 +543,7 @@ impl<'a> Engine<'a> {
             started: Instant::now(),
             sent: Arc::new(AtomicU64::new(0)),
             cancel: Arc::new(AtomicBool::new(false)),
+            abort: None,
         };
         let job = Job {
             id: f.id,
@@ -564,7 +570,12 @@ impl<'a> Engine<'a> {
         let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         let mut best: Option<(f64, usize)> = None;
         for f in &q.flights {
-            if f.host == h || f.speculative || q.flights.iter().filter(|g| g.item == f.item).count() > 1 {
+            if f.host == h
+                || f.speculative
+                || q.done.contains(&f.item)
+                || q.claimed.contains(&f.item)
+                || q.flights.iter().filter(|g| g.item == f.item).count() > 1
+            {
                 continue;
             }
             let elapsed = f.started.elapsed().as_secs_f64();
@@ -644,6 +655,9 @@ impl<'a> Engine<'a> {
             self.ledger.mark_part(self.rec, &it.name, &it.md5, it.size, host)?;
         }
         job.sent.store(offset, Ordering::Relaxed);
+        if let Some(f) = self.q().flights.iter_mut().find(|f| f.id == job.id) {
+            f.abort = c.aborter();
+        }
         let pace = Pace {
             limit: self.limit,
             counter: &job.sent,
@@ -675,7 +689,32 @@ impl<'a> Engine<'a> {
             .and_then(|()| self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host));
         self.unclaim(job.item, placed.is_ok());
         placed?;
+        // Other copies of this file lost: stop them now and remove what they wrote.
+        for loser in self.stop_others(job) {
+            c.remove(&loser)?;
+        }
         Ok(it.size - offset)
+    }
+
+    /// Cancels and breaks every other copy of `job`'s item; returns their temporary names.
+    fn stop_others(&self, job: &Job) -> Vec<String> {
+        let q = self.q();
+        let name = self.item(job.item).name;
+        q.flights
+            .iter()
+            .filter(|f| f.item == job.item && f.id != job.id)
+            .map(|f| {
+                f.cancel.store(true, Ordering::Relaxed);
+                if let Some(abort) = &f.abort {
+                    abort();
+                }
+                if f.speculative {
+                    format!("{name}.h{}.part", f.host)
+                } else {
+                    format!("{name}.part")
+                }
+            })
+            .collect()
     }
 
     fn claim(&self, item: usize) -> bool {

@@ -33,7 +33,15 @@ pub trait Conn {
     fn remove(&mut self, name: &str) -> anyhow::Result<()>;
     /// Streams the bytes of `name` into `sink`.
     fn read(&mut self, name: &str, sink: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// Something another thread can call to break this connection at once
+    /// (a blocked write then fails), for a copy that lost its race.
+    fn aborter(&self) -> Option<Aborter> {
+        None
+    }
 }
+
+/// Breaks a connection from another thread.
+pub type Aborter = Box<dyn Fn() + Send + Sync>;
 
 /// A place connections are made to.
 pub trait Host: Send + Sync {

@@ -148,6 +148,7 @@ impl Host for SftpHost {
         let tcp = TcpStream::connect_timeout(&addr, self.connect_timeout)
             .with_context(|| format!("connecting to {}", self.label))?;
         tcp.set_nodelay(true).ok();
+        let abort_handle = tcp.try_clone().ok();
         let mut sess = Session::new().context("starting an SSH session")?;
         // Every blocking libssh2 call, the banner and handshake included, gives up after this.
         sess.set_timeout(self.timeout.as_millis().min(u32::MAX as u128) as u32);
@@ -168,6 +169,7 @@ impl Host for SftpHost {
             sftp,
             root: PathBuf::from(&self.root),
             label: self.label.clone(),
+            tcp: abort_handle.map(std::sync::Arc::new),
         };
         conn.make_root()?;
         Ok(Box::new(conn))
@@ -234,6 +236,8 @@ struct SftpConn {
     sftp: Sftp,
     root: PathBuf,
     label: String,
+    /// The session's socket, to shut down from another thread.
+    tcp: Option<std::sync::Arc<TcpStream>>,
 }
 
 impl SftpConn {
@@ -270,6 +274,13 @@ fn not_found(e: &ssh2::Error) -> bool {
 }
 
 impl Conn for SftpConn {
+    fn aborter(&self) -> Option<super::Aborter> {
+        let tcp = self.tcp.clone()?;
+        Some(Box::new(move || {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        }))
+    }
+
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>> {
         let entries = self
             .sftp

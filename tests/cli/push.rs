@@ -658,3 +658,35 @@ fn dry_run_lists_what_would_go_where_and_changes_nothing() {
     assert!(!s.remote_root.exists(), "a dry run sends nothing");
     assert!(!s.w.join("var/ledger.sqlite").exists());
 }
+
+/// Spread over a fast host and a slow one (a proxy at 1 MiB/s): the slow
+/// host takes a file; once the queue is empty the fast host sends that file
+/// too, the first copy to finish wins, and the losing copy leaves no trace.
+#[test]
+fn spread_races_a_straggler_on_a_faster_host() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Setup::new("straggler", &sftp);
+    s.config(&[2232, 2222], "spread", "");
+    let c = fs::read_to_string(s.w.join("chama.toml"))
+        .unwrap()
+        .replace("connections = 2", "connections = 1");
+    s.w.create("chama.toml", c);
+    // 8 MB through the slow host alone would take 8 s.
+    let want = s.set(4, 2_000_000, 10);
+    let watcher = Watcher::start(s.remote());
+    let t = Instant::now();
+    let r = s.push(&["--json"]);
+    r.expect_code(0);
+    let took = t.elapsed();
+    watcher.check();
+    assert_delivered(&s.remote(), &want);
+    let j = json_of(&r);
+    assert!(
+        j["destinations"][0]["speculative"].as_u64() >= Some(1),
+        "{j} {}",
+        r.stderr()
+    );
+    // The slow host's file (2 s there alone) came from the fast host sooner.
+    assert!(took < Duration::from_millis(1900), "took {took:?}: {j} {}", r.stderr());
+}
