@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: figures and ratios measured in one run, on this machine, now.
-# Usage: scripts/bench.sh [transform|build|pull|all]      (default: all)
+# Usage: scripts/bench.sh [transform|build|pull|push|all]      (default: all)
 # Generated inputs are cached in $CHAMA_BENCH_DIR (default ~/.cache/chama-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -255,10 +255,110 @@ EOC
   return 0
 }
 
+# make_set DIR NAME N SIZE: a built-looking set of N files of SIZE bytes (random) with its .verf and manifest.
+make_set() {
+  local dir=$1 name=$2 n=$3 size=$4
+  mkdir -p "$dir"
+  python3 - "$dir" "$name" "$n" "$size" "$DIR/rand500m" <<'EOP'
+import hashlib, json, os, sys
+d, name, n, size, src = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+files, verf = [], ""
+with open(src, "rb") as r:
+    for i in range(1, n + 1):
+        f = f"{name}_20241212_00_{i:04d}.dat.gz"
+        data = r.read(size)
+        if len(data) < size:
+            r.seek(0); data = r.read(size)
+        open(os.path.join(d, f), "wb").write(data)
+        md5 = hashlib.md5(data).hexdigest()
+        verf += f"{f:<48}{size:>20}{1000:>20}2024121220241213000000{md5}\r\n"
+        files.append({"name": f, "rows": 1000, "bytes": size, "md5": md5, "time": "20241213000000"})
+v = f"{name}_20241212_00.verf"
+open(os.path.join(d, v), "w", newline="").write(verf)
+m = {"chama_version": "bench", "interface": name.upper(), "period": "2024121200", "spec_fingerprint": "0", "inputs": [],
+     "counts": {"rows_in": 1000 * n, "rows_out": 1000 * n, "filtered": 0, "rejected": 0, "replaced_rows": 0, "replaced_chars": 0},
+     "sets": [{"split": None, "batch": "00", "verf": v, "rows": 1000 * n, "files": files}],
+     "started": "2024-12-13T00:00:00+00:00", "seconds": 0}
+json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
+EOP
+}
+
+# Push: one 500 MB file vs OpenSSH sftp; spread over three 20 MB/s hosts vs one; a 2 MB/s straggler.
+bench_push() {
+  need /usr/bin/time time
+  eval "$(scripts/sftp.sh start)"
+  local T=$CHAMA_TEST_SFTP_DIR W=$DIR/push
+  [ -f "$DIR/rand500m" ] || head -c 500000000 /dev/urandom > "$DIR/rand500m"
+  rm -rf "$W"; mkdir -p "$W/interfaces"
+  for p in 2241:2222 2242:2223 2243:2224; do scripts/sftp.sh slow "${p%%:*}" "${p##*:}" 20000000; done
+  scripts/sftp.sh slow 2244 2224 2000000
+  for n in b1 b2; do
+    cat > "$W/interfaces/${n^^}.toml" <<EOS
+name = "${n^^}"
+[input]
+path = "$n/dt={date_iso}/hour={hour}"
+columns = ["a"]
+[transform]
+sql = "SELECT a FROM input"
+[output]
+file_name = "${n}_{date}_{batch}_{seq}.dat.gz"
+verf_name = "${n}_{date}_{batch}.verf"
+[delivery]
+destinations = ["one"]
+remote_dir = "/bench"
+EOS
+  done
+  dest() { # NAME MODE PORT...
+    local name=$1 mode=$2; shift 2
+    local hosts; hosts=$(printf '"sftp://sftptest@127.0.0.1:%s",' "$@")
+    printf '[destinations.%s]\nkind = "sftp"\nhosts = [%s]\nmode = "%s"\nroot = "%s/upload/bench-%s"\nidentity_file = "%s/client_ed25519"\nknown_hosts = "%s/known_hosts"\nconnections = 2\n' \
+      "$name" "${hosts%,}" "$mode" "$T" "$name" "$T" "$T"
+  }
+  { printf 'work_dir = "var"\n[sources.default]\nkind = "local"\nroot = "x"\n'
+    dest one failover 2222; dest slow1 failover 2241; dest spread3 spread 2241 2242 2243
+    dest fast2 spread 2241 2242; dest mixed3 spread 2241 2242 2244; } > "$W/chama.toml"
+  local set1=$W/var/hourly/B1/20241212/00 set2=$W/var/hourly/B2/20241212/00
+  make_set "$set1" b1 1 500000000
+  make_set "$set2" b2 20 10000000
+  cd "$W"
+  local c=() s=()
+  for _ in 1 2 3; do
+    rm -rf "$T/upload/bench-one" var/ledger.sqlite*
+    timed "$BIN" push --iface B1 --period 2024121200 --dest one; c+=("$T_REAL $T_RSS")
+    rm -f "$T/upload/x"
+    echo "put $set1/b1_20241212_00_0001.dat.gz $T/upload/x" > "$W/batch"
+    timed sftp -b "$W/batch" -q -c aes128-gcm@openssh.com -B 131072 -R 64 -i "$T/client_ed25519" \
+      -o UserKnownHostsFile="$T/known_hosts" -P 2222 sftptest@127.0.0.1; s+=("$T_REAL")
+    [ "$(stat -c %s "$T/upload/x")" = 500000000 ] || { echo "bench: sftp did not upload the file" >&2; exit 1; }
+  done
+  cmp -s "$T/upload/bench-one/bench/b1_20241212_00_0001.dat.gz" "$set1/b1_20241212_00_0001.dat.gz" || { echo "bench: pushed bytes differ" >&2; exit 1; }
+  local c_best s_best rss
+  c_best=$(printf '%s\n' "${c[@]}" | sort -n | head -1 | cut -d' ' -f1); rss=$(printf '%s\n' "${c[@]}" | sort -n | head -1 | cut -d' ' -f2)
+  s_best=$(printf '%s\n' "${s[@]}" | sort -n | head -1)
+  echo "push: one 500 MB file to OpenSSH on loopback (best of 3)"
+  printf "  chama push                   %6.2f s (%.0f MB/s), %d MB peak RSS\n" "$c_best" "$(awk -v t="$c_best" 'BEGIN{print 500/t}')" "$rss"
+  printf "  sftp -c aes128-gcm -B 131072 -R 64  %6.2f s  -> chama at %sx its throughput (target >= 0.9)\n" "$s_best" "$(ratio "$s_best" "$c_best")"
+  run_dest() { rm -rf "$T/upload/bench-$1" var/ledger.sqlite*; timed "$BIN" push --iface B2 --period 2024121200 --dest "$1"; }
+  run_dest slow1; local one=$T_REAL
+  run_dest spread3; local three=$T_REAL
+  run_dest fast2; local two=$T_REAL
+  run_dest mixed3; local mixed=$T_REAL
+  cmp -s "$T/upload/bench-mixed3/bench/b2_20241212_00_0007.dat.gz" "$set2/b2_20241212_00_0007.dat.gz" || { echo "bench: pushed bytes differ" >&2; exit 1; }
+  echo "push: 20 files of 10 MB over rate-limited proxies (scripts/slowproxy.py)"
+  printf "  one 20 MB/s host             %6.2f s\n" "$one"
+  printf "  spread over three            %6.2f s  -> %sx one host (target >= 2.5)\n" "$three" "$(ratio "$one" "$three")"
+  printf "  spread over two fast         %6.2f s\n" "$two"
+  printf "  two fast + one at 2 MB/s     %6.2f s  -> %sx the two alone (target <= 1.15)\n" "$mixed" "$(ratio "$mixed" "$two")"
+  cd - >/dev/null
+  rm -rf "$T"/upload/bench-* "$T/upload/x"
+  scripts/sftp.sh stop
+}
+
 case $WHAT in
   transform) bench_transform ;;
   build) bench_build ;;
   pull) bench_pull ;;
-  all) bench_transform; bench_build; bench_pull ;;
-  *) echo "usage: scripts/bench.sh [transform|build|pull|all]" >&2; exit 2 ;;
+  push) bench_push ;;
+  all) bench_transform; bench_build; bench_pull; bench_push ;;
+  *) echo "usage: scripts/bench.sh [transform|build|pull|push|all]" >&2; exit 2 ;;
 esac
