@@ -26,6 +26,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Build an hour's set(s), or every hour of a day, into the work directory's hourly/.
     Build(BuildArgs),
+    /// Merge a day's hourly sets into the daily set(s) under out/, renumbered, nothing recompressed.
+    Merge(MergeArgs),
     /// Deliver an hour's set(s), or a merged day, to the spec's destinations.
     Push(PushArgs),
     /// Check a set against its .verf, locally or on a destination.
@@ -139,6 +141,25 @@ pub struct VerifyArgs {
     /// Also read every file: MD5 and line count against the .verf.
     #[arg(long)]
     pub deep: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// The day, YYYYMMDD.
+    #[arg(long)]
+    pub period: String,
+    /// Merge without these hours (HH,HH,...); the manifest records them.
+    #[arg(long, value_name = "HH,...")]
+    pub allow_missing: Option<String>,
+    /// Print the links and .verf it would write; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
         Command::Pull(args) => cmd::pull::pull(&config, &args),
         Command::Build(args) => cmd::build::build(&config, &args),
+        Command::Merge(args) => cmd::merge::merge(&config, &args),
         Command::Push(args) => cmd::push::push(&config, &args),
         Command::Verify(args) => cmd::verify::verify(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),

@@ -84,6 +84,9 @@ pub struct Manifest {
     /// RFC 3339, local time.
     pub started: String,
     pub seconds: f64,
+    /// A merged day: hours it was allowed to go without (`merge --allow-missing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_hours: Vec<String>,
 }
 
 /// The `.verf` text of a set: one fixed-width CRLF line per data file, in

@@ -252,7 +252,7 @@ fn build_one_hour(
     match result {
         Ok(out) => {
             if !ctx.dry_run {
-                swap_in(&building, &final_dir)?;
+                super::swap_in(&building, &final_dir)?;
             }
             Ok(out)
         }
@@ -352,6 +352,7 @@ fn finish_hour(
         sets,
         started: started.to_rfc3339(),
         seconds: out.seconds,
+        missing_hours: Vec::new(),
     };
     if !ctx.dry_run {
         manifest.write(building)?;
@@ -382,24 +383,6 @@ fn remove_stale_builds(day_dir: &Path, hh: &str) -> anyhow::Result<()> {
         if prefixes.iter().any(|p| name.starts_with(p.as_str())) && e.path().is_dir() {
             std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
         }
-    }
-    Ok(())
-}
-
-/// Puts a complete hour in place of the old one: old aside, new in, old gone.
-fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
-    let old = final_dir.with_file_name(format!(
-        ".{}.old-{}",
-        final_dir.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let had_old = final_dir.exists();
-    if had_old {
-        std::fs::rename(final_dir, &old).with_context(|| format!("moving aside {}", final_dir.display()))?;
-    }
-    std::fs::rename(building, final_dir).with_context(|| format!("moving {} into place", building.display()))?;
-    if had_old {
-        std::fs::remove_dir_all(&old).with_context(|| format!("removing replaced {}", old.display()))?;
     }
     Ok(())
 }

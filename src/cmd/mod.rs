@@ -1,11 +1,15 @@
 //! One module per subcommand: glue between the CLI and the pipeline.
 
 pub mod build;
+pub mod merge;
 pub mod pull;
 pub mod push;
 pub mod spec;
 pub mod verify;
 
+use std::path::Path;
+
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::exit::{code_of, Code};
@@ -57,4 +61,23 @@ pub fn each_hour<T: Default>(
         }
     }
     (code, hours)
+}
+
+/// Puts a complete directory (an hour, a day) in place of the old one: old
+/// aside, new in, old gone.
+pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
+    let old = final_dir.with_file_name(format!(
+        ".{}.old-{}",
+        final_dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let had_old = final_dir.exists();
+    if had_old {
+        std::fs::rename(final_dir, &old).with_context(|| format!("moving aside {}", final_dir.display()))?;
+    }
+    std::fs::rename(building, final_dir).with_context(|| format!("moving {} into place", building.display()))?;
+    if had_old {
+        std::fs::remove_dir_all(&old).with_context(|| format!("removing replaced {}", old.display()))?;
+    }
+    Ok(())
 }

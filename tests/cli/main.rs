@@ -2,6 +2,7 @@
 
 mod build;
 mod harness;
+mod merge;
 mod pull;
 mod push;
 mod sources;

@@ -36,7 +36,7 @@ fn servers() -> Option<PathBuf> {
 /// Tests that kill, freeze or restart servers run one at a time.
 static SERVERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-const SPEC: &str = r#"name = "T1"
+pub(crate) const SPEC: &str = r#"name = "T1"
 [input]
 path = "t1/dt={date_iso}/hour={hour}"
 columns = ["id"]
@@ -126,7 +126,7 @@ fn md5_hex(b: &[u8]) -> String {
 }
 
 /// Writes a set as `chama build` would: data files, the .verf, manifest.json.
-fn make_set(dir: &Path, n: usize, size: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn make_set(dir: &Path, n: usize, size: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
     fs::create_dir_all(dir).unwrap();
     let mut files = BTreeMap::new();
     let mut verf = String::new();

@@ -1,0 +1,122 @@
+//! `chama merge`: a day's hourly sets into the daily set(s), renumbered in
+//! hour order, linked, never recompressed.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::time::Instant;
+
+use crate::harness::{repo_root, Workdir};
+use crate::push::{make_set, SPEC};
+
+#[test]
+fn merge_links_24_hours_of_40_files_in_hour_order_and_rewrites_none() {
+    let w = Workdir::new("merge");
+    w.create("interfaces/T1.toml", SPEC);
+    w.create(
+        "chama.toml",
+        "work_dir = \"var\"\n[sources.default]\nkind = \"local\"\nroot = \"dumps\"\n[destinations.exchange]\nkind = \"local\"\nroot = \"outbox\"\n",
+    );
+    let hourly = w.join("var/hourly/T1/20241212");
+    for h in 0..24u8 {
+        make_set(&hourly.join(format!("{h:02}")), 40, 300 + usize::from(h), h);
+    }
+    let t = Instant::now();
+    let r = w.run(&["merge", "--iface", "T1", "--period", "20241212", "--json"]);
+    let took = t.elapsed();
+    r.expect_code(0);
+    eprintln!("merge of 24 x 40 files: {took:?}");
+    assert!(took.as_secs_f64() < 3.0, "merge took {took:?}");
+    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    assert_eq!((j["files"].as_u64(), j["hours"].as_u64()), (Some(960), Some(24)));
+
+    let out = w.join("var/out/T1/20241212");
+    let verf = fs::read_to_string(out.join("t1_20241212_00.verf")).unwrap();
+    let lines: Vec<&str> = verf.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 960);
+    for (i, line) in lines.iter().enumerate() {
+        let (h, k) = (i / 40, i % 40 + 1);
+        let name = format!("t1_20241212_00_{:04}.dat.gz", i + 1);
+        assert_eq!(line[..48].trim_end(), name);
+        // The same file, not a copy: hour h's k-th file under its daily name.
+        let src = hourly.join(format!("{h:02}/t1_20241212_00_{k:04}.dat.gz"));
+        let (a, b) = (fs::metadata(&src).unwrap(), fs::metadata(out.join(&name)).unwrap());
+        assert_eq!(
+            (a.ino(), a.dev()),
+            (b.ino(), b.dev()),
+            "{name} is {} linked",
+            src.display()
+        );
+        assert_eq!(line[48..68].trim().parse::<u64>().unwrap(), 300 + h as u64);
+    }
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["counts"]["rows_out"].as_u64(), Some(24 * 40 * 100));
+    assert!(m.get("missing_hours").is_none());
+
+    // Merging again replaces the day whole, leaving nothing behind.
+    w.run(&["merge", "--iface", "T1", "--period", "20241212"])
+        .expect_code(0);
+    let hidden: Vec<String> = fs::read_dir(w.join("var/out/T1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+    w.run(&["verify", "--iface", "T1", "--period", "20241212"])
+        .expect_code(0);
+}
+
+#[test]
+fn merge_refuses_a_missing_hour_unless_allowed_then_the_day_pushes() {
+    let w = Workdir::new("merge-missing");
+    let mut cmd = w.command(&["build", "--iface", "CM001", "--period", "20241212"]);
+    let cfg = w.create(
+        "chama.toml",
+        format!(
+            "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"{}\"\n",
+            w.join("var").display(),
+            repo_root().display(),
+            repo_root().display(),
+            w.join("outbox").display()
+        ),
+    );
+    cmd.env("CHAMA_CONFIG", &cfg);
+    w.run_cmd(cmd).expect_code(0);
+    fs::remove_dir_all(w.join("var/hourly/CM001/20241212/05")).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = w.command(args);
+        cmd.env("CHAMA_CONFIG", &cfg);
+        w.run_cmd(cmd)
+    };
+    run(&["merge", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(3)
+        .stderr_has("hour(s) 05 not built")
+        .stderr_has("--allow-missing 05");
+    assert!(!w.join("var/out/CM001/20241212").exists());
+    run(&["merge", "--iface", "CM001", "--period", "2024121205"])
+        .expect_code(2)
+        .stderr_has("merge takes a day");
+    run(&[
+        "merge",
+        "--iface",
+        "CM001",
+        "--period",
+        "20241212",
+        "--allow-missing",
+        "05",
+    ])
+    .expect_code(0)
+    .stderr_has("23 hour(s) (missing, allowed: 05)");
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(w.join("var/out/CM001/20241212/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["missing_hours"], serde_json::json!(["05"]));
+    run(&["verify", "--iface", "CM001", "--period", "20241212", "--deep"]).expect_code(0);
+    run(&["push", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    let day = w.join("outbox/incoming/cm");
+    let sent = fs::read_dir(&day).unwrap().count();
+    let merged = fs::read_dir(w.join("var/out/CM001/20241212")).unwrap().count() - 1; // less manifest.json
+    assert_eq!(sent, merged);
+    run(&[
+        "verify", "--iface", "CM001", "--period", "20241212", "--dest", "outbox", "--deep",
+    ])
+    .expect_code(0);
+}
