@@ -26,6 +26,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Build an hour's set(s), or every hour of a day, into the work directory's hourly/.
     Build(BuildArgs),
+    /// The daily job: build the hours not built yet, merge the day, push it everywhere.
+    Run(RunArgs),
     /// Merge a day's hourly sets into the daily set(s) under out/, renumbered, nothing recompressed.
     Merge(MergeArgs),
     /// Deliver an hour's set(s), or a merged day, to the spec's destinations.
@@ -160,6 +162,22 @@ pub struct MergeArgs {
     /// Print the links and .verf it would write; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub iface: Option<String>,
+    /// Every interface in the interfaces directory.
+    #[arg(long)]
+    pub all: bool,
+    /// The day, YYYYMMDD.
+    #[arg(long)]
+    pub period: String,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,

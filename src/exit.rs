@@ -68,6 +68,8 @@ pub enum Failure {
     BadInput(String),
     #[error("{0}")]
     Delivery(String),
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl Failure {
@@ -77,6 +79,7 @@ impl Failure {
             Failure::NotReady(_) => Code::NotReady,
             Failure::BadInput(_) => Code::BadInput,
             Failure::Delivery(_) => Code::Delivery,
+            Failure::Locked(_) => Code::Locked,
         }
     }
 }

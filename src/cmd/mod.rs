@@ -4,6 +4,7 @@ pub mod build;
 pub mod merge;
 pub mod pull;
 pub mod push;
+pub mod run;
 pub mod spec;
 pub mod verify;
 

@@ -5,5 +5,6 @@ mod harness;
 mod merge;
 mod pull;
 mod push;
+mod run;
 mod sources;
 mod spec;

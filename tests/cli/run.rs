@@ -1,0 +1,107 @@
+//! `chama run`: the daily job end to end, what a second run does, and locks.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::{repo_root, Run, Workdir};
+
+/// A work directory delivering the bundled day to a local outbox.
+fn setup(name: &str) -> (Workdir, PathBuf) {
+    let w = Workdir::new(name);
+    let cfg = w.create(
+        "chama.toml",
+        format!(
+            "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"{}\"\n",
+            w.join("var").display(),
+            repo_root().display(),
+            repo_root().display(),
+            w.join("outbox").display()
+        ),
+    );
+    (w, cfg)
+}
+
+fn run(w: &Workdir, cfg: &PathBuf, args: &[&str]) -> Run {
+    let mut cmd = w.command(args);
+    cmd.env("CHAMA_CONFIG", cfg);
+    w.run_cmd(cmd)
+}
+
+#[test]
+fn run_builds_merges_and_pushes_the_day_then_only_checks() {
+    let (w, cfg) = setup("run");
+    let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212", "--json"]);
+    r.expect_code(0);
+    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    assert_eq!(j["interfaces"][0]["built"].as_array().unwrap().len(), 24);
+    assert_eq!(j["interfaces"][0]["merged"], true);
+    let out = w.join("var/out/CM001/20241212");
+    let delivered = w.join("outbox/incoming/cm");
+    let mut names: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "manifest.json")
+        .collect();
+    names.sort();
+    for n in &names {
+        assert_eq!(
+            fs::read(out.join(n)).unwrap(),
+            fs::read(delivered.join(n)).unwrap(),
+            "{n}"
+        );
+    }
+    assert_eq!(fs::read_dir(&delivered).unwrap().count(), names.len());
+
+    // Again: nothing built, merged or sent; exit 0.
+    let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212", "--json"]);
+    r.expect_code(0).stderr_has("0 file(s) sent");
+    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    assert_eq!(j["interfaces"][0]["built"], serde_json::json!([]));
+    assert_eq!(j["interfaces"][0]["merged"], false);
+}
+
+#[test]
+fn a_second_run_of_the_same_day_exits_6_at_once_naming_the_holder() {
+    let (w, cfg) = setup("run-lock");
+    let lock = w.join("var/locks/CM001.20241212.lock");
+    let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
+    cmd.env("CHAMA_CONFIG", &cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut first = cmd.spawn().unwrap();
+    let t = Instant::now();
+    while fs::read_to_string(&lock).map_or(true, |s| s.is_empty()) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the first run never took its lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let t = Instant::now();
+    let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212"]);
+    let second_took = t.elapsed();
+    r.expect_code(6)
+        .stderr_has("another chama run holds CM001 20241212: `chama run`, pid")
+        .stderr_has(&format!("pid {} on host", first.id()));
+    assert!(
+        second_took < Duration::from_secs(2),
+        "exit 6 at once, not after {second_took:?}"
+    );
+    // build, merge and push of that day are held off too.
+    run(&w, &cfg, &["push", "--iface", "CM001", "--period", "2024121203"]).expect_code(6);
+    assert!(first.wait().unwrap().success());
+
+    // A run killed with SIGKILL leaves no lock behind.
+    fs::remove_dir_all(w.join("var/hourly")).unwrap();
+    let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
+    cmd.env("CHAMA_CONFIG", &cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut victim = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+}
