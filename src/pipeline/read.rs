@@ -232,7 +232,7 @@ impl<'t> RowWriter<'_, 't> {
             }
         }
         self.counts.rows_out += 1;
-        if self.counts.rows_out % 65_536 == 0 {
+        if self.counts.rows_out.is_multiple_of(65_536) {
             self.job
                 .progress
                 .set_message(format!("{} rows out", self.counts.rows_out));
