@@ -32,6 +32,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Deliver an hour's set(s), or a merged day, to the spec's destinations.
     Push(PushArgs),
+    /// What state every period is in: built, merged, pushed where and when, rows, files, bytes.
+    Status(StatusArgs),
     /// Check a set against its .verf, locally or on a destination.
     Verify(VerifyArgs),
     /// Check interface specs, or try one on a local input.
@@ -179,6 +181,19 @@ pub struct RunArgs {
     #[arg(long)]
     pub period: String,
     /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this interface.
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// Days from this one on, YYYYMMDD (default: the last keep_days days).
+    #[arg(long, value_name = "D")]
+    pub since: Option<String>,
+    /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
 }

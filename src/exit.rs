@@ -84,6 +84,20 @@ impl Failure {
     }
 }
 
+/// The last error a command reported and went on past (a failed hour of a
+/// day, a destination that could not take a set), for the run's record.
+static REPORTED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Notes an error that was printed and went past.
+pub fn reported(msg: &str) {
+    *REPORTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.to_string());
+}
+
+/// The last error noted with [`reported`], taken.
+pub fn take_reported() -> Option<String> {
+    REPORTED.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// The exit code for an error: the first classified cause in its chain.
 pub fn code_of(err: &anyhow::Error) -> Code {
     for cause in err.chain() {

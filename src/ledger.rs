@@ -62,7 +62,46 @@ CREATE TABLE IF NOT EXISTS pushes (
     error TEXT,
     pid INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    iface TEXT NOT NULL,
+    period TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    code INTEGER,
+    error TEXT,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL
+);
 ";
+
+/// One push of the push log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PushRow {
+    pub iface: String,
+    pub period: String,
+    pub dest: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub files: Option<i64>,
+    pub skipped: Option<i64>,
+    pub bytes: Option<i64>,
+    pub code: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// One command run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub command: String,
+    pub iface: String,
+    pub period: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub code: Option<i64>,
+    pub error: Option<String>,
+}
 
 fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
@@ -162,6 +201,72 @@ impl Ledger {
             params![id, now(), files as i64, skipped as i64, bytes as i64, code, error],
         )?;
         Ok(())
+    }
+}
+
+impl Ledger {
+    /// Records the start of a command that changes files; returns its id.
+    pub fn run_started(&self, command: &str, iface: &str, period: &str) -> anyhow::Result<i64> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let db = self.db();
+        db.execute(
+            "INSERT INTO runs (command, iface, period, started, pid, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![command, iface, period, now(), std::process::id(), host.trim()],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    pub fn run_finished(&self, id: i64, code: u8, error: Option<&str>) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE runs SET finished = ?2, code = ?3, error = ?4 WHERE id = ?1",
+            params![id, now(), code, error],
+        )?;
+        Ok(())
+    }
+
+    /// The push log, oldest first; `iface` and `since` (a `YYYYMMDD` day) narrow it.
+    pub fn pushes(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<PushRow>> {
+        let db = self.db();
+        let mut st = db.prepare(
+            "SELECT iface, period, dest, started, finished, files, skipped, bytes, code, error FROM pushes
+             WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![iface, since], |r| {
+            Ok(PushRow {
+                iface: r.get(0)?,
+                period: r.get(1)?,
+                dest: r.get(2)?,
+                started: r.get(3)?,
+                finished: r.get(4)?,
+                files: r.get(5)?,
+                skipped: r.get(6)?,
+                bytes: r.get(7)?,
+                code: r.get(8)?,
+                error: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Command runs, oldest first; `iface` and `since` narrow them.
+    pub fn runs(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<RunRow>> {
+        let db = self.db();
+        let mut st = db.prepare(
+            "SELECT command, iface, period, started, finished, code, error FROM runs
+             WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![iface, since], |r| {
+            Ok(RunRow {
+                command: r.get(0)?,
+                iface: r.get(1)?,
+                period: r.get(2)?,
+                started: r.get(3)?,
+                finished: r.get(4)?,
+                code: r.get(5)?,
+                error: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

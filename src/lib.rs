@@ -27,27 +27,78 @@ use exit::Code;
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
-        Command::Pull(args) => {
-            let _lock = lock_for(&config, &args.iface, &args.period, "pull", false)?;
+        Command::Pull(args) => changing(&config, "pull", &args.iface, &args.period, false, || {
             cmd::pull::pull(&config, &args)
-        }
-        Command::Build(args) => {
-            let _lock = lock_for(&config, &args.iface, &args.period, "build", args.dry_run)?;
+        }),
+        Command::Build(args) => changing(&config, "build", &args.iface, &args.period, args.dry_run, || {
             cmd::build::build(&config, &args)
+        }),
+        Command::Run(args) => {
+            let iface = args.iface.clone().unwrap_or_else(|| "(all)".into());
+            // `run` locks each interface itself, as it comes to it.
+            recorded(&config, "run", &iface, &args.period, false, || {
+                cmd::run::run(&config, &args)
+            })
         }
-        Command::Run(args) => cmd::run::run(&config, &args),
-        Command::Merge(args) => {
-            let _lock = lock_for(&config, &args.iface, &args.period, "merge", args.dry_run)?;
+        Command::Merge(args) => changing(&config, "merge", &args.iface, &args.period, args.dry_run, || {
             cmd::merge::merge(&config, &args)
-        }
-        Command::Push(args) => {
-            let _lock = lock_for(&config, &args.iface, &args.period, "push", args.dry_run)?;
+        }),
+        Command::Push(args) => changing(&config, "push", &args.iface, &args.period, args.dry_run, || {
             cmd::push::push(&config, &args)
-        }
+        }),
         Command::Verify(args) => cmd::verify::verify(&config, &args),
+        Command::Status(args) => cmd::status::status(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
     }
+}
+
+/// A command that changes files: under the lock of its interface's day, and recorded in the ledger.
+fn changing(
+    config: &Config,
+    command: &str,
+    iface: &str,
+    period: &str,
+    dry_run: bool,
+    f: impl FnOnce() -> anyhow::Result<Code>,
+) -> anyhow::Result<Code> {
+    let _lock = lock_for(config, iface, period, command, dry_run)?;
+    recorded(config, command, iface, period, dry_run, f)
+}
+
+/// Runs `f`, recording its start, end, exit code and error in the ledger (not for a dry run).
+fn recorded(
+    config: &Config,
+    command: &str,
+    iface: &str,
+    period: &str,
+    dry_run: bool,
+    f: impl FnOnce() -> anyhow::Result<Code>,
+) -> anyhow::Result<Code> {
+    if dry_run {
+        return f();
+    }
+    // The record is worth having, not worth failing the work for (a full disk, say).
+    let started = ledger::Ledger::open(&config.ledger_path())
+        .and_then(|l| l.run_started(command, iface, period).map(|id| (l, id)));
+    let started = match started {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("chama: warning: not recording this run in the ledger: {e:#}");
+            None
+        }
+    };
+    let result = f();
+    if let Some((ledger, id)) = started {
+        let (code, error) = match &result {
+            Ok(c) => (*c, exit::take_reported().filter(|_| *c != Code::Ok)),
+            Err(e) => (exit::code_of(e), Some(format!("{e:#}"))),
+        };
+        if let Err(e) = ledger.run_finished(id, code as u8, error.as_deref()) {
+            eprintln!("chama: warning: not recording the end of this run in the ledger: {e:#}");
+        }
+    }
+    result
 }
 
 /// The lock of an interface's day for a command that changes files (none for a dry run).

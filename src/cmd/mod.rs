@@ -6,6 +6,7 @@ pub mod pull;
 pub mod push;
 pub mod run;
 pub mod spec;
+pub mod status;
 pub mod verify;
 
 use std::path::Path;
@@ -52,6 +53,7 @@ pub fn each_hour<T: Default>(
                 code = code.worse(c);
                 let msg = format!("{iface} {date}{hh}: {e:#}");
                 eprintln!("chama: {msg}");
+                crate::exit::reported(&msg);
                 hours.push(HourOutcome {
                     hour: hh,
                     code: c as u8,

@@ -150,6 +150,7 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Code> {
             Some(e) => {
                 code = code.worse(Code::Delivery);
                 eprintln!("chama: {} {period_s}: {e}", spec.name);
+                crate::exit::reported(&format!("{} {period_s}: {e}", spec.name));
             }
             None if !args.json => eprintln!(
                 "chama: pushed {} {period_s} to {name}: {} set(s), {} file(s) sent ({} bytes), {} already there, {:.1} s",

@@ -52,6 +52,7 @@ pub fn run(config: &Config, args: &RunArgs) -> anyhow::Result<Code> {
             Err(e) => {
                 let c = code_of(&e);
                 eprintln!("chama: {iface} {date}: {e:#}");
+                crate::exit::reported(&format!("{iface} {date}: {e:#}"));
                 r.error = Some(format!("{e:#}"));
                 c
             }

@@ -60,6 +60,44 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
     let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
     assert_eq!(j["interfaces"][0]["built"], serde_json::json!([]));
     assert_eq!(j["interfaces"][0]["merged"], false);
+
+    // status: the day built, merged, pushed; a day whose data is not there, with its error.
+    run(&w, &cfg, &["build", "--iface", "CM001", "--period", "2024121305"]).expect_code(3);
+    let r = run(
+        &w,
+        &cfg,
+        &["status", "--iface", "CM001", "--since", "20241212", "--json"],
+    );
+    r.expect_code(0);
+    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let days = j["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{j}");
+    let d = &days[0];
+    assert_eq!(
+        (d["day"].as_str(), d["merged"].as_bool()),
+        (Some("20241212"), Some(true))
+    );
+    assert_eq!(d["hours_built"].as_array().unwrap().len(), 24);
+    assert_eq!(
+        d["files"].as_u64(),
+        Some(names.len() as u64 - 15),
+        "data files, not .verfs"
+    );
+    let p = &d["pushes"][0];
+    assert_eq!((p["dest"].as_str(), p["code"].as_i64()), (Some("outbox"), Some(0)));
+    assert!(p["started"].is_string() && p["finished"].is_string());
+    let e = &days[1]["last_error"];
+    assert_eq!(
+        (e["command"].as_str(), e["code"].as_i64()),
+        (Some("build"), Some(3)),
+        "{j}"
+    );
+    assert!(e["error"].as_str().unwrap().contains("hour=05 does not exist"));
+    let r = run(&w, &cfg, &["status", "--since", "20241212"]);
+    r.expect_code(0)
+        .stdout_has("CM001      20241212  24/24  yes")
+        .stdout_has("outbox 20241212")
+        .stdout_has("last error: build 2024121305 exit 3");
 }
 
 #[test]
