@@ -34,6 +34,8 @@ pub enum Command {
     Push(PushArgs),
     /// What state every period is in: built, merged, pushed where and when, rows, files, bytes.
     Status(StatusArgs),
+    /// Retention: delete the files chama made for days older than keep_days, and nothing else.
+    Clean(CleanArgs),
     /// Check a set against its .verf, locally or on a destination.
     Verify(VerifyArgs),
     /// Check interface specs, or try one on a local input.
@@ -196,4 +198,14 @@ pub struct StatusArgs {
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Keep this many days (default: keep_days in chama.toml, else 15).
+    #[arg(long, value_name = "N")]
+    pub keep_days: Option<u32>,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI and the pipeline.
 
 pub mod build;
+pub mod clean;
 pub mod merge;
 pub mod pull;
 pub mod push;

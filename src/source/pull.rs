@@ -18,6 +18,9 @@ use anyhow::{anyhow, Context};
 use super::{list_ready, Entry, Readiness, Source};
 use crate::exit::{code_of, Code};
 
+/// The list of files a pull staged, in the hour's staging directory.
+pub const PULLED: &str = ".chama-pulled.json";
+
 #[derive(Debug, Clone)]
 pub struct PullOptions {
     /// Parallel streams.
@@ -105,6 +108,10 @@ pub fn pull_hour(
         // The staged hour is ready only once every file is in.
         std::fs::File::create(staging.join(m)).with_context(|| format!("writing {}", staging.join(m).display()))?;
     }
+    // What chama put here, for `clean` (which deletes only what chama made).
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    names.extend(ready.marker);
+    crate::manifest::write_atomic(staging, PULLED, &serde_json::to_vec(&names)?)?;
     let copied = copied.into_inner() as usize;
     Ok(PullReport {
         files: entries.len(),

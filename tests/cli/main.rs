@@ -1,6 +1,7 @@
 //! The CLI integration tests: one binary, one harness, a module per subcommand.
 
 mod build;
+mod clean;
 mod harness;
 mod merge;
 mod pull;
