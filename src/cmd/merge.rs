@@ -97,6 +97,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
     let parent = out.parent().expect("out/<iface>/<date>");
     let building = parent.join(format!(".{date}.building-{}", std::process::id()));
     if !args.dry_run {
+        remove_stale(parent, &date)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
     }
     let result = (|| -> anyhow::Result<Vec<SetEntry>> {
@@ -202,6 +203,22 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
         );
     }
     Ok(Code::Ok)
+}
+
+/// Removes what a merge of `date` that died left: its hidden building and
+/// replaced directories (only chama's own names; their files are links).
+fn remove_stale(parent: &Path, date: &str) -> anyhow::Result<()> {
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    let prefixes = [format!(".{date}.building-"), format!(".{date}.old-")];
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A hard link; a copy where the filesystem cannot link.

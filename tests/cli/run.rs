@@ -143,3 +143,70 @@ fn a_second_run_of_the_same_day_exits_6_at_once_naming_the_holder() {
     victim.wait().unwrap();
     run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
 }
+
+/// Every file of a directory, recursively, by relative path.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn run_killed_20_times_at_random_points_then_finishes_byte_identical() {
+    let run_env = |w: &Workdir, cfg: &PathBuf| {
+        let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
+        cmd.env("CHAMA_CONFIG", cfg).env("SOURCE_DATE_EPOCH", "1734000000");
+        cmd
+    };
+    // Undisturbed.
+    let (a, acfg) = setup("run-ref");
+    a.run_cmd(run_env(&a, &acfg)).expect_code(0);
+    let want = tree(&a.join("outbox"));
+    assert!(want.len() > 300);
+
+    let (b, bcfg) = setup("run-kill");
+    let mut seed: u32 = 0x2545_f491 ^ std::process::id();
+    let t = Instant::now();
+    for _ in 0..20 {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let mut cmd = run_env(&b, &bcfg);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(u64::from(seed % 1500)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    eprintln!("20 killed runs in {:?}", t.elapsed());
+    b.run_cmd(run_env(&b, &bcfg)).expect_code(0);
+    let got = tree(&b.join("outbox"));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "same names, nothing extra"
+    );
+    for (k, v) in &want {
+        assert!(got[k] == *v, "{k} differs from the undisturbed run");
+    }
+    // Nothing half-made is left under the work directory's final names either.
+    let leftovers: Vec<String> = tree(&b.join("var"))
+        .into_keys()
+        .filter(|k| k.ends_with(".part") || k.contains(".building-") || k.contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
