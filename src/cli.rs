@@ -28,6 +28,8 @@ pub enum Command {
     Build(BuildArgs),
     /// The daily job: build the hours not built yet, merge the day, push it everywhere.
     Run(RunArgs),
+    /// Rebuild periods from the source and deliver them again (same batch, or a new one).
+    Rerun(RerunArgs),
     /// Merge a day's hourly sets into the daily set(s) under out/, renumbered, nothing recompressed.
     Merge(MergeArgs),
     /// Deliver an hour's set(s), or a merged day, to the spec's destinations.
@@ -90,6 +92,9 @@ pub struct BuildArgs {
     /// staging first (text input only; a read that fails stops the hour).
     #[arg(long)]
     pub no_stage: bool,
+    /// The batch (retransmission number) of the sets: 00 for the regular delivery.
+    #[arg(long, value_name = "NN", default_value = "00")]
+    pub batch: String,
 }
 
 #[derive(Debug, Args)]
@@ -208,4 +213,35 @@ pub struct CleanArgs {
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// A day or hour, or a range: YYYYMMDD[..YYYYMMDD], YYYYMMDDHH[..YYYYMMDDHH].
+    #[arg(long)]
+    pub period: String,
+    /// Only these hours of each day: HH-HH (or HH).
+    #[arg(long, value_name = "HH-HH")]
+    pub hours: Option<String>,
+    /// Build under this batch (two digits) instead of the period's current one.
+    #[arg(long, value_name = "NN", conflicts_with = "next_batch")]
+    pub batch: Option<String>,
+    /// Build under the next batch: new names, the old delivery left as it is.
+    #[arg(long)]
+    pub next_batch: bool,
+    /// Why, for the record.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Rebuild and merge, but do not push.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Same batch: also remove remote files of the old set that the new one lacks (only names its .verf listed).
+    #[arg(long)]
+    pub prune_remote: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
 }

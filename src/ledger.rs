@@ -62,6 +62,24 @@ CREATE TABLE IF NOT EXISTS pushes (
     error TEXT,
     pid INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reruns (
+    id INTEGER PRIMARY KEY,
+    iface TEXT NOT NULL,
+    period TEXT NOT NULL,
+    hours TEXT NOT NULL,
+    batch TEXT NOT NULL,
+    reason TEXT,
+    who TEXT NOT NULL,
+    host TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    rows_before INTEGER,
+    rows_after INTEGER,
+    files_before INTEGER,
+    files_after INTEGER,
+    pruned INTEGER NOT NULL,
+    code INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
@@ -103,7 +121,7 @@ pub struct RunRow {
     pub error: Option<String>,
 }
 
-fn now() -> String {
+pub fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
@@ -204,7 +222,53 @@ impl Ledger {
     }
 }
 
+/// One rerun, as recorded: who, when, why and what changed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Rerun {
+    pub iface: String,
+    pub period: String,
+    pub hours: String,
+    pub batch: String,
+    pub reason: Option<String>,
+    pub who: String,
+    pub host: String,
+    pub started: String,
+    pub finished: String,
+    pub rows_before: Option<u64>,
+    pub rows_after: Option<u64>,
+    pub files_before: Option<u64>,
+    pub files_after: Option<u64>,
+    pub pruned: u64,
+    pub code: u8,
+}
+
 impl Ledger {
+    pub fn record_rerun(&self, r: &Rerun) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT INTO reruns (iface, period, hours, batch, reason, who, host, started, finished, rows_before,
+                 rows_after, files_before, files_after, pruned, code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                r.iface,
+                r.period,
+                r.hours,
+                r.batch,
+                r.reason,
+                r.who,
+                r.host,
+                r.started,
+                r.finished,
+                r.rows_before.map(|v| v as i64),
+                r.rows_after.map(|v| v as i64),
+                r.files_before.map(|v| v as i64),
+                r.files_after.map(|v| v as i64),
+                r.pruned as i64,
+                r.code
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Records the start of a command that changes files; returns its id.
     pub fn run_started(&self, command: &str, iface: &str, period: &str) -> anyhow::Result<i64> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();

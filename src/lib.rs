@@ -40,6 +40,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
                 cmd::run::run(&config, &args)
             })
         }
+        Command::Rerun(args) => {
+            // `rerun` locks each day itself, as it comes to it.
+            recorded(&config, "rerun", &args.iface, &args.period, false, || {
+                cmd::rerun::rerun(&config, &args)
+            })
+        }
         Command::Merge(args) => changing(&config, "merge", &args.iface, &args.period, args.dry_run, || {
             cmd::merge::merge(&config, &args)
         }),

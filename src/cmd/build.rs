@@ -46,6 +46,9 @@ struct Summary<'a> {
 pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
     let period: Period = args.period.parse().map_err(Failure::Usage)?;
+    if args.batch.len() != 2 || !args.batch.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::Usage(format!("--batch takes two digits (00, 01, ...), not `{}`", args.batch)).into());
+    }
     // A local source is read where it is; any other is pulled into staging first.
     let local_root = match config.sources.get(&spec.input.source) {
         Some(SourceConfig::Local { root }) => Some(root.clone()),
@@ -72,6 +75,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
             hour,
             hh,
             dry_run: args.dry_run,
+            batch: &args.batch,
         };
         let out = build_one_hour(&ctx, program, workers, fixed_time.clone())?;
         let built = Built {
@@ -135,6 +139,8 @@ struct HourCtx<'a> {
     hour: u8,
     hh: &'a str,
     dry_run: bool,
+    /// The retransmission number of the sets, two digits.
+    batch: &'a str,
 }
 
 impl HourCtx<'_> {
@@ -237,7 +243,7 @@ fn build_one_hour(
         program,
         date: ctx.date,
         hour: ctx.hour,
-        batch: "00",
+        batch: ctx.batch,
         inputs: &inputs,
         out_dir: (!ctx.dry_run).then_some(building.as_path()),
         workers,

@@ -89,6 +89,7 @@ fn run_one(config: &Config, iface: &str, date: &str, r: &mut IfaceRun) -> anyhow
                 json: false,
                 jobs: None,
                 no_stage: false,
+                batch: "00".into(),
             },
         )?;
         if c == Code::Ok {

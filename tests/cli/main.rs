@@ -6,6 +6,7 @@ mod harness;
 mod merge;
 mod pull;
 mod push;
+mod rerun;
 mod run;
 mod sources;
 mod spec;
