@@ -8,5 +8,6 @@ mod pull;
 mod push;
 mod rerun;
 mod run;
+mod scenario;
 mod sources;
 mod spec;

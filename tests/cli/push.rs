@@ -19,7 +19,7 @@ use md5::{Digest, Md5};
 use crate::harness::{repo_root, Run, Workdir};
 
 /// The servers' directory, or `None` (and a note) when none run here.
-fn servers() -> Option<PathBuf> {
+pub(crate) fn servers() -> Option<PathBuf> {
     match std::env::var("CHAMA_TEST_SFTP_DIR") {
         Ok(d) if !d.is_empty() => Some(PathBuf::from(d)),
         _ => {
@@ -34,7 +34,7 @@ fn servers() -> Option<PathBuf> {
 }
 
 /// Tests that kill, freeze or restart servers run one at a time.
-static SERVERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static SERVERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub(crate) const SPEC: &str = r#"name = "T1"
 [input]
