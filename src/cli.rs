@@ -168,6 +168,9 @@ pub struct MergeArgs {
     /// Merge without these hours (HH,HH,...); the manifest records them.
     #[arg(long, value_name = "HH,...")]
     pub allow_missing: Option<String>,
+    /// Re-split the hours' partial last files into full files (the only files recompressed).
+    #[arg(long)]
+    pub compact: bool,
     /// Print the links and .verf it would write; change nothing.
     #[arg(long)]
     pub dry_run: bool,

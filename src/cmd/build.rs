@@ -112,7 +112,7 @@ fn total_bytes(out: &HourOutput) -> u64 {
 }
 
 /// `SOURCE_DATE_EPOCH` fixes the `.verf` file time, for reproducible builds.
-fn fixed_time() -> anyhow::Result<Option<String>> {
+pub(crate) fn fixed_time() -> anyhow::Result<Option<String>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) if !s.is_empty() => {
             let secs: i64 = s

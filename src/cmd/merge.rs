@@ -105,17 +105,27 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
         let stdout = std::io::stdout();
         let mut so = stdout.lock();
         for ((split, batch), files) in &groups {
-            let mut entries = Vec::new();
-            for (i, (hh, f)) in files.iter().enumerate() {
+            let name_of = |seq: u64| {
                 let vars = Vars {
                     date: &date,
                     hour: None,
                     split: split.as_deref(),
                     batch: Some(batch),
-                    seq: Some(i as u64 + 1),
+                    seq: Some(seq),
                     seq_width: spec.output.seq_width,
                 };
-                let name = spec.output.file_name.render(&vars).map_err(Failure::BadInput)?;
+                spec.output.file_name.render(&vars).map_err(Failure::BadInput)
+            };
+            let lpf = spec.output.lines_per_file;
+            // --compact: full files are linked, the hours' tails re-split after them.
+            let (linked, tails): (Vec<_>, Vec<_>) = if args.compact {
+                files.iter().partition(|(_, f)| f.rows == lpf)
+            } else {
+                (files.iter().collect(), Vec::new())
+            };
+            let mut entries = Vec::new();
+            for (hh, f) in &linked {
+                let name = name_of(entries.len() as u64 + 1)?;
                 let from = hourly.join(hh).join(&f.name);
                 if args.dry_run {
                     writeln!(so, "would link {} as {}", from.display(), out.join(&name).display())?;
@@ -123,6 +133,29 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
                     link(&from, &building.join(&name))?;
                 }
                 entries.push(FileEntry { name, ..(*f).clone() });
+            }
+            if !tails.is_empty() {
+                let sources: Vec<std::path::PathBuf> =
+                    tails.iter().map(|(hh, f)| hourly.join(hh).join(&f.name)).collect();
+                let first = entries.len() as u64 + 1;
+                if args.dry_run {
+                    let rows: u64 = tails.iter().map(|(_, f)| f.rows).sum();
+                    writeln!(
+                        so,
+                        "would re-split {} hour tail(s), {rows} rows, into files from {}",
+                        tails.len(),
+                        out.join(name_of(first)?).display()
+                    )?;
+                } else {
+                    entries.extend(compact_tails(
+                        &sources,
+                        &building,
+                        first,
+                        lpf,
+                        spec.output.gzip_level,
+                        &name_of,
+                    )?);
+                }
             }
             let vars = Vars {
                 date: &date,
@@ -190,7 +223,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
         );
     } else {
         eprintln!(
-            "chama: merged {} {date}: {} hour(s){}, {} set(s), {files} file(s), {bytes} bytes linked, none recompressed, {:.2} s",
+            "chama: merged {} {date}: {} hour(s){}, {} set(s), {files} file(s), {bytes} bytes, {}, {:.2} s",
             spec.name,
             hours.len(),
             if missing.is_empty() {
@@ -199,10 +232,87 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
                 format!(" (missing, allowed: {})", missing.join(","))
             },
             manifest.sets.len(),
+            if args.compact {
+                "hour tails re-split"
+            } else {
+                "all linked, none recompressed"
+            },
             started.elapsed().as_secs_f64()
         );
     }
     Ok(Code::Ok)
+}
+
+/// Re-splits the hours' tail files (in order) into files of `lpf` lines,
+/// numbered from `first`: the only recompression a merge ever does.
+fn compact_tails(
+    sources: &[std::path::PathBuf],
+    dir: &Path,
+    first: u64,
+    lpf: u64,
+    level: u32,
+    name_of: &dyn Fn(u64) -> Result<String, Failure>,
+) -> anyhow::Result<Vec<FileEntry>> {
+    use std::io::BufRead;
+    let time = match super::build::fixed_time()? {
+        Some(t) => t,
+        None => chrono::Local::now().format("%Y%m%d%H%M%S").to_string(),
+    };
+    let mut out = Vec::new();
+    let mut cur: Option<(String, flate2::write::GzEncoder<std::io::BufWriter<std::fs::File>>, u64)> = None;
+    let finish = |name: String, enc: flate2::write::GzEncoder<std::io::BufWriter<std::fs::File>>, rows: u64| {
+        let mut w = enc.finish().with_context(|| format!("compressing {name}"))?;
+        w.flush()?;
+        let tmp = dir.join(format!(".{name}.part"));
+        w.get_ref().sync_all()?;
+        drop(w);
+        std::fs::rename(&tmp, dir.join(&name))?;
+        let (md5, bytes) = super::push::md5_file(&dir.join(&name))?;
+        anyhow::Ok(FileEntry {
+            name,
+            rows,
+            bytes,
+            md5,
+            time: time.clone(),
+        })
+    };
+    let mut seq = first;
+    for src in sources {
+        let f = std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(f));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = r
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("reading {}", src.display()))?;
+            if n == 0 {
+                break;
+            }
+            if cur.is_none() {
+                let name = name_of(seq)?;
+                seq += 1;
+                let tmp = dir.join(format!(".{name}.part"));
+                let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+                let enc = flate2::GzBuilder::new().mtime(0).write(
+                    std::io::BufWriter::with_capacity(1 << 20, file),
+                    flate2::Compression::new(level),
+                );
+                cur = Some((name, enc, 0));
+            }
+            let (name, enc, rows) = cur.as_mut().expect("open");
+            enc.write_all(&line).with_context(|| format!("writing {name}"))?;
+            *rows += 1;
+            if *rows == lpf {
+                let (name, enc, rows) = cur.take().expect("open");
+                out.push(finish(name, enc, rows)?);
+            }
+        }
+    }
+    if let Some((name, enc, rows)) = cur.take() {
+        out.push(finish(name, enc, rows)?);
+    }
+    Ok(out)
 }
 
 /// Removes what a merge of `date` that died left: its hidden building and

@@ -262,6 +262,7 @@ fn rerun_day(
                 iface: spec.name.clone(),
                 period: date.to_string(),
                 allow_missing: None,
+                compact: false,
                 dry_run: false,
                 json: false,
             },

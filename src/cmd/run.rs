@@ -133,6 +133,7 @@ fn run_one(config: &Config, iface: &str, date: &str, r: &mut IfaceRun) -> anyhow
                 iface: spec.name.clone(),
                 period: date.to_string(),
                 allow_missing: None,
+                compact: false,
                 dry_run: false,
                 json: false,
             },

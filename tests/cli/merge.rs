@@ -120,3 +120,103 @@ fn merge_refuses_a_missing_hour_unless_allowed_then_the_day_pushes() {
     ])
     .expect_code(0);
 }
+
+/// The lines of every data file a day's .verf lists, and each file's row count.
+fn day_lines(out: &std::path::Path) -> (Vec<String>, Vec<(String, u64)>) {
+    use std::io::Read;
+    let mut lines = Vec::new();
+    let mut files = Vec::new();
+    let mut verfs: Vec<_> = fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "verf"))
+        .collect();
+    verfs.sort();
+    for v in verfs {
+        for line in fs::read_to_string(&v).unwrap().split_terminator("\r\n") {
+            let name = line[..48].trim_end().to_string();
+            let rows: u64 = line[68..88].trim().parse().unwrap();
+            let mut text = Vec::new();
+            flate2::read::MultiGzDecoder::new(fs::File::open(out.join(&name)).unwrap())
+                .read_to_end(&mut text)
+                .unwrap();
+            let n = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+            assert_eq!(n, rows, "{name}: the .verf's count");
+            lines.extend(
+                text.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| String::from_utf8_lossy(l).into_owned()),
+            );
+            files.push((name, rows));
+        }
+    }
+    (lines, files)
+}
+
+#[test]
+fn merge_compact_re_splits_only_the_hour_tails() {
+    let w = Workdir::new("merge-compact");
+    let spec = fs::read_to_string(repo_root().join("interfaces/CM001.toml")).unwrap();
+    let spec: String = spec
+        .lines()
+        .map(|l| {
+            if l.starts_with("lines_per_file") {
+                "lines_per_file = 7".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(spec.contains("lines_per_file = 7"));
+    w.create("interfaces/CM001.toml", spec);
+    w.create(
+        "chama.toml",
+        format!(
+            "work_dir = \"var\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+            repo_root().display()
+        ),
+    );
+    w.run(&["build", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
+    w.run(&["merge", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
+    let out = w.join("var/out/CM001/20241212");
+    let (mut plain, plain_files) = day_lines(&out);
+    assert!(
+        plain_files.iter().filter(|(_, r)| *r < 7).count() > 24,
+        "every hour ends on a partial file"
+    );
+
+    w.run(&["merge", "--iface", "CM001", "--period", "20241212", "--compact"])
+        .expect_code(0)
+        .stderr_has("hour tails re-split");
+    let (mut compact, files) = day_lines(&out);
+    plain.sort();
+    compact.sort();
+    assert_eq!(plain, compact, "the same rows");
+    // Per set, every file but the last is full.
+    let mut by_set: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for (name, rows) in &files {
+        by_set
+            .entry(name[..name.rfind('_').unwrap()].to_string())
+            .or_default()
+            .push(*rows);
+    }
+    for (set, rows) in &by_set {
+        assert!(rows[..rows.len() - 1].iter().all(|&r| r == 7), "{set}: {rows:?}");
+    }
+    // Full hourly files are linked, not rewritten.
+    let hourly_inodes: std::collections::BTreeSet<u64> = (0..24)
+        .flat_map(|h| fs::read_dir(w.join(format!("var/hourly/CM001/20241212/{h:02}"))).unwrap())
+        .map(|e| e.unwrap().metadata().unwrap().ino())
+        .collect();
+    let full = files.iter().filter(|(_, r)| *r == 7).count();
+    let linked = files
+        .iter()
+        .filter(|(n, _)| hourly_inodes.contains(&fs::metadata(out.join(n)).unwrap().ino()))
+        .count();
+    assert!(linked > 0 && linked <= full, "linked {linked} of {full} full files");
+    w.run(&["verify", "--iface", "CM001", "--period", "20241212", "--deep"])
+        .expect_code(0);
+}
