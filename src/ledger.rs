@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS pushes (
     error TEXT,
     pid INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS push_hosts (
+    push_id INTEGER NOT NULL REFERENCES pushes (id),
+    host TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    error TEXT
+);
 CREATE TABLE IF NOT EXISTS reruns (
     id INTEGER PRIMARY KEY,
     iface TEXT NOT NULL,
@@ -203,6 +210,15 @@ impl Ledger {
             params![rec.iface, rec.period, rec.dest, now(), std::process::id()],
         )?;
         Ok(db.last_insert_rowid())
+    }
+
+    /// What one host did in push `id`: files, bytes, and the error that took it out of the rotation.
+    pub fn push_host(&self, id: i64, host: &str, files: usize, bytes: u64, error: Option<&str>) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT INTO push_hosts (push_id, host, files, bytes, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, host, files as i64, bytes as i64, error],
+        )?;
+        Ok(())
     }
 
     pub fn push_finished(

@@ -146,6 +146,9 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Code> {
         };
         let r = deliver(&dest, &sets, &ledger, &rec, &opts);
         ledger.push_finished(id, r.sent, r.skipped, r.bytes, r.code, r.error.as_deref())?;
+        for (host, h) in &r.hosts {
+            ledger.push_host(id, host, h.files, h.bytes, h.error.as_deref())?;
+        }
         match &r.error {
             Some(e) => {
                 code = code.worse(Code::Delivery);
