@@ -40,6 +40,10 @@ pub enum Command {
     Clean(CleanArgs),
     /// Check a set against its .verf, locally or on a destination.
     Verify(VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print chama's man page (roff) on stdout.
+    Man,
     /// Check interface specs, or try one on a local input.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -247,4 +251,10 @@ pub struct RerunArgs {
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }

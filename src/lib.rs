@@ -25,6 +25,20 @@ use exit::Code;
 
 /// Runs one command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
+    // Shell integration needs no configuration.
+    match &cli.command {
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "chama", &mut std::io::stdout());
+            return Ok(Code::Ok);
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            return Ok(Code::Ok);
+        }
+        _ => {}
+    }
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
         Command::Pull(args) => changing(&config, "pull", &args.iface, &args.period, false, || {
@@ -57,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Clean(args) => cmd::clean::clean(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
+        Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }
 

@@ -9,5 +9,6 @@ mod push;
 mod rerun;
 mod run;
 mod scenario;
+mod shell;
 mod sources;
 mod spec;
