@@ -40,6 +40,8 @@ pub enum Command {
     Clean(CleanArgs),
     /// Check a set against its .verf, locally or on a destination.
     Verify(VerifyArgs),
+    /// A day's volumes per interface against the day before and last month; exit 7 on an alarm.
+    Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print chama's man page (roff) on stdout.
@@ -257,4 +259,14 @@ pub struct RerunArgs {
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The day, YYYYMMDD.
+    #[arg(long)]
+    pub period: String,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -68,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         }),
         Command::Verify(args) => cmd::verify::verify(&config, &args),
         Command::Status(args) => cmd::status::status(&config, &args),
+        Command::Report(args) => cmd::report::report(&config, &args),
         Command::Clean(args) => cmd::clean::clean(&config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),

@@ -5,6 +5,7 @@ pub mod clean;
 pub mod merge;
 pub mod pull;
 pub mod push;
+pub mod report;
 pub mod rerun;
 pub mod run;
 pub mod spec;

@@ -96,6 +96,9 @@ pub struct Delivery {
     pub cadence: Cadence,
     pub destinations: Vec<String>,
     pub remote_dir: String,
+    /// Delivered by this time the day after the period.
+    pub deadline: Option<chrono::NaiveTime>,
+    pub alarm_ratio: f64,
 }
 
 /// What a spec may refer to outside itself: names defined in chama.toml.
@@ -597,10 +600,33 @@ impl Validator<'_, '_> {
             );
             ok = false;
         }
+        let deadline = match &raw.deadline {
+            None => None,
+            Some(t) => match chrono::NaiveTime::parse_from_str(t, "%H:%M") {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.problem(
+                        &["delivery", "deadline"],
+                        format!("deadline `{t}` must be HH:MM, e.g. \"09:00\""),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
+        if !(raw.alarm_ratio > 0.0 && raw.alarm_ratio <= 1.0) {
+            self.problem(
+                &["delivery", "alarm_ratio"],
+                format!("alarm_ratio {} must be above 0 and at most 1", raw.alarm_ratio),
+            );
+            ok = false;
+        }
         ok.then_some(Delivery {
             cadence: raw.cadence,
             destinations: raw.destinations,
             remote_dir: raw.remote_dir,
+            deadline,
+            alarm_ratio: raw.alarm_ratio,
         })
     }
 }

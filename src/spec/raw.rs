@@ -161,6 +161,16 @@ pub struct RawDelivery {
     /// Directory on the destination.
     #[serde(default = "default_remote_dir")]
     pub remote_dir: String,
+    /// `HH:MM` the day after the period by which the delivery must be done (`report` alarms after it).
+    #[serde(default)]
+    pub deadline: Option<String>,
+    /// `report` alarms when a day's rows fall under this share of the same day last month.
+    #[serde(default = "default_alarm_ratio")]
+    pub alarm_ratio: f64,
+}
+
+fn default_alarm_ratio() -> f64 {
+    0.8
 }
 
 impl Default for RawDelivery {
@@ -169,6 +179,8 @@ impl Default for RawDelivery {
             cadence: default_cadence(),
             destinations: vec![],
             remote_dir: default_remote_dir(),
+            deadline: None,
+            alarm_ratio: default_alarm_ratio(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod harness;
 mod merge;
 mod pull;
 mod push;
+mod report;
 mod rerun;
 mod run;
 mod scenario;
