@@ -12,13 +12,13 @@ mkdir -p "$CACHE"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python tools (duckdb, pyarrow, pytest) in $VENV"
-if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest' 2>/dev/null; then
+step "Python tools (duckdb, pyarrow, pytest, prometheus-client) in $VENV"
+if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest, prometheus_client' 2>/dev/null; then
   python3 -m venv "$VENV" 2>/dev/null || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3-venv >/dev/null
     python3 -m venv "$VENV"
   }
-  "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest
+  "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest prometheus-client
 fi
 
 step "HDFS 2.7.3 on 127.0.0.1:19000 (scripts/hdfs.sh)"
@@ -48,5 +48,5 @@ if ! grep -q '^test result' "$CACHE/cargo-test.log" || grep -qE '^test result: F
   exit 1
 fi
 
-step "DuckDB differential tests"
+step "Python tests: DuckDB differential tests, the metrics file through prometheus-client"
 CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q -p no:cacheprovider

@@ -16,6 +16,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "CHAMA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Write a Prometheus textfile-collector file here after the command (default: metrics_dir/chama.prom).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

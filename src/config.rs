@@ -26,6 +26,9 @@ struct RawConfig {
     /// Days `clean` keeps.
     #[serde(default = "default_keep_days")]
     keep_days: u32,
+    /// Where a Prometheus textfile-collector file (`chama.prom`) is written after every command.
+    #[serde(default)]
+    metrics_dir: Option<PathBuf>,
     #[serde(default)]
     pull: PullConfig,
     #[serde(default)]
@@ -217,6 +220,8 @@ pub struct Config {
     pub work_dir: PathBuf,
     pub interfaces_dir: PathBuf,
     pub keep_days: u32,
+    /// The Prometheus textfile to rewrite after every command, if any.
+    pub metrics_file: Option<PathBuf>,
     pub pull: PullConfig,
     pub sources: BTreeMap<String, SourceConfig>,
     pub destinations: BTreeMap<String, DestinationConfig>,
@@ -239,6 +244,7 @@ impl Config {
             work_dir: default_work_dir(),
             interfaces_dir: default_interfaces_dir(),
             keep_days: default_keep_days(),
+            metrics_file: None,
             pull: PullConfig::default(),
             sources,
             destinations,
@@ -303,6 +309,7 @@ impl Config {
             work_dir: rel(raw.work_dir),
             interfaces_dir: rel(raw.interfaces_dir),
             keep_days: raw.keep_days,
+            metrics_file: raw.metrics_dir.map(|d| rel(d).join("chama.prom")),
             pull: raw.pull,
             sources,
             destinations,

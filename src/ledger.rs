@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS runs (
 /// One push of the push log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PushRow {
+    #[serde(skip)]
+    pub id: i64,
     pub iface: String,
     pub period: String,
     pub dest: String,
@@ -221,6 +223,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// How many hosts left the rotation during push `id` (failovers).
+    pub fn failed_hosts(&self, id: i64) -> anyhow::Result<i64> {
+        Ok(self.db().query_row(
+            "SELECT count(*) FROM push_hosts WHERE push_id = ?1 AND error IS NOT NULL",
+            params![id],
+            |r| r.get(0),
+        )?)
+    }
+
     pub fn push_finished(
         &self,
         id: i64,
@@ -308,7 +319,7 @@ impl Ledger {
     pub fn pushes(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<PushRow>> {
         let db = self.db();
         let mut st = db.prepare(
-            "SELECT iface, period, dest, started, finished, files, skipped, bytes, code, error FROM pushes
+            "SELECT iface, period, dest, started, finished, files, skipped, bytes, code, error, id FROM pushes
              WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id",
         )?;
         let rows = st.query_map(params![iface, since], |r| {
@@ -323,6 +334,7 @@ impl Ledger {
                 bytes: r.get(7)?,
                 code: r.get(8)?,
                 error: r.get(9)?,
+                id: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

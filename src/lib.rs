@@ -10,6 +10,7 @@ pub mod exit;
 pub mod ledger;
 pub mod lock;
 pub mod manifest;
+pub mod metrics;
 pub mod period;
 pub mod pipeline;
 pub mod sink;
@@ -40,38 +41,49 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         _ => {}
     }
     let config = Config::discover(cli.config.as_deref())?;
+    let metrics_file = cli.metrics_file.clone().or_else(|| config.metrics_file.clone());
+    let result = dispatch(&config, cli);
+    if let Some(path) = metrics_file {
+        if let Err(e) = metrics::write(&config, &path) {
+            eprintln!("chama: warning: writing metrics to {}: {e:#}", path.display());
+        }
+    }
+    result
+}
+
+fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
-        Command::Pull(args) => changing(&config, "pull", &args.iface, &args.period, false, || {
-            cmd::pull::pull(&config, &args)
+        Command::Pull(args) => changing(config, "pull", &args.iface, &args.period, false, || {
+            cmd::pull::pull(config, &args)
         }),
-        Command::Build(args) => changing(&config, "build", &args.iface, &args.period, args.dry_run, || {
-            cmd::build::build(&config, &args)
+        Command::Build(args) => changing(config, "build", &args.iface, &args.period, args.dry_run, || {
+            cmd::build::build(config, &args)
         }),
         Command::Run(args) => {
             let iface = args.iface.clone().unwrap_or_else(|| "(all)".into());
             // `run` locks each interface itself, as it comes to it.
-            recorded(&config, "run", &iface, &args.period, false, || {
-                cmd::run::run(&config, &args)
+            recorded(config, "run", &iface, &args.period, false, || {
+                cmd::run::run(config, &args)
             })
         }
         Command::Rerun(args) => {
             // `rerun` locks each day itself, as it comes to it.
-            recorded(&config, "rerun", &args.iface, &args.period, false, || {
-                cmd::rerun::rerun(&config, &args)
+            recorded(config, "rerun", &args.iface, &args.period, false, || {
+                cmd::rerun::rerun(config, &args)
             })
         }
-        Command::Merge(args) => changing(&config, "merge", &args.iface, &args.period, args.dry_run, || {
-            cmd::merge::merge(&config, &args)
+        Command::Merge(args) => changing(config, "merge", &args.iface, &args.period, args.dry_run, || {
+            cmd::merge::merge(config, &args)
         }),
-        Command::Push(args) => changing(&config, "push", &args.iface, &args.period, args.dry_run, || {
-            cmd::push::push(&config, &args)
+        Command::Push(args) => changing(config, "push", &args.iface, &args.period, args.dry_run, || {
+            cmd::push::push(config, &args)
         }),
-        Command::Verify(args) => cmd::verify::verify(&config, &args),
-        Command::Status(args) => cmd::status::status(&config, &args),
-        Command::Report(args) => cmd::report::report(&config, &args),
-        Command::Clean(args) => cmd::clean::clean(&config, &args),
-        Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(&config, &args),
-        Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(&config, &args),
+        Command::Verify(args) => cmd::verify::verify(config, &args),
+        Command::Status(args) => cmd::status::status(config, &args),
+        Command::Report(args) => cmd::report::report(config, &args),
+        Command::Clean(args) => cmd::clean::clean(config, &args),
+        Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(config, &args),
+        Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(config, &args),
         Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }
