@@ -16,12 +16,22 @@ pub struct Cli {
     #[arg(long, global = true, env = "CHAMA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// How messages on stderr look: `text` lines, or one JSON object per line for log collectors.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     /// Write a Prometheus textfile-collector file here after the command (default: metrics_dir/chama.prom).
     #[arg(long, global = true, value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

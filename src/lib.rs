@@ -9,6 +9,7 @@ pub mod config;
 pub mod exit;
 pub mod ledger;
 pub mod lock;
+pub mod log;
 pub mod manifest;
 pub mod metrics;
 pub mod period;
@@ -26,6 +27,7 @@ use exit::Code;
 
 /// Runs one command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
+    log::set_json(cli.log_format == cli::LogFormat::Json);
     // Shell integration needs no configuration.
     match &cli.command {
         Command::Completions(args) => {
@@ -45,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     let result = dispatch(&config, cli);
     if let Some(path) = metrics_file {
         if let Err(e) = metrics::write(&config, &path) {
-            eprintln!("chama: warning: writing metrics to {}: {e:#}", path.display());
+            crate::say!("chama: warning: writing metrics to {}: {e:#}", path.display());
         }
     }
     result
@@ -119,7 +121,7 @@ fn recorded(
     let started = match started {
         Ok(s) => Some(s),
         Err(e) => {
-            eprintln!("chama: warning: not recording this run in the ledger: {e:#}");
+            crate::say!("chama: warning: not recording this run in the ledger: {e:#}");
             None
         }
     };
@@ -130,7 +132,7 @@ fn recorded(
             Err(e) => (exit::code_of(e), Some(format!("{e:#}"))),
         };
         if let Err(e) = ledger.run_finished(id, code as u8, error.as_deref()) {
-            eprintln!("chama: warning: not recording the end of this run in the ledger: {e:#}");
+            crate::say!("chama: warning: not recording the end of this run in the ledger: {e:#}");
         }
     }
     result

@@ -86,7 +86,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Code> {
             seconds: out.seconds,
         };
         if !args.json {
-            eprintln!(
+            crate::say!(
                 "chama: {} {date}{hh}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",
                 spec.name, built.counts.rows_in, built.counts.rows_out, built.counts.filtered, built.counts.rejected, built.sets, built.files, built.bytes, built.seconds
             );
@@ -180,9 +180,13 @@ fn build_one_hour(
         None => {
             let staging = ctx.config.staging_dir(&spec.name, ctx.date, ctx.hh);
             let r = crate::source::pull::pull_hour(ctx.source, &rel, &ready, &staging, ctx.pull_opts)?;
-            eprintln!(
+            crate::say!(
                 "chama: pulled {} {}{}: {} copied, {} already staged",
-                spec.name, ctx.date, ctx.hh, r.copied, r.skipped
+                spec.name,
+                ctx.date,
+                ctx.hh,
+                r.copied,
+                r.skipped
             );
             staging
         }

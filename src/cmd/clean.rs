@@ -166,7 +166,7 @@ pub fn clean(config: &Config, args: &CleanArgs) -> anyhow::Result<Code> {
             }
         }
     }
-    eprintln!(
+    crate::say!(
         "chama: clean: {} {} file(s), {} bytes, of days before {cutoff} (keep_days = {keep})",
         if args.dry_run { "would remove" } else { "removed" },
         c.files,

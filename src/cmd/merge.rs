@@ -75,7 +75,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
     let fingerprints: std::collections::BTreeSet<&str> =
         hours.iter().map(|(_, m)| m.spec_fingerprint.as_str()).collect();
     if fingerprints.len() > 1 {
-        eprintln!(
+        crate::say!(
             "chama: warning: {} {date}: the hours were built by {} versions of the spec",
             spec.name,
             fingerprints.len()
@@ -222,7 +222,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
                 "files": files, "bytes": bytes, "rows": counts.rows_out, "seconds": started.elapsed().as_secs_f64()})
         );
     } else {
-        eprintln!(
+        crate::say!(
             "chama: merged {} {date}: {} hour(s){}, {} set(s), {files} file(s), {bytes} bytes, {}, {:.2} s",
             spec.name,
             hours.len(),

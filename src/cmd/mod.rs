@@ -55,7 +55,7 @@ pub fn each_hour<T: Default>(
                 let c = code_of(&e);
                 code = code.worse(c);
                 let msg = format!("{iface} {date}{hh}: {e:#}");
-                eprintln!("chama: {msg}");
+                crate::say_error!("chama: {msg}");
                 crate::exit::reported(&msg);
                 hours.push(HourOutcome {
                     hour: hh,

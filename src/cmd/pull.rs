@@ -46,26 +46,27 @@ pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Code> {
     let source = source::from_config(config, &spec.input.source)?;
     let opts = options(config, args.jobs, wait);
     let date = period.date_str();
-    let (code, hours) = super::each_hour(&spec.name, &period, |_, hh| {
-        let dir = spec
-            .input
-            .path
-            .render(&Vars {
-                date: &date,
-                hour: Some(hh),
-                ..Vars::default()
-            })
-            .map_err(Failure::Usage)?;
-        let staging = config.staging_dir(&spec.name, &date, hh);
-        let r = pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, &opts)?;
-        if !args.json {
-            eprintln!(
+    let (code, hours) =
+        super::each_hour(&spec.name, &period, |_, hh| {
+            let dir = spec
+                .input
+                .path
+                .render(&Vars {
+                    date: &date,
+                    hour: Some(hh),
+                    ..Vars::default()
+                })
+                .map_err(Failure::Usage)?;
+            let staging = config.staging_dir(&spec.name, &date, hh);
+            let r = pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, &opts)?;
+            if !args.json {
+                crate::say!(
                 "chama: pulled {} {date}{hh}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",
                 spec.name, r.files, r.copied, r.bytes, r.skipped, r.retries, r.seconds
             );
-        }
-        Ok(r)
-    });
+            }
+            Ok(r)
+        });
     if args.json {
         println!(
             "{}",

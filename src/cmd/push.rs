@@ -152,10 +152,10 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Code> {
         match &r.error {
             Some(e) => {
                 code = code.worse(Code::Delivery);
-                eprintln!("chama: {} {period_s}: {e}", spec.name);
+                crate::say_error!("chama: {} {period_s}: {e}", spec.name);
                 crate::exit::reported(&format!("{} {period_s}: {e}", spec.name));
             }
-            None if !args.json => eprintln!(
+            None if !args.json => crate::say!(
                 "chama: pushed {} {period_s} to {name}: {} set(s), {} file(s) sent ({} bytes), {} already there, {:.1} s",
                 spec.name,
                 r.sets,

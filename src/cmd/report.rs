@@ -86,7 +86,7 @@ pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Code> {
         let spec = match spec::load(&path, &config.names()) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("chama: report: skipping {}: {e:#}", path.display());
+                crate::say!("chama: report: skipping {}: {e:#}", path.display());
                 continue;
             }
         };
@@ -192,7 +192,7 @@ pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Code> {
         }
     }
     for l in lines.iter().filter(|l| !l.alarms.is_empty()) {
-        eprintln!("chama: ALARM {} {}: {}", l.interface, ymd(day), l.alarms.join("; "));
+        crate::say!("chama: ALARM {} {}: {}", l.interface, ymd(day), l.alarms.join("; "));
     }
     Ok(code)
 }

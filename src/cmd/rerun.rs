@@ -114,7 +114,7 @@ pub fn rerun(config: &Config, args: &RerunArgs) -> anyhow::Result<Code> {
         let (c, error) = match result {
             Ok(c) => (c, None),
             Err(e) => {
-                eprintln!("chama: {} {date}: rerun: {e:#}", spec.name);
+                crate::say_error!("chama: {} {date}: rerun: {e:#}", spec.name);
                 crate::exit::reported(&format!("{} {date}: rerun: {e:#}", spec.name));
                 (code_of(&e), Some(format!("{e:#}")))
             }
@@ -123,7 +123,7 @@ pub fn rerun(config: &Config, args: &RerunArgs) -> anyhow::Result<Code> {
         rec.finished = ledger::now();
         ledger.record_rerun(&rec)?;
         if !args.json {
-            eprintln!(
+            crate::say!(
                 "chama: rerun {} {date} hours {} batch {}: rows {} -> {}, files {} -> {}{} (exit {c})",
                 spec.name,
                 rec.hours,
@@ -228,7 +228,7 @@ fn rerun_day(
         Ok(Code::Ok) => {}
         other => {
             discard(&fresh_root);
-            eprintln!(
+            crate::say!(
                 "chama: {} {date}: the rebuild did not complete; the old sets and delivery are untouched",
                 spec.name
             );
@@ -335,7 +335,7 @@ fn rerun_day(
                 for name in &gone {
                     conn.remove(name)?;
                     ledger.forget(dest_name, name)?;
-                    eprintln!("chama: pruned {name} from {dest_name}");
+                    crate::say!("chama: pruned {name} from {dest_name}");
                 }
             }
             rec.pruned = gone.len() as u64;

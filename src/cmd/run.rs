@@ -51,7 +51,7 @@ pub fn run(config: &Config, args: &RunArgs) -> anyhow::Result<Code> {
             Ok(c) => c,
             Err(e) => {
                 let c = code_of(&e);
-                eprintln!("chama: {iface} {date}: {e:#}");
+                crate::say_error!("chama: {iface} {date}: {e:#}");
                 crate::exit::reported(&format!("{iface} {date}: {e:#}"));
                 r.error = Some(format!("{e:#}"));
                 c
@@ -117,7 +117,7 @@ fn run_one(config: &Config, iface: &str, date: &str, r: &mut IfaceRun) -> anyhow
         code = code.worse(c);
     }
     if code != Code::Ok {
-        eprintln!(
+        crate::say!(
             "chama: {} {date}: not every hour could be built; not merging or pushing (exit {code})",
             spec.name
         );

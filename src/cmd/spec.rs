@@ -136,7 +136,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
             counts.rows_in += 1;
             let reject = |counts: &mut Counts, why: String| {
                 counts.rejected += 1;
-                eprintln!("chama: {}:{line_no}: rejected: {why}", input.display());
+                crate::say!("chama: {}:{line_no}: rejected: {why}", input.display());
             };
             let line = match std::str::from_utf8(line) {
                 Ok(s) => s,
@@ -165,9 +165,13 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
         break;
     }
     out.flush()?;
-    eprintln!(
+    crate::say!(
         "chama: spec try {}: {} rows in, {} out, {} filtered, {} rejected",
-        spec.name, counts.rows_in, counts.rows_out, counts.filtered, counts.rejected
+        spec.name,
+        counts.rows_in,
+        counts.rows_out,
+        counts.filtered,
+        counts.rejected
     );
     if counts.rejected > spec.input.max_bad_rows {
         return Err(Failure::BadInput(format!(

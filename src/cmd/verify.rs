@@ -161,10 +161,10 @@ pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
     let bad = checks.iter().any(|c| !c.problems.is_empty());
     for c in &checks {
         for p in &c.problems {
-            eprintln!("chama: verify {} {period} on {where_}: {p}", spec.name);
+            crate::say!("chama: verify {} {period} on {where_}: {p}", spec.name);
         }
         if c.problems.is_empty() && !args.json {
-            eprintln!(
+            crate::say!(
                 "chama: verified {} on {where_}: {} file(s), {} bytes{}",
                 c.verf,
                 c.files,

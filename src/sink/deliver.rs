@@ -119,8 +119,7 @@ pub fn deliver(
 
 /// A line on stderr; a closed stderr is not worth a panic in a worker.
 fn note(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{args}");
+    crate::log::emit(crate::log::Level::Warn, &args.to_string());
 }
 
 /// Whether `T` is anywhere in the error's chain.

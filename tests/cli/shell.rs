@@ -46,3 +46,57 @@ fn the_cron_file_uses_absolute_paths_and_real_commands() {
         w.run(&[word, "--help"]).expect_code(0);
     }
 }
+
+#[test]
+fn log_format_json_gives_one_object_per_line() {
+    let w = Workdir::new("logjson");
+    let cfg = w.create(
+        "chama.toml",
+        format!(
+            "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+            repo_root().display(),
+            repo_root().display()
+        ),
+    );
+    let mut cmd = w.command(&[
+        "--log-format",
+        "json",
+        "build",
+        "--iface",
+        "CM001",
+        "--period",
+        "2024121300",
+    ]);
+    cmd.env("CHAMA_CONFIG", &cfg);
+    let r = w.run_cmd(cmd);
+    r.expect_code(3);
+    let lines: Vec<serde_json::Value> = r
+        .stderr()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(l["time"].is_string() && l["message"].is_string(), "{l}");
+    }
+    assert_eq!(lines[0]["level"], "error");
+    assert!(lines[0]["message"].as_str().unwrap().contains("hour=00 does not exist"));
+    let mut cmd = w.command(&[
+        "--log-format",
+        "json",
+        "build",
+        "--iface",
+        "CM001",
+        "--period",
+        "2024121207",
+    ]);
+    cmd.env("CHAMA_CONFIG", &cfg);
+    let r = w.run_cmd(cmd);
+    r.expect_code(0);
+    let l: serde_json::Value = serde_json::from_str(r.stderr().lines().last().unwrap()).unwrap();
+    assert_eq!(l["level"], "info");
+    assert!(l["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("CM001 2024121207: 800 rows in"));
+}
