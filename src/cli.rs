@@ -54,6 +54,8 @@ pub enum Command {
     Clean(CleanArgs),
     /// Check a set against its .verf, locally or on a destination.
     Verify(VerifyArgs),
+    /// Ad-hoc rows for analysts, UTF-8 on stdout, from the raw input or the built files.
+    Sample(SampleArgs),
     /// A day's volumes per interface against the day before and last month; exit 7 on an alarm.
     Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -283,4 +285,55 @@ pub struct ReportArgs {
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleFrom {
+    /// The period's input through the spec's transform and cleaning.
+    Raw,
+    /// The built files, decoded back to UTF-8.
+    Built,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleFormat {
+    /// PostgreSQL text format with a header (NULL is \N).
+    Tsv,
+    /// RFC 4180 with a header (NULL is empty).
+    Csv,
+    /// One JSON object per row (NULL is null).
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long)]
+    pub iface: String,
+    /// YYYYMMDDHH or YYYYMMDD.
+    #[arg(long)]
+    pub period: String,
+    /// A condition over the output columns, in the spec's SQL (e.g. "wt_prov = '250'").
+    #[arg(long = "where", value_name = "SQL")]
+    pub r#where: Option<String>,
+    /// Output columns (or expressions), comma-separated (default: all).
+    #[arg(long, value_name = "A,B")]
+    pub columns: Option<String>,
+    /// Stop after N rows (default 100).
+    #[arg(long, value_name = "N", conflicts_with = "sample")]
+    pub limit: Option<u64>,
+    /// A uniform sample of N rows of the whole period (reservoir; reproducible with --seed).
+    #[arg(long, value_name = "N")]
+    pub sample: Option<u64>,
+    /// The seed of --sample.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Read the raw input (default) or the built files.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub from: SampleFrom,
+    /// Only the rows of this split value (e.g. one province).
+    #[arg(long, value_name = "VALUE")]
+    pub split: Option<String>,
+    #[arg(long, value_enum, default_value = "tsv")]
+    pub format: SampleFormat,
 }

@@ -82,6 +82,7 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Code> {
         }),
         Command::Verify(args) => cmd::verify::verify(config, &args),
         Command::Status(args) => cmd::status::status(config, &args),
+        Command::Sample(args) => cmd::sample::sample(config, &args),
         Command::Report(args) => cmd::report::report(config, &args),
         Command::Clean(args) => cmd::clean::clean(config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(config, &args),

@@ -8,6 +8,7 @@ pub mod push;
 pub mod report;
 pub mod rerun;
 pub mod run;
+pub mod sample;
 pub mod spec;
 pub mod status;
 pub mod verify;

@@ -9,6 +9,7 @@ mod push;
 mod report;
 mod rerun;
 mod run;
+mod sample;
 mod scenario;
 mod shell;
 mod sources;

@@ -1,0 +1,368 @@
+//! `chama sample`: ad-hoc rows for analysts, UTF-8 on stdout.
+//!
+//! `--from raw` (default) reads the period's input (a local source in place,
+//! a remote one from staging) through the spec's transform and cleaning;
+//! `--from built` reads the built files back (the merged day, else the
+//! hours), decoded from the spec's charset to UTF-8. Then `--split` keeps one
+//! split value, `--where` (the same Hive subset, over the output columns)
+//! filters, `--columns` projects, and `--limit N` stops reading at N rows or
+//! `--sample N --seed S` keeps a reproducible uniform sample (reservoir).
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::SampleArgs;
+use crate::config::{Config, SourceConfig};
+use crate::exit::{Code, Failure};
+use crate::manifest::Manifest;
+use crate::period::Period;
+use crate::source::local::list_hour;
+use crate::source::text::{self, Lines};
+use crate::spec::{self, Format, Spec, Vars};
+use crate::sql::Program;
+use crate::transform::bytes::LineHits;
+use crate::transform::Transformer;
+
+/// Rows as they come: already projected, NULL as `None`.
+type Row = Vec<Option<String>>;
+
+/// Where rows go: `--limit` (stop when full) or `--sample` (a reservoir).
+struct Sink {
+    limit: Option<u64>,
+    reservoir: Option<(usize, u64)>,
+    rng: u64,
+    kept: Vec<Row>,
+    seen: u64,
+    out: Box<dyn RowWriter>,
+}
+
+impl Sink {
+    /// Takes a row; `false` once no more are wanted.
+    fn take(&mut self, row: Row) -> io::Result<bool> {
+        self.seen += 1;
+        if let Some((n, _)) = self.reservoir {
+            if self.kept.len() < n {
+                self.kept.push(row);
+            } else {
+                // Algorithm R, on a seeded xorshift64*: the same seed, the same rows.
+                self.rng ^= self.rng >> 12;
+                self.rng ^= self.rng << 25;
+                self.rng ^= self.rng >> 27;
+                let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
+                if (r as usize) < n {
+                    self.kept[r as usize] = row;
+                }
+            }
+            return Ok(true);
+        }
+        self.out.write(&row)?;
+        Ok(self.limit.is_none_or(|l| self.seen < l))
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        for row in std::mem::take(&mut self.kept) {
+            self.out.write(&row)?;
+        }
+        self.out.flush()
+    }
+}
+
+trait RowWriter {
+    fn write(&mut self, row: &[Option<String>]) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+struct Writer<W: Write> {
+    w: W,
+    format: crate::cli::SampleFormat,
+    names: Vec<String>,
+}
+
+impl<W: Write> RowWriter for Writer<W> {
+    fn write(&mut self, row: &[Option<String>]) -> io::Result<()> {
+        use crate::cli::SampleFormat::*;
+        match self.format {
+            Tsv => {
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| match v {
+                        None => "\\N".to_string(),
+                        Some(s) => s
+                            .replace('\\', "\\\\")
+                            .replace('\t', "\\t")
+                            .replace('\n', "\\n")
+                            .replace('\r', "\\r"),
+                    })
+                    .collect();
+                writeln!(self.w, "{}", cells.join("\t"))
+            }
+            Csv => {
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| match v {
+                        None => String::new(),
+                        Some(s) if s.contains([',', '"', '\n', '\r']) || s.is_empty() => {
+                            format!("\"{}\"", s.replace('"', "\"\""))
+                        }
+                        Some(s) => s.clone(),
+                    })
+                    .collect();
+                write!(self.w, "{}\r\n", cells.join(","))
+            }
+            Jsonl => {
+                let obj: serde_json::Map<String, serde_json::Value> = self
+                    .names
+                    .iter()
+                    .zip(row)
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.clone().map_or(serde_json::Value::Null, serde_json::Value::String),
+                        )
+                    })
+                    .collect();
+                writeln!(self.w, "{}", serde_json::Value::Object(obj))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// `--split`, `--where` and `--columns` over the spec's output columns.
+struct Filter {
+    split: Option<(usize, String)>,
+    program: Program,
+}
+
+impl Filter {
+    fn new(spec: &Spec, names: &[String], args: &SampleArgs) -> anyhow::Result<Filter> {
+        let split = match &args.split {
+            None => None,
+            Some(v) => {
+                let col = spec.output.split_by.as_ref().ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "--split: {} is not split (its spec has no split_by)",
+                        spec.name
+                    ))
+                })?;
+                let i = names
+                    .iter()
+                    .position(|n| n == col)
+                    .expect("split_by is an output column");
+                Some((i, v.clone()))
+            }
+        };
+        let cols = match &args.columns {
+            Some(c) => c.split(',').map(str::trim).collect::<Vec<_>>().join(", "),
+            None => "*".to_string(),
+        };
+        let sql = match &args.r#where {
+            Some(w) => format!("SELECT {cols} FROM input WHERE {w}"),
+            None => format!("SELECT {cols} FROM input"),
+        };
+        let program = Program::compile(&sql, names).map_err(|errs| {
+            Failure::Usage(format!(
+                "--where/--columns: {}",
+                errs.iter()
+                    .map(|e| format!("column {}: {}", e.column, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+        Ok(Filter { split, program })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.program.output_names().to_vec()
+    }
+
+    /// The projected row, or `None` when the row is filtered out.
+    fn apply(&self, row: &[Option<&str>]) -> Option<Row> {
+        if let Some((i, v)) = &self.split {
+            if row[*i] != Some(v.as_str()) {
+                return None;
+            }
+        }
+        let mut out = Vec::new();
+        self.program
+            .eval(row, &mut out)
+            .then(|| out.iter().map(|v| v.as_str().map(|s| s.into_owned())).collect())
+    }
+}
+
+pub fn sample(config: &Config, args: &SampleArgs) -> anyhow::Result<Code> {
+    let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
+    let period: Period = args.period.parse().map_err(Failure::Usage)?;
+    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let transformer = Transformer::new(&spec, program);
+    let names = transformer.output_names().to_vec();
+    let filter = Filter::new(&spec, &names, args)?;
+    let out_names = filter.names();
+    let stdout = io::stdout();
+    let mut w = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    if args.format != crate::cli::SampleFormat::Jsonl {
+        let (sep, end) = if args.format == crate::cli::SampleFormat::Csv {
+            (",", "\r\n")
+        } else {
+            ("\t", "\n")
+        };
+        write!(w, "{}{end}", out_names.join(sep))?;
+    }
+    let mut sink = Sink {
+        limit: if args.sample.is_some() {
+            None
+        } else {
+            Some(args.limit.unwrap_or(100))
+        },
+        reservoir: args.sample.map(|n| (n as usize, args.seed)),
+        rng: args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+        kept: Vec::new(),
+        seen: 0,
+        out: Box::new(Writer {
+            w,
+            format: args.format,
+            names: out_names,
+        }),
+    };
+    match args.from {
+        crate::cli::SampleFrom::Raw => from_raw(config, &spec, &period, &transformer, &filter, &mut sink)?,
+        crate::cli::SampleFrom::Built => from_built(config, &spec, &period, &filter, &mut sink)?,
+    }
+    sink.finish()?;
+    Ok(Code::Ok)
+}
+
+fn from_raw(
+    config: &Config,
+    spec: &Spec,
+    period: &Period,
+    transformer: &Transformer<'_>,
+    filter: &Filter,
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    if spec.input.format != Format::Text {
+        return Err(Failure::Usage(format!(
+            "sample --from raw reads text input; {} reads Parquet (use --from built)",
+            spec.name
+        ))
+        .into());
+    }
+    let date = period.date_str();
+    let columns = spec.input.columns.len();
+    let mut hits = LineHits::default();
+    for hour in period.hours() {
+        let hh = format!("{hour:02}");
+        let dir: PathBuf = match config.sources.get(&spec.input.source) {
+            Some(SourceConfig::Local { root }) => root.join(
+                spec.input
+                    .path
+                    .render(&Vars {
+                        date: &date,
+                        hour: Some(&hh),
+                        ..Vars::default()
+                    })
+                    .map_err(Failure::Usage)?,
+            ),
+            _ => config.staging_dir(&spec.name, &date, &hh),
+        };
+        let Ok(files) = list_hour(&dir, &spec.input.readiness()) else {
+            if period.hour.is_some() {
+                return Err(
+                    Failure::NotReady(format!("no input for {} {date}{hh} in {}", spec.name, dir.display())).into(),
+                );
+            }
+            continue;
+        };
+        for f in files {
+            let reader = text::open(&f.path, spec.input.compression, &indicatif::ProgressBar::hidden())?;
+            let mut lines = Lines::new(reader);
+            while let Some(line) = lines
+                .next_line()
+                .with_context(|| format!("reading {}", f.path.display()))?
+            {
+                let Ok(line) = std::str::from_utf8(line) else { continue };
+                let mut fields: Vec<Option<&str>> = Vec::with_capacity(columns);
+                if text::split_fields(line, spec.input.delimiter, &spec.input.null, &mut fields) != columns {
+                    continue;
+                }
+                let mut values = Vec::new();
+                if !transformer.row(line, &fields, &mut values, &mut hits) {
+                    continue;
+                }
+                let texts: Vec<Option<String>> = values.iter().map(|v| v.as_str().map(|s| s.into_owned())).collect();
+                let refs: Vec<Option<&str>> = texts.iter().map(|v| v.as_deref()).collect();
+                if let Some(row) = filter.apply(&refs) {
+                    if !sink.take(row)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn from_built(config: &Config, spec: &Spec, period: &Period, filter: &Filter, sink: &mut Sink) -> anyhow::Result<()> {
+    let date = period.date_str();
+    let dirs: Vec<PathBuf> = match period.hour {
+        Some(h) => vec![config.hourly_day_dir(&spec.name, &date).join(format!("{h:02}"))],
+        None if config.out_dir(&spec.name, &date).join("manifest.json").exists() => {
+            vec![config.out_dir(&spec.name, &date)]
+        }
+        None => (0..24)
+            .map(|h| config.hourly_day_dir(&spec.name, &date).join(format!("{h:02}")))
+            .collect(),
+    };
+    let encoding = match spec.output.encoding {
+        crate::spec::Encoding::Utf8 => encoding_rs::UTF_8,
+        crate::spec::Encoding::Gbk => encoding_rs::GBK,
+        crate::spec::Encoding::Gb18030 => encoding_rs::GB18030,
+    };
+    let delim = spec.output.delimiter.as_str();
+    let mut any = false;
+    for dir in dirs {
+        let Ok(m) = Manifest::read(&dir) else { continue };
+        any = true;
+        for set in &m.sets {
+            if let (Some(want), Some(split)) = (&filter.split, &set.split) {
+                if &want.1 != split {
+                    continue;
+                }
+            }
+            for f in &set.files {
+                let path = dir.join(&f.name);
+                let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                let mut r = io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(file));
+                let mut raw = Vec::new();
+                loop {
+                    raw.clear();
+                    if r.read_until(b'\n', &mut raw)
+                        .with_context(|| format!("reading {}", path.display()))?
+                        == 0
+                    {
+                        break;
+                    }
+                    if raw.last() == Some(&b'\n') {
+                        raw.pop();
+                    }
+                    let (text, _, _) = encoding.decode(&raw);
+                    let cells: Vec<Option<&str>> = text.split(delim).map(|c| (c != "null").then_some(c)).collect();
+                    if let Some(row) = filter.apply(&cells) {
+                        if !sink.take(row)? {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !any {
+        return Err(Failure::NotReady(format!("{} {period} is not built", spec.name)).into());
+    }
+    Ok(())
+}
