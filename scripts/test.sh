@@ -50,3 +50,6 @@ fi
 
 step "Python tests: DuckDB differential tests, the metrics file through prometheus-client"
 CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q -p no:cacheprovider
+
+step "Airflow: the chama_daily DAG in a real Airflow (scripts/airflow/test.sh)"
+scripts/airflow/test.sh "$PWD/target/debug/chama"

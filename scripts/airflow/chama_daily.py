@@ -1,0 +1,70 @@
+"""chama's daily job in Airflow: one task per interface, each running
+`chama run --iface I --period {{ ds_nodash }} --json`.
+
+Exit codes decide retries (README, "Exit codes"): 1, 3, 5 and 6 may pass on a
+later try and are retried; 2 (configuration or spec), 4 (bad input) and 7
+(volume alarm) need a person and fail the task at once. The JSON summary chama
+prints as its last stdout line is the task's XCom.
+
+Settings, from the environment of the scheduler and workers:
+  CHAMA_BIN         the chama executable (default: chama on PATH)
+  CHAMA_CONFIG      its chama.toml (default: chama's own lookup)
+  CHAMA_WORKDIR     the directory chama runs in (default: the current one)
+  CHAMA_INTERFACES  the interfaces directory, one task per *.toml (default: $CHAMA_WORKDIR/interfaces)
+  CHAMA_RETRIES     retries of a retryable failure (default 3), CHAMA_RETRY_MINUTES between them (default 20)
+"""
+import json
+import os
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import DAG, task
+
+CHAMA = os.environ.get("CHAMA_BIN", "chama")
+WORKDIR = os.environ.get("CHAMA_WORKDIR", os.getcwd())
+INTERFACES = Path(os.environ.get("CHAMA_INTERFACES", os.path.join(WORKDIR, "interfaces")))
+RETRYABLE = {1, 3, 5, 6}
+
+
+def run_chama(iface: str, period: str) -> dict:
+    """Runs the daily job for one interface; returns chama's JSON summary."""
+    p = subprocess.run(
+        [CHAMA, "run", "--iface", iface, "--period", period, "--json"],
+        cwd=WORKDIR,
+        capture_output=True,
+        text=True,
+    )
+    print(p.stderr, end="")
+    last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "{}"
+    try:
+        summary = json.loads(last)
+    except json.JSONDecodeError:
+        summary = {"code": p.returncode, "stdout": p.stdout[-2000:]}
+    if p.returncode == 0:
+        return summary
+    if p.returncode in RETRYABLE:
+        raise AirflowException(f"chama run {iface} {period} exited {p.returncode} (retryable)")
+    raise AirflowFailException(f"chama run {iface} {period} exited {p.returncode}: needs a person, not a retry")
+
+
+with DAG(
+    dag_id="chama_daily",
+    schedule="30 1 * * *",
+    start_date=datetime(2024, 12, 1),
+    catchup=False,
+    default_args={
+        "retries": int(os.environ.get("CHAMA_RETRIES", "3")),
+        "retry_delay": timedelta(minutes=float(os.environ.get("CHAMA_RETRY_MINUTES", "20"))),
+    },
+    tags=["chama"],
+) as dag:
+    for spec in sorted(INTERFACES.glob("*.toml")):
+        iface = spec.stem
+
+        @task(task_id=f"run_{iface}")
+        def run_one(iface: str = iface, ds_nodash=None) -> dict:
+            return run_chama(iface, ds_nodash)
+
+        run_one()

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the chama_daily DAG in a real Airflow (installed once into a cached venv)
+# against the bundled day, delivered to a local outbox: the task must succeed;
+# with a broken spec it must fail at once, without a retry; a day without data
+# (exit 3) is retried.
+#   scripts/airflow/test.sh [CHAMA_BIN]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CACHE=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}
+AV=$CACHE/airflow-venv
+BIN=${1:-$PWD/target/debug/chama}
+if ! "$AV/bin/python" -c 'import airflow' 2>/dev/null; then
+  python3 -m venv "$AV"
+  "$AV/bin/pip" install -q --disable-pip-version-check apache-airflow
+fi
+T=$(mktemp -d /tmp/chama-airflow-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/work/interfaces" "$T/dags"
+cp interfaces/CM001.toml "$T/work/interfaces/"
+cp scripts/airflow/chama_daily.py "$T/dags/"
+cat > "$T/work/chama.toml" <<EOC
+work_dir = "var"
+[sources.default]
+kind = "local"
+root = "$PWD/testdata/dumps"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+EOC
+export AIRFLOW_HOME=$T/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGS_FOLDER=$T/dags
+export CHAMA_BIN=$BIN CHAMA_WORKDIR=$T/work CHAMA_CONFIG=$T/work/chama.toml CHAMA_RETRIES=2 CHAMA_RETRY_MINUTES=0
+"$AV/bin/airflow" db migrate > "$T/migrate.log" 2>&1 || { tail -20 "$T/migrate.log"; exit 1; }
+
+echo "airflow dags test chama_daily 2024-12-12 (the bundled day)"
+if ! "$AV/bin/airflow" dags test chama_daily 2024-12-12 > "$T/ok.log" 2>&1; then
+  tail -40 "$T/ok.log"; echo "FAIL: the DAG run failed on the bundled day" >&2; exit 1
+fi
+n=$(ls "$T/work/outbox/incoming/cm" | wc -l)
+[ "$n" -gt 300 ] || { echo "FAIL: only $n files delivered" >&2; exit 1; }
+grep -q "'command': 'run'" "$T/ok.log" || {
+  tail -20 "$T/ok.log"; echo "FAIL: no JSON summary as the task's return value (XCom)" >&2; exit 1; }
+echo "ok: $n files delivered to the outbox"
+
+echo "airflow dags test chama_daily 2024-12-13 with a broken spec"
+cp interfaces/CM001.toml "$T/work/interfaces/CM001.good"; echo 'name = "CM001"' > "$T/work/interfaces/CM001.toml"
+echo 'this is not toml' >> "$T/work/interfaces/CM001.toml"
+if "$AV/bin/airflow" dags test chama_daily 2024-12-13 > "$T/bad.log" 2>&1; then
+  tail -40 "$T/bad.log"; echo "FAIL: a broken spec did not fail the DAG run" >&2; exit 1
+fi
+tries=$(grep -c "exited 2: needs a person" "$T/bad.log" || true)
+[ "$tries" -ge 1 ] || { tail -40 "$T/bad.log"; echo "FAIL: the task did not fail with exit 2" >&2; exit 1; }
+if grep -qi "up_for_retry\|UP_FOR_RETRY" "$T/bad.log"; then
+  tail -40 "$T/bad.log"; echo "FAIL: a spec error was retried" >&2; exit 1
+fi
+echo "ok: the spec error failed the task once, with no retry"
+
+echo "airflow dags test chama_daily 2024-12-14 (no data: exit 3, retryable)"
+mv "$T/work/interfaces/CM001.good" "$T/work/interfaces/CM001.toml"
+if "$AV/bin/airflow" dags test chama_daily 2024-12-14 > "$T/late.log" 2>&1; then
+  echo "FAIL: a day without data succeeded" >&2; exit 1
+fi
+tries=$(grep -c "exited 3 (retryable)" "$T/late.log" || true)
+[ "$tries" -ge 2 ] && grep -qi "up_for_retry" "$T/late.log" || {
+  tail -40 "$T/late.log"; echo "FAIL: exit 3 was not retried ($tries tries)" >&2; exit 1; }
+echo "ok: data not there yet (exit 3) was retried: $tries tries"
