@@ -239,7 +239,7 @@ fn build_one_hour(
     let building = day_dir.join(format!(".{}.building-{}", ctx.hh, std::process::id()));
     let rejects_path = ctx.config.rejects_file(&spec.name, ctx.date, ctx.hh);
     if !ctx.dry_run {
-        remove_stale_builds(&day_dir, ctx.hh)?;
+        super::remove_stale(&day_dir, ctx.hh)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
     }
     let job = HourJob {
@@ -380,19 +380,4 @@ fn progress_bar(prefix: &str, total: u64) -> indicatif::ProgressBar {
     bar.set_style(style);
     bar.set_prefix(prefix.to_string());
     bar
-}
-
-/// Removes hidden build directories of this hour left by a run that died.
-fn remove_stale_builds(day_dir: &Path, hh: &str) -> anyhow::Result<()> {
-    let Ok(entries) = std::fs::read_dir(day_dir) else {
-        return Ok(());
-    };
-    let prefixes = [format!(".{hh}.building-"), format!(".{hh}.old-")];
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && e.path().is_dir() {
-            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
-        }
-    }
-    Ok(())
 }

@@ -37,6 +37,21 @@ fn hours_list(s: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// Merges a whole day as `run` and `rerun` do: every hour required, tails linked as they are.
+pub fn merge_day(config: &Config, iface: &str, date: &str) -> anyhow::Result<Code> {
+    merge(
+        config,
+        &MergeArgs {
+            iface: iface.to_string(),
+            period: date.to_string(),
+            allow_missing: None,
+            compact: false,
+            dry_run: false,
+            json: false,
+        },
+    )
+}
+
 pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
@@ -97,7 +112,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Code> {
     let parent = out.parent().expect("out/<iface>/<date>");
     let building = parent.join(format!(".{date}.building-{}", std::process::id()));
     if !args.dry_run {
-        remove_stale(parent, &date)?;
+        super::remove_stale(parent, &date)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
     }
     let result = (|| -> anyhow::Result<Vec<SetEntry>> {
@@ -313,22 +328,6 @@ fn compact_tails(
         out.push(finish(name, enc, rows)?);
     }
     Ok(out)
-}
-
-/// Removes what a merge of `date` that died left: its hidden building and
-/// replaced directories (only chama's own names; their files are links).
-fn remove_stale(parent: &Path, date: &str) -> anyhow::Result<()> {
-    let Ok(rd) = std::fs::read_dir(parent) else {
-        return Ok(());
-    };
-    let prefixes = [format!(".{date}.building-"), format!(".{date}.old-")];
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && e.path().is_dir() {
-            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// A hard link; a copy where the filesystem cannot link.

@@ -88,3 +88,20 @@ pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Removes what a build or merge of `name` (an hour `HH`, a day `YYYYMMDD`)
+/// that died left in `dir`: its hidden `.<name>.building-<pid>` and
+/// `.<name>.old-<pid>` directories, and nothing else.
+pub fn remove_stale(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let prefixes = [format!(".{name}.building-"), format!(".{name}.old-")];
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| n.starts_with(p.as_str())) && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}

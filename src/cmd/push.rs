@@ -113,6 +113,21 @@ pub fn destinations(spec: &Spec, only: Option<&str>) -> Vec<String> {
     }
 }
 
+/// Pushes a period to every destination of its spec, as `run` and `rerun` do.
+pub fn push_period(config: &Config, iface: &str, period: &str) -> anyhow::Result<Code> {
+    push(
+        config,
+        &PushArgs {
+            iface: iface.to_string(),
+            period: period.to_string(),
+            dest: None,
+            dry_run: false,
+            json: false,
+            bwlimit: None,
+        },
+    )
+}
+
 pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
     let period: Period = args.period.parse().map_err(Failure::Usage)?;

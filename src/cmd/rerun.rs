@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, MergeArgs, PushArgs, RerunArgs};
+use crate::cli::{BuildArgs, RerunArgs};
 use crate::config::Config;
 use crate::exit::{code_of, Code, Failure};
 use crate::ledger::{self, Ledger, Rerun};
@@ -256,17 +256,7 @@ fn rerun_day(
     // 3. Merge (daily interfaces) and push.
     let mut periods = Vec::new();
     if daily {
-        let c = super::merge::merge(
-            config,
-            &MergeArgs {
-                iface: spec.name.clone(),
-                period: date.to_string(),
-                allow_missing: None,
-                compact: false,
-                dry_run: false,
-                json: false,
-            },
-        )?;
+        let c = super::merge::merge_day(config, &spec.name, date)?;
         if c != Code::Ok {
             return Ok(c);
         }
@@ -289,17 +279,7 @@ fn rerun_day(
     }
     let mut code = Code::Ok;
     for p in &periods {
-        code = code.worse(super::push::push(
-            config,
-            &PushArgs {
-                iface: spec.name.clone(),
-                period: p.clone(),
-                dest: None,
-                dry_run: false,
-                json: false,
-                bwlimit: None,
-            },
-        )?);
+        code = code.worse(super::push::push_period(config, &spec.name, p)?);
     }
     // 4. Same batch, --prune-remote: old names the new set lacks go, and only those the old .verf listed.
     if args.prune_remote && same_batch && code == Code::Ok {

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, MergeArgs, PushArgs, RunArgs};
+use crate::cli::{BuildArgs, RunArgs};
 use crate::config::Config;
 use crate::exit::{code_of, Code, Failure};
 use crate::period::Period;
@@ -123,19 +123,7 @@ fn run_one(config: &Config, iface: &str, date: &str, r: &mut IfaceRun) -> anyhow
         );
         return Ok(code);
     }
-    let push = |period: String| {
-        super::push::push(
-            config,
-            &PushArgs {
-                iface: spec.name.clone(),
-                period,
-                dest: None,
-                dry_run: false,
-                json: false,
-                bwlimit: None,
-            },
-        )
-    };
+    let push = |period: String| super::push::push_period(config, &spec.name, &period);
     if spec.delivery.cadence == Cadence::Hourly {
         // Hourly interfaces deliver each hour's sets; there is no daily merge.
         for h in 0..24u8 {
@@ -146,17 +134,7 @@ fn run_one(config: &Config, iface: &str, date: &str, r: &mut IfaceRun) -> anyhow
     }
     let merged = config.out_dir(&spec.name, date).join("manifest.json").exists();
     if !merged || !r.built.is_empty() {
-        super::merge::merge(
-            config,
-            &MergeArgs {
-                iface: spec.name.clone(),
-                period: date.to_string(),
-                allow_missing: None,
-                compact: false,
-                dry_run: false,
-                json: false,
-            },
-        )?;
+        super::merge::merge_day(config, &spec.name, date)?;
         r.merged = true;
     }
     let c = push(date.to_string())?;
