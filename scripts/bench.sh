@@ -52,6 +52,12 @@ bench_transform() {
     per_core = mb / c
     printf "transform: spec try 51007 over %d MB of text: %.2f s wall, %.2f s CPU = %.0f MB/s per core (target >= 250) %s\n",
       mb, r, c, per_core, (per_core >= 250 ? "PASS" : "BELOW TARGET") }'
+  # sample --limit streams: the first rows of the same hour, through a config whose source is the bench data.
+  mkdir -p "$DIR/sample"
+  printf 'work_dir = "var"\ninterfaces_dir = "%s/interfaces"\n[sources.default]\nkind = "local"\nroot = "%s/text1g"\n[destinations.outbox]\nkind = "local"\nroot = "outbox"\n' \
+    "$PWD" "$DIR" > "$DIR/sample/chama.toml"
+  best_of 3 "$BIN" --config "$DIR/sample/chama.toml" sample --iface 51007 --period 2024121200 --limit 1000
+  printf "sample: first 1,000 rows of that hour with --limit: %.2f s (target < 1)\n" "$BEST_REAL"
 }
 
 need() { command -v "$1" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$2" >/dev/null; }
