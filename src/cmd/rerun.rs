@@ -310,7 +310,7 @@ fn rerun_day(
             for dest_name in &spec.delivery.destinations {
                 let dest = Destination::from_config(config, dest_name, &spec.delivery.remote_dir)?;
                 let (_, mut conn) = dest
-                    .connect_any(&[])
+                    .connect_any()
                     .map_err(|e| Failure::Delivery(format!("pruning on `{dest_name}`: {e:#}")))?;
                 for name in &gone {
                     conn.remove(name)?;

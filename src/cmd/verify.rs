@@ -74,7 +74,7 @@ pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
         Some(name) => {
             let dest = Destination::from_config(config, name, &spec.delivery.remote_dir)?;
             let (i, c) = dest
-                .connect_any(&[])
+                .connect_any()
                 .map_err(|e| Failure::Delivery(format!("verifying on `{name}`: {e:#}")))?;
             (format!("{name} ({})", dest.hosts[i].label()), c)
         }

@@ -102,13 +102,10 @@ impl Destination {
         }
     }
 
-    /// The first host that accepts a connection, in order, skipping `dead` ones.
-    pub fn connect_any(&self, dead: &[bool]) -> anyhow::Result<(usize, Box<dyn Conn>)> {
+    /// The first host that accepts a connection, in order.
+    pub fn connect_any(&self) -> anyhow::Result<(usize, Box<dyn Conn>)> {
         let mut why = Vec::new();
         for (i, h) in self.hosts.iter().enumerate() {
-            if dead.get(i).copied().unwrap_or(false) {
-                continue;
-            }
             match h.connect() {
                 Ok(c) => return Ok((i, c)),
                 Err(e) => why.push(format!("{}: {e:#}", h.label())),

@@ -18,18 +18,22 @@
 //! ledger says that `.part` holds this very file), check the remote size,
 //! rename into place, record it in the ledger.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{Aborter, Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
+use super::{Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
+
+mod queue;
+
+use queue::{Job, Outcome, Queue};
 
 /// One local file to deliver under `name`.
 #[derive(Debug, Clone)]
@@ -152,43 +156,6 @@ struct Slot {
     /// Time spent on completed files, for the host's rate.
     busy_nanos: AtomicU64,
     bar: indicatif::ProgressBar,
-}
-
-/// One copy of an item under way on one host.
-struct Flight {
-    id: u64,
-    item: usize,
-    host: usize,
-    speculative: bool,
-    started: Instant,
-    sent: Arc<AtomicU64>,
-    cancel: Arc<AtomicBool>,
-    /// Breaks the copy's connection when another copy has won.
-    abort: Option<Aborter>,
-}
-
-#[derive(Default)]
-struct Queue {
-    pending: VecDeque<usize>,
-    flights: Vec<Flight>,
-    done: HashSet<usize>,
-    /// Items a copy is renaming into place right now.
-    claimed: HashSet<usize>,
-    next_id: u64,
-}
-
-struct Job {
-    id: u64,
-    item: usize,
-    speculative: bool,
-    sent: Arc<AtomicU64>,
-    cancel: Arc<AtomicBool>,
-}
-
-enum Outcome {
-    Sent(u64),
-    Cancelled,
-    HostFailed,
 }
 
 struct Engine<'a> {
@@ -505,124 +472,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The next file for host `h`: from the queue, or a straggler to race.
-    fn next_job(&self, h: usize) -> Option<Job> {
-        let mut q = self.q();
-        loop {
-            if self.slots[h].dead.load(Ordering::Relaxed) {
-                return None;
-            }
-            if let Some(item) = q.pending.pop_front() {
-                return Some(Self::fly(&mut q, item, h, false));
-            }
-            if q.flights.is_empty() {
-                return None;
-            }
-            if self.dest.mode == DeliveryMode::Spread {
-                if let Some(item) = self.straggler(h, &q) {
-                    self.speculative.fetch_add(1, Ordering::Relaxed);
-                    return Some(Self::fly(&mut q, item, h, true));
-                }
-            }
-            q = self
-                .wake
-                .wait_timeout(q, Duration::from_millis(200))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    fn fly(q: &mut Queue, item: usize, host: usize, speculative: bool) -> Job {
-        q.next_id += 1;
-        let f = Flight {
-            id: q.next_id,
-            item,
-            host,
-            speculative,
-            started: Instant::now(),
-            sent: Arc::new(AtomicU64::new(0)),
-            cancel: Arc::new(AtomicBool::new(false)),
-            abort: None,
-        };
-        let job = Job {
-            id: f.id,
-            item,
-            speculative,
-            sent: f.sent.clone(),
-            cancel: f.cancel.clone(),
-        };
-        q.flights.push(f);
-        job
-    }
-
-    /// An item in flight on another host that host `h` would deliver sooner
-    /// by sending it whole than that host will by finishing it.
-    fn straggler(&self, h: usize, q: &Queue) -> Option<usize> {
-        let slot = &self.slots[h];
-        let busy = slot.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let bytes = slot.bytes.load(Ordering::Relaxed) as f64;
-        if busy < 0.05 || bytes <= 0.0 {
-            return None;
-        }
-        // Per connection: each of h's connections sends at about this rate.
-        let own_rate = bytes / busy;
-        let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        let mut best: Option<(f64, usize)> = None;
-        for f in &q.flights {
-            if f.host == h
-                || f.speculative
-                || q.done.contains(&f.item)
-                || q.claimed.contains(&f.item)
-                || q.flights.iter().filter(|g| g.item == f.item).count() > 1
-            {
-                continue;
-            }
-            let elapsed = f.started.elapsed().as_secs_f64();
-            if elapsed < 0.5 {
-                continue;
-            }
-            let size = items[f.item].size as f64;
-            let sent = f.sent.load(Ordering::Relaxed) as f64;
-            let their_rate = sent / elapsed;
-            let theirs = if their_rate > 0.0 {
-                (size - sent).max(0.0) / their_rate
-            } else {
-                f64::INFINITY
-            };
-            let mine = size / own_rate;
-            if mine * 1.25 < theirs && best.is_none_or(|(t, _)| theirs > t) {
-                best = Some((theirs, f.item));
-            }
-        }
-        best.map(|(_, i)| i)
-    }
-
-    fn finish(&self, h: usize, job: &Job, outcome: Outcome, took: Duration) {
-        let slot = &self.slots[h];
-        let mut q = self.q();
-        q.flights.retain(|f| f.id != job.id);
-        match outcome {
-            Outcome::Sent(n) => {
-                q.done.insert(job.item);
-                slot.files.fetch_add(1, Ordering::Relaxed);
-                slot.bytes.fetch_add(n, Ordering::Relaxed);
-                slot.busy_nanos.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-                for f in q.flights.iter().filter(|f| f.item == job.item) {
-                    f.cancel.store(true, Ordering::Relaxed);
-                }
-            }
-            Outcome::Cancelled => {}
-            Outcome::HostFailed => {
-                let elsewhere = q.flights.iter().any(|f| f.item == job.item);
-                if !q.done.contains(&job.item) && !elsewhere {
-                    q.pending.push_front(job.item);
-                }
-            }
-        }
-        drop(q);
-        self.wake.notify_all();
-    }
-
     /// One try at one file on host `h`: bytes sent, or why not.
     fn send(&self, conn: &mut Option<Box<dyn Conn>>, h: usize, job: &Job) -> anyhow::Result<u64> {
         if conn.is_none() {
@@ -693,44 +542,6 @@ impl<'a> Engine<'a> {
             c.remove(&loser)?;
         }
         Ok(it.size - offset)
-    }
-
-    /// Cancels and breaks every other copy of `job`'s item; returns their temporary names.
-    fn stop_others(&self, job: &Job) -> Vec<String> {
-        let q = self.q();
-        let name = self.item(job.item).name;
-        q.flights
-            .iter()
-            .filter(|f| f.item == job.item && f.id != job.id)
-            .map(|f| {
-                f.cancel.store(true, Ordering::Relaxed);
-                if let Some(abort) = &f.abort {
-                    abort();
-                }
-                if f.speculative {
-                    format!("{name}.h{}.part", f.host)
-                } else {
-                    format!("{name}.part")
-                }
-            })
-            .collect()
-    }
-
-    fn claim(&self, item: usize) -> bool {
-        let mut q = self.q();
-        if q.done.contains(&item) || q.claimed.contains(&item) {
-            return false;
-        }
-        q.claimed.insert(item);
-        true
-    }
-
-    fn unclaim(&self, item: usize, done: bool) {
-        let mut q = self.q();
-        q.claimed.remove(&item);
-        if done {
-            q.done.insert(item);
-        }
     }
 
     /// `delay * 2^attempt`, capped, times a jitter in [0.5, 1.5).
