@@ -22,7 +22,7 @@ best_of() {
   local n=$1; shift
   BEST_REAL=; BEST_CPU=
   for _ in $(seq "$n"); do
-    local t
+    local t real user sys
     t=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
     read -r real user sys <<<"$t"
     if [ -z "$BEST_REAL" ] || awk -v a="$real" -v b="$BEST_REAL" 'BEGIN{exit !(a<b)}'; then
@@ -66,6 +66,8 @@ need() { command -v "$1" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get in
 timed() {
   /usr/bin/time -o "$DIR/time.out" -f "%e %U %S %M" "$@" >/dev/null 2>"$DIR/stderr.out" || {
     echo "bench: failed: $*" >&2; tail -5 "$DIR/stderr.out" >&2; exit 1; }
+  # Locals: bash scoping is dynamic, and a caller's `s` or `u` must survive this.
+  local u s rss
   read -r T_REAL u s rss < <(tail -1 "$DIR/time.out")
   T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
   T_RSS=$(awk -v k="$rss" 'BEGIN{printf "%.0f", k/1024}')

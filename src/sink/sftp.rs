@@ -152,8 +152,10 @@ impl Host for SftpHost {
         let mut sess = Session::new().context("starting an SSH session")?;
         // Every blocking libssh2 call, the banner and handshake included, gives up after this.
         sess.set_timeout(self.timeout.as_millis().min(u32::MAX as u128) as u32);
-        // libssh2 encrypts block by block; of what OpenSSH offers, these cost it the least CPU.
-        let ciphers = "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes128-ctr,aes256-ctr";
+        // AES-GCM runs on the CPU's AES instructions through OpenSSL, whole packets at a time
+        // (vendor/libssh2-sys); libssh2's ChaCha20-Poly1305 is portable C at a quarter the speed.
+        let ciphers =
+            "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr,chacha20-poly1305@openssh.com";
         let _ = sess.method_pref(ssh2::MethodType::CryptCs, ciphers);
         let _ = sess.method_pref(ssh2::MethodType::CryptSc, ciphers);
         sess.set_tcp_stream(tcp);

@@ -162,6 +162,15 @@ static int transport_decrypt(LIBSSH2_SESSION *session, unsigned char *source,
             decryptlen = len;
             lowerfirstlast = LAST_BLOCK;
         }
+        /* chama patch: decrypt all the middle blocks in one call, leaving
+           what the block-by-block loop would have decrypted last. */
+        else if(!IS_FIRST(firstlast) && lowerfirstlast == MIDDLE_BLOCK) {
+            ssize_t tail = !IS_LAST(firstlast) ? 0 :
+                CRYPT_FLAG_R(session, SSH2_CRYPT_FLAG_PKTLEN_AAD) ?
+                blocksize + len % blocksize : blocksize;
+            if(len - tail > decryptlen)
+                decryptlen = len - tail;
+        }
 
         if(session->remote.crypt->crypt(session, 0, source, decryptlen,
                                         &session->remote.crypt_abstract,
@@ -1214,6 +1223,7 @@ int ssh2_transport_send(LIBSSH2_SESSION *session,
                 return LIBSSH2_ERROR_ENCRYPT;
         }
         else {
+            size_t mid_start = 0, mid_len = 0;
             /* Encrypt the whole packet data, one block size at a time.
                The MAC field is not encrypted unless INTEGRATED_MAC. */
             /* Some crypto back-ends could handle a single crypt() call for
@@ -1246,10 +1256,37 @@ int ssh2_transport_send(LIBSSH2_SESSION *session,
                 ssh2_deb((session, LIBSSH2_TRACE_SOCKET,
                           "crypting bytes %lu-%lu", (unsigned long)i,
                           (unsigned long)(i + bsize - 1)));
+                /* chama patch: contiguous middle blocks are encrypted in
+                   one call (one EVP call per packet instead of one per
+                   16 bytes); first and last blocks as before. */
+                if(firstlast == MIDDLE_BLOCK) {
+                    if(!mid_len)
+                        mid_start = (size_t)(ptr - p->outbuf);
+                    assert(mid_start + mid_len == (size_t)(ptr - p->outbuf));
+                    mid_len += bsize;
+                    continue;
+                }
+                if(mid_len) {
+                    if(session->local.crypt->crypt(session, 0,
+                                                   &p->outbuf[mid_start],
+                                                   mid_len,
+                                                   &session->local.crypt_abstract,
+                                                   MIDDLE_BLOCK))
+                        return LIBSSH2_ERROR_ENCRYPT;
+                    mid_len = 0;
+                }
                 if(session->local.crypt->crypt(session, 0, ptr, bsize,
                                                &session->local.crypt_abstract,
                                                firstlast))
                     return LIBSSH2_ERROR_ENCRYPT; /* encryption failure */
+            }
+            if(mid_len) {
+                if(session->local.crypt->crypt(session, 0,
+                                               &p->outbuf[mid_start], mid_len,
+                                               &session->local.crypt_abstract,
+                                               MIDDLE_BLOCK))
+                    return LIBSSH2_ERROR_ENCRYPT;
+                mid_len = 0;
             }
 
             /* Call crypt() one last time so it can be filled in with the
