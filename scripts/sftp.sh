@@ -57,6 +57,14 @@ start() {
   chmod 600 "$T"/*_ed25519
   cp "$T/client_ed25519.pub" "$T/authorized_keys"
   : > "$T/known_hosts"
+  # One cipher family per server, so that the tests cover each of libssh2's paths
+  # (see vendor/README.md): 2222 offers all (chama picks AES-GCM).
+  ciphers() {
+    case $1 in
+      2223) echo "Ciphers aes256-ctr"; echo "MACs hmac-sha2-256-etm@openssh.com" ;;
+      2224) echo "Ciphers chacha20-poly1305@openssh.com" ;;
+    esac
+  }
   for P in $PORTS; do
     cat > "$T/sshd_$P.conf" <<EOC
 Port $P
@@ -73,6 +81,7 @@ MaxStartups 200
 MaxSessions 200
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
+$(ciphers "$P")
 EOC
     cat > "$T/start-$P.sh" <<EOS
 #!/bin/sh

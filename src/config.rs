@@ -175,6 +175,10 @@ pub struct SftpConfig {
     /// says nothing for this long has failed (a hung host must not hang chama).
     #[serde(default = "default_stall_timeout")]
     pub timeout_seconds: u64,
+    /// Ask the server to flush each file to its disk (`fsync@openssh.com`) before it gets its
+    /// final name, so that a server crash cannot leave a short file under that name.
+    #[serde(default = "default_true")]
+    pub fsync: bool,
 }
 
 /// How the hosts of a destination share a set.
@@ -202,6 +206,9 @@ fn default_connect_timeout() -> u64 {
 }
 fn default_stall_timeout() -> u64 {
     30
+}
+fn default_true() -> bool {
+    true
 }
 
 /// `~/x` as a path under $HOME.

@@ -20,7 +20,7 @@ use crate::config::{Config, DeliveryMode, DestinationConfig};
 use crate::exit::Failure;
 
 /// One open connection to a host, rooted at the destination's directory.
-pub trait Conn {
+pub trait Conn: Send {
     /// The plain files of the destination's directory and their sizes.
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>>;
     /// The size of `name`, or `None` when there is no such file.

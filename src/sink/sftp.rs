@@ -41,6 +41,7 @@ pub struct SftpHost {
     known_hosts: PathBuf,
     connect_timeout: Duration,
     timeout: Duration,
+    fsync: bool,
 }
 
 /// The hosts of an `sftp` destination, with its credentials resolved.
@@ -77,6 +78,7 @@ pub fn hosts(dest: &str, c: &SftpConfig, remote_dir: &str) -> anyhow::Result<Vec
                 known_hosts: c.known_hosts.clone(),
                 connect_timeout: Duration::from_secs(c.connect_timeout_seconds.max(1)),
                 timeout: Duration::from_secs(c.timeout_seconds.max(1)),
+                fsync: c.fsync,
             }) as Box<dyn Host>)
         })
         .collect::<anyhow::Result<Vec<_>>>()
@@ -172,6 +174,7 @@ impl Host for SftpHost {
             root: PathBuf::from(&self.root),
             label: self.label.clone(),
             tcp: abort_handle.map(std::sync::Arc::new),
+            fsync: self.fsync,
         };
         conn.make_root()?;
         Ok(Box::new(conn))
@@ -240,6 +243,7 @@ struct SftpConn {
     label: String,
     /// The session's socket, to shut down from another thread.
     tcp: Option<std::sync::Arc<TcpStream>>,
+    fsync: bool,
 }
 
 impl SftpConn {
@@ -318,20 +322,32 @@ impl Conn for SftpConn {
             f.seek(SeekFrom::Start(offset))
                 .map_err(|e| self.err("seeking in", name, e))?;
         }
-        // Multi-MiB writes: libssh2 keeps many packets in flight within one call.
-        let mut buf = vec![0u8; 4 << 20];
+        // libssh2 turns everything it is handed into write requests at once, but a call returns
+        // as soon as the first of them is acknowledged, and the unacknowledged rest must be handed
+        // over again. So the data handed over never runs dry: the buffer is topped up from the
+        // file whenever less than half of it is left, and the pipe stays full across refills.
+        let mut buf = Window::new(WRITE_WINDOW);
+        let mut eof = false;
         loop {
-            let n = input
-                .read(&mut buf)
-                .with_context(|| format!("reading {}", local.display()))?;
-            if n == 0 {
+            if !eof && buf.unsent() < WRITE_WINDOW / 2 {
+                eof = buf
+                    .fill(&mut input)
+                    .with_context(|| format!("reading {}", local.display()))?;
+            }
+            if buf.unsent() == 0 {
                 break;
             }
-            f.write_all(&buf[..n]).map_err(|e| self.err("writing", name, e))?;
+            let n = f.write(buf.data()).map_err(|e| self.err("writing", name, e))?;
+            if n == 0 {
+                return Err(self.err("writing", name, "the server accepted nothing"));
+            }
+            buf.consume(n);
             pace.sent(n)?;
         }
         // fsync@openssh.com where the server has it; not every server does.
-        let _ = f.fsync();
+        if self.fsync {
+            let _ = f.fsync();
+        }
         f.close().map_err(|e| self.err("closing", name, e))
     }
 
@@ -374,6 +390,53 @@ impl Conn for SftpConn {
     }
 }
 
+/// How much file data is handed to libssh2 at a time (see `upload`).
+const WRITE_WINDOW: usize = 16 << 20;
+
+/// A sliding buffer over a file: what has been read and not yet acknowledged.
+struct Window {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Window {
+    fn new(cap: usize) -> Window {
+        Window {
+            buf: Vec::with_capacity(cap),
+            start: 0,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn unsent(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Moves what is left to the front and reads until full or the end; true at the end.
+    fn fill(&mut self, input: &mut impl Read) -> std::io::Result<bool> {
+        self.buf.drain(..self.start);
+        self.start = 0;
+        let cap = self.buf.capacity();
+        while self.buf.len() < cap {
+            let n = input
+                .by_ref()
+                .take((cap - self.buf.len()) as u64)
+                .read_to_end(&mut self.buf)?;
+            if n == 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +453,34 @@ mod tests {
             .to_string()
             .contains("must not carry a password"));
         assert!(parse_url("ftp://u@h").is_err() && parse_url("sftp://h:22").is_err());
+    }
+
+    /// Whatever the server acknowledges at a time, the window hands over every byte of the
+    /// file once, in order, and never holds more than its capacity.
+    #[test]
+    fn the_write_window_hands_over_the_whole_file_in_order() {
+        let file: Vec<u8> = (0..100_003u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        for (cap, step) in [(1000, 1), (1000, 999), (4096, 300), (64, 64), (100_003, 5000)] {
+            let mut input = &file[..];
+            let mut w = Window::new(cap);
+            let (mut out, mut eof, mut k) = (Vec::new(), false, 0usize);
+            loop {
+                if !eof && w.unsent() < cap / 2 {
+                    eof = w.fill(&mut input).unwrap();
+                }
+                assert!(w.unsent() <= cap);
+                if w.unsent() == 0 {
+                    break;
+                }
+                // Acknowledged amounts vary, as a server's acks do.
+                k += 1;
+                let n = (step + k % 3).min(w.unsent());
+                out.extend_from_slice(&w.data()[..n]);
+                w.consume(n);
+            }
+            assert!(eof);
+            assert!(out == file, "cap {cap} step {step}");
+        }
     }
 
     #[test]

@@ -322,6 +322,25 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
             d.join("known_hosts").display()
         ));
         dests.push(("exchange", root.join("incoming/cm")));
+        // The same storage through another sshd, without asking it to flush each file.
+        let nofsync = root.with_extension("nofsync");
+        cfg.push_str(&format!(
+            "[destinations.nofsync]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:2223\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nfsync = false\n",
+            nofsync.display(),
+            d.join("client_ed25519").display(),
+            d.join("known_hosts").display()
+        ));
+        dests.push(("nofsync", nofsync.join("incoming/cm")));
+        // 2222 negotiates AES-GCM, 2223 AES-CTR with an HMAC, 2224 ChaCha20-Poly1305
+        // (scripts/sftp.sh): every cipher path of the vendored libssh2, both ways.
+        let chacha = root.with_extension("chacha");
+        cfg.push_str(&format!(
+            "[destinations.chacha]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:2224\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+            chacha.display(),
+            d.join("client_ed25519").display(),
+            d.join("known_hosts").display()
+        ));
+        dests.push(("chacha", chacha.join("incoming/cm")));
     }
     w.create("chama.toml", cfg);
     w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
@@ -331,7 +350,17 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
         .filter(|(n, _)| n.ends_with(".gz") || n.ends_with(".verf"))
         .collect();
     assert!(built.len() >= 20);
+    // SSH sessions that sshd on 2222 accepted so far (the servers are ours while SERVERS is held).
+    let sessions = || {
+        sftp.as_ref().map_or(0, |d| {
+            fs::read_to_string(d.join("sshd_2222.log"))
+                .unwrap_or_default()
+                .matches("Accepted publickey for sftptest")
+                .count()
+        })
+    };
     for (dest, dir) in &dests {
+        let before = sessions();
         let r = w.run(&[
             "push",
             "--iface",
@@ -349,7 +378,14 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
             "{dest}"
         );
         assert_delivered(dir, &built);
+        if *dest == "exchange" {
+            // The planning session is reused by a worker, and the .verfs go over sessions that
+            // are open already: no more sessions than `connections` (4) for the whole push.
+            let opened = sessions() - before;
+            assert!((1..=4).contains(&opened), "{opened} SSH sessions for one push");
+        }
         // Again: nothing to send.
+        let before = sessions();
         let r = w.run(&[
             "push",
             "--iface",
@@ -370,6 +406,9 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
             (Some(0), Some(built.len() as u64)),
             "{dest}"
         );
+        if *dest == "exchange" {
+            assert_eq!(sessions() - before, 1, "a push with nothing to send opens one session");
+        }
         w.run(&[
             "verify",
             "--iface",

@@ -168,6 +168,10 @@ struct Engine<'a> {
     queue: Mutex<Queue>,
     wake: Condvar,
     speculative: AtomicUsize,
+    /// Connections not in use, by host: the planning one, and those of workers that ran out
+    /// of work, taken again before anyone connects anew (a handshake costs a round of key
+    /// exchange and authentication).
+    idle: Mutex<Vec<(usize, Box<dyn Conn>)>>,
 }
 
 impl<'a> Engine<'a> {
@@ -210,6 +214,7 @@ impl<'a> Engine<'a> {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             speculative: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -311,7 +316,27 @@ impl<'a> Engine<'a> {
             }
             Ok(todo)
         })();
-        plan.inspect_err(|e| self.fail_host(h, e))
+        match plan {
+            Ok(todo) => {
+                self.park(h, conn);
+                Ok(todo)
+            }
+            Err(e) => {
+                self.fail_host(h, &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn park(&self, h: usize, conn: Box<dyn Conn>) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push((h, conn));
+    }
+
+    /// An idle connection to host `h`, if there is one.
+    fn unpark(&self, h: usize) -> Option<Box<dyn Conn>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let i = idle.iter().position(|(x, _)| *x == h)?;
+        Some(idle.swap_remove(i).1)
     }
 
     /// The first live host that answers, in order.
@@ -424,6 +449,8 @@ impl<'a> Engine<'a> {
     fn worker(&self, h: usize) {
         let slot = &self.slots[h];
         let mut conn: Option<Box<dyn Conn>> = None;
+        // Whether `conn` came from the idle pool and has not sent anything yet since.
+        let mut reused = false;
         while let Some(job) = self.next_job(h) {
             // Should anything below panic, the file goes back in the queue and
             // the host leaves the rotation, instead of others waiting forever.
@@ -441,11 +468,22 @@ impl<'a> Engine<'a> {
                 if job.cancel.load(Ordering::Relaxed) {
                     break Outcome::Cancelled;
                 }
+                if conn.is_none() {
+                    conn = self.unpark(h);
+                    reused = conn.is_some();
+                }
                 match self.send(&mut conn, h, &job) {
-                    Ok(n) => break Outcome::Sent(n),
+                    Ok(n) => {
+                        reused = false;
+                        break Outcome::Sent(n);
+                    }
                     Err(e) if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) => {
                         conn = None;
                         break Outcome::Cancelled;
+                    }
+                    Err(_) if std::mem::take(&mut reused) => {
+                        // An idle connection that the server closed meanwhile: not a try.
+                        conn = None;
                     }
                     Err(e) => {
                         conn = None;
@@ -469,6 +507,9 @@ impl<'a> Engine<'a> {
             if failed {
                 return;
             }
+        }
+        if let Some(c) = conn {
+            self.park(h, c);
         }
     }
 
