@@ -315,32 +315,27 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
     );
     let mut dests = vec![("outbox", w.join("outbox/incoming/cm"))];
     if let (Some(d), Some(root)) = (&sftp, &remote_root) {
-        cfg.push_str(&format!(
-            "[destinations.exchange]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:2222\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
-            root.display(),
-            d.join("client_ed25519").display(),
-            d.join("known_hosts").display()
-        ));
-        dests.push(("exchange", root.join("incoming/cm")));
-        // The same storage through another sshd, without asking it to flush each file.
-        let nofsync = root.with_extension("nofsync");
-        cfg.push_str(&format!(
-            "[destinations.nofsync]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:2223\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nfsync = false\n",
-            nofsync.display(),
-            d.join("client_ed25519").display(),
-            d.join("known_hosts").display()
-        ));
-        dests.push(("nofsync", nofsync.join("incoming/cm")));
         // 2222 negotiates AES-GCM, 2223 AES-CTR with an HMAC, 2224 ChaCha20-Poly1305
-        // (scripts/sftp.sh): every cipher path of the vendored libssh2, both ways.
-        let chacha = root.with_extension("chacha");
-        cfg.push_str(&format!(
-            "[destinations.chacha]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:2224\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
-            chacha.display(),
-            d.join("client_ed25519").display(),
-            d.join("known_hosts").display()
-        ));
-        dests.push(("chacha", chacha.join("incoming/cm")));
+        // (scripts/sftp.sh): every cipher path of the vendored libssh2, both ways. `nofsync`
+        // also leaves out asking the server to flush each file.
+        for (name, port, extra) in [
+            ("exchange", 2222, ""),
+            ("nofsync", 2223, "fsync = false\n"),
+            ("chacha", 2224, ""),
+        ] {
+            let dir = if name == "exchange" {
+                root.clone()
+            } else {
+                root.with_extension(name)
+            };
+            cfg.push_str(&format!(
+                "[destinations.{name}]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:{port}\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n{extra}",
+                dir.display(),
+                d.join("client_ed25519").display(),
+                d.join("known_hosts").display()
+            ));
+            dests.push((name, dir.join("incoming/cm")));
+        }
     }
     w.create("chama.toml", cfg);
     w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
