@@ -1,0 +1,187 @@
+//! The `[output]` and `[delivery]` sections: the files a set becomes and where they go.
+
+use super::raw::{RawDelivery, RawOutput};
+use super::{Cadence, Delivery, Names, Output, Placeholder, Template, Validator};
+
+impl Validator<'_, '_> {
+    pub(super) fn output(
+        &mut self,
+        raw: RawOutput,
+        outputs: Option<&[String]>,
+        cadence: Option<Cadence>,
+    ) -> Option<Output> {
+        use Placeholder::*;
+        let mut ok = true;
+        if raw.delimiter.is_empty() {
+            self.problem(
+                &["output", "delimiter"],
+                "the output delimiter must not be empty".into(),
+            );
+            ok = false;
+        }
+        if raw.lines_per_file == 0 {
+            self.problem(
+                &["output", "lines_per_file"],
+                "lines_per_file must be at least 1".into(),
+            );
+            ok = false;
+        }
+        if !(1..=9).contains(&raw.seq_width) {
+            self.problem(
+                &["output", "seq_width"],
+                format!("seq_width {} must be 1 to 9", raw.seq_width),
+            );
+            ok = false;
+        }
+        if raw.gzip_level > 9 {
+            self.problem(
+                &["output", "gzip_level"],
+                format!("gzip_level {} must be 0 to 9", raw.gzip_level),
+            );
+            ok = false;
+        }
+        if let (Some(col), Some(outs)) = (&raw.split_by, outputs) {
+            if !outs.contains(col) {
+                let hint = crate::sql::suggest(col, outs)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.problem(
+                    &["output", "split_by"],
+                    format!("split_by names `{col}`, which is not an output column{hint}"),
+                );
+                ok = false;
+            }
+        }
+        let hourly = cadence == Some(Cadence::Hourly);
+        let mut allowed = vec![Date, DateIso, Split, Batch];
+        if hourly {
+            allowed.push(Hour);
+        }
+        let split = raw.split_by.is_some();
+        let template = |v: &mut Self, key: &str, text: &str, with_seq: bool| -> Option<Template> {
+            let mut allowed = allowed.clone();
+            if with_seq {
+                allowed.push(Seq);
+            }
+            let t = match Template::parse(text, &allowed) {
+                Ok(t) => t,
+                Err(e) => {
+                    let why = if e.contains("{hour}") && !hourly {
+                        format!("{e} (only with cadence = \"hourly\")")
+                    } else {
+                        e
+                    };
+                    v.problem(&["output", key], format!("{key} {why}"));
+                    return None;
+                }
+            };
+            let mut fine = true;
+            if text.contains('/') || text.contains('\\') {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must be a file name, not a path"),
+                );
+                fine = false;
+            }
+            if with_seq && !t.uses(Seq) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{seq}}, or every file of a set gets the same name"),
+                );
+                fine = false;
+            }
+            if split && !t.uses(Split) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{split}}: the spec splits by a column"),
+                );
+                fine = false;
+            }
+            if !split && t.uses(Split) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` uses {{split}}, but the spec sets no split_by"),
+                );
+                fine = false;
+            }
+            if !t.uses(Date) && !t.uses(DateIso) {
+                v.problem(
+                    &["output", key],
+                    format!("{key} `{text}` must contain {{date}}: the account period"),
+                );
+                fine = false;
+            }
+            fine.then_some(t)
+        };
+        let file_name = template(self, "file_name", &raw.file_name, true);
+        let verf_name = template(self, "verf_name", &raw.verf_name, false);
+        let (file_name, verf_name) = (file_name?, verf_name?);
+        if file_name.as_str() == verf_name.as_str() {
+            self.problem(&["output", "verf_name"], "verf_name must differ from file_name".into());
+            ok = false;
+        }
+        ok.then_some(Output {
+            delimiter: raw.delimiter,
+            null: raw.null,
+            encoding: raw.encoding,
+            unmappable: raw.unmappable,
+            lines_per_file: raw.lines_per_file,
+            split_by: raw.split_by,
+            file_name,
+            verf_name,
+            seq_width: raw.seq_width,
+            gzip_level: raw.gzip_level,
+        })
+    }
+
+    pub(super) fn delivery(&mut self, raw: RawDelivery, names: &Names) -> Option<Delivery> {
+        let mut ok = true;
+        for d in &raw.destinations {
+            if !names.destinations.contains(d) {
+                self.problem(
+                    &["delivery", "destinations"],
+                    format!(
+                        "destination `{d}` is not defined in chama.toml (defined: {})",
+                        names.destinations.join(", ")
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if !raw.remote_dir.starts_with('/') {
+            self.problem(
+                &["delivery", "remote_dir"],
+                format!("remote_dir `{}` must be an absolute path", raw.remote_dir),
+            );
+            ok = false;
+        }
+        let deadline = match &raw.deadline {
+            None => None,
+            Some(t) => match chrono::NaiveTime::parse_from_str(t, "%H:%M") {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.problem(
+                        &["delivery", "deadline"],
+                        format!("deadline `{t}` must be HH:MM, e.g. \"09:00\""),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
+        if !(raw.alarm_ratio > 0.0 && raw.alarm_ratio <= 1.0) {
+            self.problem(
+                &["delivery", "alarm_ratio"],
+                format!("alarm_ratio {} must be above 0 and at most 1", raw.alarm_ratio),
+            );
+            ok = false;
+        }
+        ok.then_some(Delivery {
+            cadence: raw.cadence,
+            destinations: raw.destinations,
+            remote_dir: raw.remote_dir,
+            deadline,
+            alarm_ratio: raw.alarm_ratio,
+        })
+    }
+}
