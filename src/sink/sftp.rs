@@ -327,13 +327,9 @@ impl Conn for SftpConn {
         // over again. So the data handed over never runs dry: the buffer is topped up from the
         // file whenever less than half of it is left, and the pipe stays full across refills.
         let mut buf = Window::new(WRITE_WINDOW);
-        let mut eof = false;
         loop {
-            if !eof && buf.unsent() < WRITE_WINDOW / 2 {
-                eof = buf
-                    .fill(&mut input)
-                    .with_context(|| format!("reading {}", local.display()))?;
-            }
+            buf.top_up(&mut input)
+                .with_context(|| format!("reading {}", local.display()))?;
             if buf.unsent() == 0 {
                 break;
             }
@@ -397,6 +393,8 @@ const WRITE_WINDOW: usize = 16 << 20;
 struct Window {
     buf: Vec<u8>,
     start: usize,
+    cap: usize,
+    eof: bool,
 }
 
 impl Window {
@@ -404,6 +402,8 @@ impl Window {
         Window {
             buf: Vec::with_capacity(cap),
             start: 0,
+            cap,
+            eof: false,
         }
     }
 
@@ -419,21 +419,22 @@ impl Window {
         self.start += n;
     }
 
-    /// Moves what is left to the front and reads until full or the end; true at the end.
-    fn fill(&mut self, input: &mut impl Read) -> std::io::Result<bool> {
+    /// When less than half the window is left and the file has more: moves what is left to the
+    /// front and reads until the window is full or the file ends.
+    fn top_up(&mut self, input: &mut impl Read) -> std::io::Result<()> {
+        if self.eof || self.unsent() >= self.cap / 2 {
+            return Ok(());
+        }
         self.buf.drain(..self.start);
         self.start = 0;
-        let cap = self.buf.capacity();
-        while self.buf.len() < cap {
-            let n = input
-                .by_ref()
-                .take((cap - self.buf.len()) as u64)
-                .read_to_end(&mut self.buf)?;
-            if n == 0 {
-                return Ok(true);
+        while self.buf.len() < self.cap {
+            let room = (self.cap - self.buf.len()) as u64;
+            if input.by_ref().take(room).read_to_end(&mut self.buf)? == 0 {
+                self.eof = true;
+                break;
             }
         }
-        Ok(false)
+        Ok(())
     }
 }
 
@@ -463,11 +464,9 @@ mod tests {
         for (cap, step) in [(1000, 1), (1000, 999), (4096, 300), (64, 64), (100_003, 5000)] {
             let mut input = &file[..];
             let mut w = Window::new(cap);
-            let (mut out, mut eof, mut k) = (Vec::new(), false, 0usize);
+            let (mut out, mut k) = (Vec::new(), 0usize);
             loop {
-                if !eof && w.unsent() < cap / 2 {
-                    eof = w.fill(&mut input).unwrap();
-                }
+                w.top_up(&mut input).unwrap();
                 assert!(w.unsent() <= cap);
                 if w.unsent() == 0 {
                     break;
@@ -478,7 +477,7 @@ mod tests {
                 out.extend_from_slice(&w.data()[..n]);
                 w.consume(n);
             }
-            assert!(eof);
+            assert!(w.eof);
             assert!(out == file, "cap {cap} step {step}");
         }
     }
