@@ -74,11 +74,13 @@ timed() {
 }
 
 # best_timed N CMD...: the fastest of N runs (this machine is shared and noisy); sets T_*.
+# If AFTER_RUN names a function, it runs after each run.
 best_timed() {
   local n=$1; shift
   local br="" bc="" bm=""
   for _ in $(seq "$n"); do
     timed "$@"
+    if [ -n "${AFTER_RUN:-}" ]; then "$AFTER_RUN"; fi
     if [ -z "$br" ] || awk -v a="$T_REAL" -v b="$br" 'BEGIN{exit !(a<b)}'; then br=$T_REAL; bc=$T_CPU; fi
     if [ -z "$bm" ] || [ "$T_RSS" -gt "$bm" ]; then bm=$T_RSS; fi
   done
@@ -129,6 +131,21 @@ root = "outbox"
 EOC
 }
 
+# MD5s of the data files of the hour just built, appended to $DIR/sums.out.
+hour_sums() { (cd "$DIR/var/hourly/CM001/20241212/00" && md5sum ./*.dat.gz) >> "$DIR/sums.out"; }
+hour_sums_p() { (cd "$DIR/var/hourly/CM001P/20241212/00" && md5sum ./*.dat.gz) >> "$DIR/sums.out"; }
+
+# same_bytes WHAT N: fails the bench unless N runs gave each file the same MD5.
+same_bytes() {
+  local names differ
+  names=$(awk '{print $2}' "$DIR/sums.out" | sort -u | wc -l)
+  differ=$(sort -u "$DIR/sums.out" | awk '{print $2}' | uniq -d)
+  if [ -n "$differ" ] || [ "$(wc -l < "$DIR/sums.out")" -ne $((names * $2)) ]; then
+    echo "bench: $1 gave different bytes from the same input in $2 runs:" $differ >&2
+    exit 1
+  fi
+}
+
 # The seed's shell pipeline: zcat | iconv | awk (CM001's filter, wt_av and cleaning) | split | pigz.
 seed_pipeline() {
   local out=$1 hour=$2
@@ -162,8 +179,11 @@ bench_build() {
   raw=$(du -sb --apparent-size "$DIR/gz1g/cm001/dt=2024-12-12/hour=00" | cut -f1)
   raw=$(for f in "$DIR/gz1g/cm001/dt=2024-12-12/hour=00"/part-*; do gzip -l "$f" | awk 'NR==2{print $2}'; done | awk '{s+=$1} END{print s}')
 
-  best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121200
+  # Every run must give the same bytes (compressor threads finish in any order).
+  : > "$DIR/sums.out"
+  AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121200
   local c_real=$T_REAL c_cpu=$T_CPU c_rss=$T_RSS
+  same_bytes "CM001 2024121200" 3
   timed bash -c "$(declare -f seed_pipeline); DIR='$DIR'; seed_pipeline '$DIR/seed-out' 00"
   local s_real=$T_REAL
   zcat "$DIR/var/hourly/CM001/20241212/00"/*.dat.gz > "$DIR/chama-out.raw"
@@ -173,8 +193,10 @@ bench_build() {
   rm -f "$DIR/chama-out.raw"
   best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121201
   local x4_real=$T_REAL x4_cpu=$T_CPU x4_rss=$T_RSS
-  best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
+  : > "$DIR/sums.out"
+  AFTER_RUN=hour_sums_p best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
   local q_real=$T_REAL q_rss=$T_RSS
+  same_bytes "CM001P 2024121200" 3
   local duck_sql
   duck_sql=$(python3 - <<'PY'
 import re, tomllib
@@ -197,6 +219,7 @@ PY
 
   local raw_mb; raw_mb=$(awk -v b="$raw" 'BEGIN{printf "%.0f", b/1e6}')
   echo "build: CM001, one hour of ${raw_mb} MB raw (gzip text in), GBK out (${out_mb} MB), 2 cores; best of 3 for chama, pigz, 4x and Parquet, of 2 for DuckDB"
+  echo "  the same bytes in every run of chama (text and Parquet): yes"
   printf "  chama build         %6.2f s wall, %6.2f s CPU, %4d MB peak RSS\n" "$c_real" "$c_cpu" "$c_rss"
   printf "  seed shell pipeline %6.2f s  -> chama is %sx faster (target >= 2.5)\n" "$s_real" "$(ratio "$s_real" "$c_real")"
   printf "  pigz -p 2 -6 alone  %6.2f s  -> chama is %sx faster than compressing its output alone (target >= 1.3)\n" "$p_real" "$(ratio "$p_real" "$c_real")"
