@@ -19,7 +19,7 @@ use crate::exit::{Code, Failure};
 use crate::manifest::Manifest;
 use crate::period::Period;
 use crate::source::local::list_hour;
-use crate::source::text::{self, Lines};
+use crate::source::text;
 use crate::spec::{self, Format, Spec, Vars};
 use crate::sql::Program;
 use crate::transform::bytes::LineHits;
@@ -279,8 +279,7 @@ fn from_raw(
             continue;
         };
         for f in files {
-            let reader = text::open(&f.path, spec.input.compression, &indicatif::ProgressBar::hidden())?;
-            let mut lines = Lines::new(reader);
+            let mut lines = text::open(&f.path, spec.input.compression, &indicatif::ProgressBar::hidden())?;
             while let Some(line) = lines
                 .next_line()
                 .with_context(|| format!("reading {}", f.path.display()))?

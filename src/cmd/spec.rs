@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::{SpecCheckArgs, SpecTryArgs};
 use crate::config::Config;
 use crate::exit::{Code, Failure};
-use crate::source::text::{self, Lines};
+use crate::source::text;
 use crate::spec::{self, Format};
 use crate::sql::Value;
 use crate::transform::bytes::{ByteSet, LineHits};
@@ -122,8 +122,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let mut values_store: Vec<Value> = Vec::new();
     let limit = args.limit.unwrap_or(u64::MAX);
     'files: for input in &args.input {
-        let reader = text::open(input, spec.input.compression, &indicatif::ProgressBar::hidden())?;
-        let mut lines = Lines::new(reader);
+        let mut lines = text::open(input, spec.input.compression, &indicatif::ProgressBar::hidden())?;
         let mut line_no = 0u64;
         while counts.rows_out < limit {
             let Some(line) = lines

@@ -10,7 +10,7 @@ use crate::exit::Failure;
 use crate::manifest::Counts;
 use crate::source::local::InputFile;
 use crate::source::parquet::ParquetRows;
-use crate::source::text::{self, Lines};
+use crate::source::text;
 use crate::spec::{Format, Spec, Vars};
 use crate::split::{Block, Emitted, FileStart, Splitter};
 use crate::sql::Value;
@@ -88,7 +88,7 @@ fn read_text<'t>(
 ) -> anyhow::Result<()> {
     let spec = rows.job.spec;
     let columns = rows.job.columns.len();
-    let reader = match rows.job.stream_from {
+    let mut lines = match rows.job.stream_from {
         Some((source, dir)) => {
             let raw = source.open(dir, &input.name)?;
             text::open_reader(
@@ -100,7 +100,6 @@ fn read_text<'t>(
         }
         None => text::open(&input.path, spec.input.compression, rows.job.progress)?,
     };
-    let mut lines = Lines::new(reader);
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();
     loop {

@@ -12,16 +12,15 @@ use crate::spec::Compression;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Opens an input file as a byte stream of its decompressed text; `progress`
+/// Opens an input file as lines of its decompressed text; `progress`
 /// advances by the bytes read from the file itself (compressed or not).
-pub fn open(
-    path: &Path,
-    compression: Compression,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Box<dyn Read + Send>> {
+pub fn open(path: &Path, compression: Compression, progress: &indicatif::ProgressBar) -> anyhow::Result<InputLines> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     open_reader(Box::new(file), &path.display().to_string(), compression, progress)
 }
+
+/// The lines of an input stream, whatever its kind.
+pub type InputLines = Lines<Box<dyn Chunks + Send>>;
 
 /// Like [`open`], for a stream from any source (`what` names it in errors).
 pub fn open_reader(
@@ -29,7 +28,7 @@ pub fn open_reader(
     what: &str,
     compression: Compression,
     progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Box<dyn Read + Send>> {
+) -> anyhow::Result<InputLines> {
     let mut file = progress.wrap_read(raw);
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {what}"))?;
@@ -40,85 +39,109 @@ pub fn open_reader(
         Compression::None => false,
         Compression::Auto => n == 2 && magic == GZIP_MAGIC,
     };
-    Ok(if gzip {
+    let chunks: Box<dyn Chunks + Send> = if gzip {
         Box::new(Prefetch::spawn(MultiGzDecoder::new(BufReader::with_capacity(
             256 * 1024,
             stream,
         ))))
     } else {
-        Box::new(stream)
-    })
+        Box::new(ReadChunks(stream))
+    };
+    Ok(Lines::new(chunks))
+}
+
+/// Bytes of a stream, a chunk at a time, in buffers that are handed back
+/// for reuse (no copy, no new allocation per chunk).
+pub trait Chunks {
+    /// The next chunk; empty at the end. `used` is a buffer done with.
+    fn next_chunk(&mut self, used: Vec<u8>) -> io::Result<Vec<u8>>;
+}
+
+impl<C: Chunks + ?Sized> Chunks for Box<C> {
+    fn next_chunk(&mut self, used: Vec<u8>) -> io::Result<Vec<u8>> {
+        (**self).next_chunk(used)
+    }
+}
+
+/// Chunk size: large enough that per-chunk work is negligible.
+const CHUNK: usize = 1 << 20;
+
+/// Fills `buf` (resized to [`CHUNK`]) from `inner` as far as it goes; returns it cut to the bytes read.
+fn fill_chunk(inner: &mut impl Read, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
+    // Only bytes past the buffer's old length are zeroed: a reused full chunk costs nothing.
+    buf.resize(CHUNK, 0);
+    let mut n = 0;
+    while n < buf.len() {
+        match inner.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Chunks read on the caller's thread.
+pub struct ReadChunks<R>(pub R);
+
+impl<R: Read> Chunks for ReadChunks<R> {
+    fn next_chunk(&mut self, used: Vec<u8>) -> io::Result<Vec<u8>> {
+        fill_chunk(&mut self.0, used)
+    }
 }
 
 /// Reads a stream ahead on its own thread (gzip inflation runs beside the
-/// transform instead of before it). Memory: a few 1 MiB chunks in flight.
-/// If the consumer goes away, the thread stops at its next send.
+/// transform instead of before it). Memory: a few 1 MiB chunks in flight,
+/// their buffers returned for reuse. If the consumer goes away, the thread
+/// stops at its next send.
 pub struct Prefetch {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    pos: usize,
+    recycle: std::sync::mpsc::Sender<Vec<u8>>,
     done: bool,
 }
 
 impl Prefetch {
     pub fn spawn<R: Read + Send + 'static>(mut inner: R) -> Prefetch {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let (recycle, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || loop {
-            let mut buf = vec![0u8; 1 << 20];
-            let mut n = 0;
-            let result = loop {
-                match inner.read(&mut buf[n..]) {
-                    Ok(0) => break Ok(()),
-                    Ok(k) => {
-                        n += k;
-                        if n == buf.len() {
-                            break Ok(());
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            buf.truncate(n);
-            let end = n == 0;
-            let failed = result.is_err();
-            let msg = result.map(|()| buf);
-            if tx.send(msg).is_err() || end || failed {
+            let buf = reuse.try_recv().unwrap_or_default();
+            let msg = fill_chunk(&mut inner, buf);
+            let stop = !matches!(&msg, Ok(c) if !c.is_empty());
+            if tx.send(msg).is_err() || stop {
                 return;
             }
         });
         Prefetch {
             rx,
-            chunk: Vec::new(),
-            pos: 0,
+            recycle,
             done: false,
         }
     }
 }
 
-impl Read for Prefetch {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            if self.done {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Ok(c)) => {
-                    self.done = c.is_empty();
-                    self.chunk = c;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => return Err(io::Error::other("the reading thread stopped")),
-            }
+impl Chunks for Prefetch {
+    fn next_chunk(&mut self, used: Vec<u8>) -> io::Result<Vec<u8>> {
+        if self.done {
+            return Ok(Vec::new());
         }
-        let n = out.len().min(self.chunk.len() - self.pos);
-        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        if used.capacity() > 0 {
+            // The thread may have ended; then the buffer is simply dropped.
+            let _ = self.recycle.send(used);
+        }
+        match self.rx.recv() {
+            Ok(Ok(c)) => {
+                self.done = c.is_empty();
+                Ok(c)
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => Err(io::Error::other("the reading thread stopped")),
+        }
     }
 }
 
@@ -135,57 +158,60 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Lines of a stream, without their `\n`, read through one large buffer.
-pub struct Lines<R> {
-    inner: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+/// Lines of a stream, without their `\n`. A line is handed out where it lies
+/// in its chunk; only a line that spans two chunks is copied (into `carry`).
+pub struct Lines<C> {
+    src: C,
+    chunk: Vec<u8>,
+    pos: usize,
+    /// The start of a line the last chunk ended inside.
+    carry: Vec<u8>,
+    /// `carry` was the last line handed out.
+    carried: bool,
     eof: bool,
 }
 
-impl<R: Read> Lines<R> {
-    pub fn new(inner: R) -> Lines<R> {
+impl<C: Chunks> Lines<C> {
+    pub fn new(src: C) -> Lines<C> {
         Lines {
-            inner,
-            buf: vec![0; 1 << 20],
-            start: 0,
-            end: 0,
+            src,
+            chunk: Vec::new(),
+            pos: 0,
+            carry: Vec::new(),
+            carried: false,
             eof: false,
         }
     }
 
     /// The next line; a last line without `\n` is still a line.
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        if self.carried {
+            self.carry.clear();
+            self.carried = false;
+        }
         loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
-                let line = self.start..self.start + i;
-                self.start += i + 1;
-                return Ok(Some(&self.buf[line]));
+            let start = self.pos;
+            if let Some(i) = memchr::memchr(b'\n', &self.chunk[start..]) {
+                self.pos = start + i + 1;
+                if self.carry.is_empty() {
+                    return Ok(Some(&self.chunk[start..start + i]));
+                }
+                self.carry.extend_from_slice(&self.chunk[start..start + i]);
+                self.carried = true;
+                return Ok(Some(&self.carry));
             }
             if self.eof {
-                if self.start == self.end {
+                if self.carry.is_empty() {
                     return Ok(None);
                 }
-                let line = self.start..self.end;
-                self.start = self.end;
-                return Ok(Some(&self.buf[line]));
+                self.carried = true;
+                return Ok(Some(&self.carry));
             }
-            // Move the partial line to the front; grow when one line fills the buffer.
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.end == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            self.carry.extend_from_slice(&self.chunk[start..]);
+            let used = std::mem::take(&mut self.chunk);
+            self.chunk = self.src.next_chunk(used)?;
+            self.pos = 0;
+            self.eof = self.chunk.is_empty();
         }
     }
 }
@@ -254,7 +280,7 @@ mod tests {
     fn lines_across_buffer_refills_and_without_final_newline() {
         let long = "x".repeat(3 << 20);
         let text = format!("a\n{long}\nb");
-        let mut lines = Lines::new(text.as_bytes());
+        let mut lines = Lines::new(ReadChunks(text.as_bytes()));
         assert_eq!(lines.next_line().unwrap(), Some(&b"a"[..]));
         assert_eq!(lines.next_line().unwrap().map(<[u8]>::len), Some(3 << 20));
         assert_eq!(lines.next_line().unwrap(), Some(&b"b"[..]));
@@ -278,22 +304,60 @@ mod tests {
         }
     }
 
+    fn all_chunks(mut c: impl Chunks) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut used = Vec::new();
+        loop {
+            let chunk = c.next_chunk(used)?;
+            if chunk.is_empty() {
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+            used = chunk;
+        }
+    }
+
     #[test]
     fn prefetch_passes_bytes_and_errors_through() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let mut out = Vec::new();
-        Prefetch::spawn(io::Cursor::new(data.clone()))
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
+        assert_eq!(
+            all_chunks(Prefetch::spawn(io::Cursor::new(data.clone()))).unwrap(),
+            data
+        );
         struct Broken;
         impl Read for Broken {
             fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
                 Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt deflate stream"))
             }
         }
-        let err = Prefetch::spawn(Broken).read_to_end(&mut Vec::new()).unwrap_err();
+        let err = all_chunks(Prefetch::spawn(Broken)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn lines_split_anywhere_across_chunks_are_whole() {
+        // Chunks of every small size, so a line (and its \n) falls across
+        // chunk boundaries at every offset.
+        struct Tiny<'a>(&'a [u8], usize);
+        impl Chunks for Tiny<'_> {
+            fn next_chunk(&mut self, mut used: Vec<u8>) -> io::Result<Vec<u8>> {
+                let n = self.1.min(self.0.len());
+                used.clear();
+                used.extend_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(used)
+            }
+        }
+        let text = "ab\n\ncdef\nghi\n中文\nj";
+        let want: Vec<&str> = text.split('\n').collect();
+        for size in 1..=text.len() {
+            let mut lines = Lines::new(Tiny(text.as_bytes(), size));
+            let mut got = Vec::new();
+            while let Some(l) = lines.next_line().unwrap() {
+                got.push(String::from_utf8(l.to_vec()).unwrap());
+            }
+            assert_eq!(got, want, "chunks of {size}");
+        }
     }
 
     #[test]
