@@ -70,15 +70,7 @@ const CHUNK: usize = 1 << 20;
 fn fill_chunk(inner: &mut impl Read, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
     // Only bytes past the buffer's old length are zeroed: a reused full chunk costs nothing.
     buf.resize(CHUNK, 0);
-    let mut n = 0;
-    while n < buf.len() {
-        match inner.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let n = read_up_to(inner, &mut buf)?;
     buf.truncate(n);
     Ok(buf)
 }
