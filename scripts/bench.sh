@@ -133,9 +133,8 @@ root = "outbox"
 EOC
 }
 
-# MD5s of the data files of the hour just built, appended to $DIR/sums.out.
-hour_sums() { (cd "$DIR/var/hourly/CM001/20241212/00" && md5sum ./*.dat.gz) >> "$DIR/sums.out"; }
-hour_sums_p() { (cd "$DIR/var/hourly/CM001P/20241212/00" && md5sum ./*.dat.gz) >> "$DIR/sums.out"; }
+# MD5s of the data files in $SUMS_OF (an hour just built), appended to $DIR/sums.out.
+hour_sums() { (cd "$SUMS_OF" && md5sum ./*.dat.gz) >> "$DIR/sums.out"; }
 
 # same_bytes WHAT N: fails the bench unless N runs gave each file the same MD5.
 same_bytes() {
@@ -183,7 +182,7 @@ bench_build() {
 
   # Every run must give the same bytes (compressor threads finish in any order).
   : > "$DIR/sums.out"
-  AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121200
+  SUMS_OF=$DIR/var/hourly/CM001/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121200
   local c_real=$T_REAL c_cpu=$T_CPU c_rss=$T_RSS c_cpu_min=$T_CPU_MIN
   same_bytes "CM001 2024121200" 3
   timed bash -c "$(declare -f seed_pipeline); DIR='$DIR'; seed_pipeline '$DIR/seed-out' 00"
@@ -196,7 +195,7 @@ bench_build() {
   best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001 --period 2024121201
   local x4_real=$T_REAL x4_rss=$T_RSS x4_cpu_min=$T_CPU_MIN
   : > "$DIR/sums.out"
-  AFTER_RUN=hour_sums_p best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
+  SUMS_OF=$DIR/var/hourly/CM001P/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
   local q_real=$T_REAL q_rss=$T_RSS
   same_bytes "CM001P 2024121200" 3
   local duck_sql
