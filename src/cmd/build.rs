@@ -17,8 +17,8 @@ use crate::exit::{Code, Failure};
 use crate::manifest::{verf_text, write_atomic, Counts, InputEntry, Manifest, SetEntry};
 use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
+use crate::source::columnar;
 use crate::source::local::list_hour;
-use crate::source::parquet;
 use crate::spec::{self, Format, Spec, Vars};
 use crate::sql::Program;
 
@@ -168,9 +168,9 @@ fn build_one_hour(
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
     let ready = spec.input.readiness();
     let streamed = ctx.local_root.is_none() && ctx.no_stage;
-    if streamed && spec.input.format == Format::Parquet {
+    if streamed && spec.input.format != Format::Text {
         return Err(Failure::Usage(
-            "--no-stage reads text input only: Parquet needs its files staged (drop --no-stage)".into(),
+            "--no-stage reads text input only: Parquet and ORC need their files staged (drop --no-stage)".into(),
         )
         .into());
     }
@@ -204,18 +204,18 @@ fn build_one_hour(
     } else {
         list_hour(&hour_dir, &ready)?
     };
-    // A Parquet spec without `columns` takes them from the hour's first file.
+    // A Parquet or ORC spec without `columns` takes them from the hour's first file.
     let compiled;
     let (program, columns) = match (program, spec.input.format) {
         (Some(p), _) => (p, spec.input.columns.clone()),
         // An empty hour (allow_empty) has no schema to read, and no row to evaluate.
-        (None, Format::Parquet) if inputs.is_empty() => {
+        (None, Format::Parquet | Format::Orc) if inputs.is_empty() => {
             compiled = Program::compile("SELECT * FROM input", &[])
                 .map_err(|_| anyhow::anyhow!("an empty SELECT did not compile"))?;
             (&compiled, Vec::new())
         }
-        (None, Format::Parquet) => {
-            let columns = parquet::column_names(&inputs[0].path)?;
+        (None, Format::Parquet | Format::Orc) => {
+            let columns = columnar::column_names(&inputs[0].path, spec.input.format)?;
             compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {
                 let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
                 Failure::Usage(format!(

@@ -68,8 +68,20 @@ impl Cleaner {
             return Ok(());
         };
         let names: Vec<String> = serde_json::from_slice(&text).unwrap_or_default();
-        for n in names.iter().filter(|n| !n.contains('/') && *n != ".." && *n != ".") {
+        // Names are paths under the hour (a pull keeps Hive's subdirectories); never anything above it.
+        let safe = |n: &&String| n.split('/').all(|c| !c.is_empty() && c != ".." && c != ".");
+        let mut subdirs = std::collections::BTreeSet::new();
+        for n in names.iter().filter(safe) {
             self.remove(&dir.join(n))?;
+            let mut at = n.as_str();
+            while let Some((parent, _)) = at.rsplit_once('/') {
+                subdirs.insert(parent.to_string());
+                at = parent;
+            }
+        }
+        // Deepest first, each only once empty.
+        for sub in subdirs.iter().rev() {
+            self.prune(&dir.join(sub));
         }
         self.remove(&dir.join(PULLED))?;
         self.prune(dir);

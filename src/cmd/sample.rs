@@ -279,14 +279,18 @@ fn from_raw(
             continue;
         };
         for f in files {
+            let mut cutter = text::FieldCutter::new(&spec.input);
             let mut lines = text::open(&f.path, spec.input.compression, &indicatif::ProgressBar::hidden())?;
+            let mut line_no = 0;
             while let Some(line) = lines
                 .next_line()
-                .with_context(|| format!("reading {}", f.path.display()))?
+                .map_err(|e| text::read_error(&e, &f.path.display().to_string(), line_no))?
             {
+                line_no += 1;
                 let Ok(line) = std::str::from_utf8(line) else { continue };
                 let mut fields: Vec<Option<&str>> = Vec::with_capacity(columns);
-                if text::split_fields(line, spec.input.delimiter, &spec.input.null, &mut fields) != columns {
+                let (n, line) = cutter.cut(line, &mut fields);
+                if n != columns {
                     continue;
                 }
                 let mut values = Vec::new();

@@ -8,8 +8,10 @@ use anyhow::Context;
 use crate::cli::{SpecCheckArgs, SpecTryArgs};
 use crate::config::Config;
 use crate::exit::{Code, Failure};
+use crate::source::columnar::{self, ColumnarRows};
 use crate::source::text;
-use crate::spec::{self, Format};
+use crate::spec::{self, Format, Spec};
+use crate::sql::Program;
 use crate::sql::Value;
 use crate::transform::bytes::{ByteSet, LineHits};
 use crate::transform::{recycle, Transformer};
@@ -100,11 +102,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let path = spec_path(config, &args.spec);
     let spec = spec::load(&path, &config.names())?;
     if spec.input.format != Format::Text {
-        return Err(Failure::Usage(format!(
-            "spec try: {} reads {:?} input; spec try reads text input only",
-            spec.name, spec.input.format
-        ))
-        .into());
+        return try_columnar(&spec, args);
     }
     let program = spec.program.as_ref().context("spec has no compiled SQL")?;
     let transformer = Transformer::new(&spec, program);
@@ -121,13 +119,14 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let mut fields_store: Vec<Option<&str>> = Vec::new();
     let mut values_store: Vec<Value> = Vec::new();
     let limit = args.limit.unwrap_or(u64::MAX);
+    let mut cutter = text::FieldCutter::new(&spec.input);
     'files: for input in &args.input {
         let mut lines = text::open(input, spec.input.compression, &indicatif::ProgressBar::hidden())?;
         let mut line_no = 0u64;
         while counts.rows_out < limit {
             let Some(line) = lines
                 .next_line()
-                .with_context(|| format!("reading {}", input.display()))?
+                .map_err(|e| text::read_error(&e, &input.display().to_string(), line_no))?
             else {
                 continue 'files;
             };
@@ -145,7 +144,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
                 }
             };
             let mut fields = recycle(std::mem::take(&mut fields_store));
-            let n = text::split_fields(line, spec.input.delimiter, &spec.input.null, &mut fields);
+            let (n, line) = cutter.cut(line, &mut fields);
             if n != columns {
                 reject(&mut counts, text::field_count_error(n, columns));
                 fields_store = recycle(fields);
@@ -163,6 +162,79 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
         }
         break;
     }
+    finish_try(&spec, out, &counts)
+}
+
+/// `spec try` on Parquet or ORC files: the same rows a build would take.
+fn try_columnar(spec: &Spec, args: &SpecTryArgs) -> anyhow::Result<Code> {
+    let compiled;
+    let (program, columns) = match (&spec.program, args.input.first()) {
+        (Some(p), _) => (p, spec.input.columns.clone()),
+        (None, None) => return Err(Failure::Usage("spec try needs at least one --input".into()).into()),
+        (None, Some(first)) => {
+            let columns = columnar::column_names(first, spec.input.format)?;
+            compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {
+                let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
+                Failure::Usage(format!(
+                    "the SQL does not fit the columns of {}: {}",
+                    first.display(),
+                    why.join("; ")
+                ))
+            })?;
+            (&compiled, columns)
+        }
+    };
+    let transformer = Transformer::new(spec, program);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    out.write_all(transformer.output_names().join("\t").as_bytes())?;
+    out.write_all(b"\n")?;
+    let mut counts = Counts::default();
+    let mut hits = LineHits::default();
+    let mut tsv = TsvWriter::new();
+    let mut values_store: Vec<Value> = Vec::new();
+    let limit = args.limit.unwrap_or(u64::MAX);
+    for input in &args.input {
+        if counts.rows_out >= limit {
+            break;
+        }
+        let mut rows = ColumnarRows::open(input, spec.input.format, &columns, program.used_columns())?;
+        let mut row_no = 0u64;
+        let r = rows.for_each(|fields, unwritable| {
+            if counts.rows_out >= limit {
+                return Err(Enough.into());
+            }
+            row_no += 1;
+            counts.rows_in += 1;
+            if let Some(why) = unwritable {
+                counts.rejected += 1;
+                crate::say!("chama: {}:{row_no}: rejected: {why}", input.display());
+                return Ok(());
+            }
+            let mut values = recycle(std::mem::take(&mut values_store));
+            if transformer.row("", fields, &mut values, &mut hits) {
+                counts.rows_out += 1;
+                tsv.write_row(&mut out, "", &values)?;
+            } else {
+                counts.filtered += 1;
+            }
+            values_store = recycle(values);
+            Ok(())
+        });
+        match r {
+            Err(e) if e.is::<Enough>() => break,
+            other => other?,
+        }
+    }
+    finish_try(spec, out, &counts)
+}
+
+/// Stops reading once `--limit` rows are out.
+#[derive(Debug, thiserror::Error)]
+#[error("enough rows")]
+struct Enough;
+
+fn finish_try(spec: &Spec, mut out: impl Write, counts: &Counts) -> anyhow::Result<Code> {
     out.flush()?;
     crate::say!(
         "chama: spec try {}: {} rows in, {} out, {} filtered, {} rejected",

@@ -8,8 +8,8 @@ use super::write::ToWriter;
 use super::HourJob;
 use crate::exit::Failure;
 use crate::manifest::Counts;
+use crate::source::columnar::ColumnarRows;
 use crate::source::local::InputFile;
-use crate::source::parquet::ParquetRows;
 use crate::source::text;
 use crate::spec::{Format, Spec, Vars};
 use crate::split::{Block, Emitted, FileStart, Splitter};
@@ -53,12 +53,16 @@ pub(super) fn read_and_split(
     for input in job.inputs {
         match spec.input.format {
             Format::Text => read_text(&mut rows, input, &mut values_store)?,
-            Format::Parquet => {
-                let mut file = ParquetRows::open(&input.path, job.columns, job.program.used_columns())?;
+            Format::Parquet | Format::Orc => {
+                let mut file =
+                    ColumnarRows::open(&input.path, spec.input.format, job.columns, job.program.used_columns())?;
                 let mut row_no = 0;
-                file.for_each(|fields| {
+                file.for_each(|fields, unwritable| {
                     row_no += 1;
                     rows.counts.rows_in += 1;
+                    if let Some(why) = unwritable {
+                        return rows.reject(&input.name, row_no, why, b"");
+                    }
                     let mut values = recycle(std::mem::take(&mut values_store));
                     let r = rows.row("", fields, &mut values, input, row_no, b"");
                     values_store = recycle(values);
@@ -102,13 +106,12 @@ fn read_text<'t>(
     };
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();
+    let mut cutter = text::FieldCutter::new(&spec.input);
     loop {
         let line = match lines.next_line() {
             Ok(Some(l)) => l,
             Ok(None) => return Ok(()),
-            Err(e) => {
-                return Err(Failure::BadInput(format!("{}: after line {line_no}: {e}", input.path.display())).into())
-            }
+            Err(e) => return Err(text::read_error(&e, &input.path.display().to_string(), line_no)),
         };
         line_no += 1;
         rows.counts.rows_in += 1;
@@ -125,7 +128,7 @@ fn read_text<'t>(
             }
         };
         let mut fields = recycle(std::mem::take(&mut fields_store));
-        let n = text::split_fields(text_line, spec.input.delimiter, &spec.input.null, &mut fields);
+        let (n, text_line) = cutter.cut(text_line, &mut fields);
         if n != columns {
             rows.reject(&input.name, line_no, text::field_count_error(n, columns), line)?;
         } else {

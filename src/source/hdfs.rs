@@ -76,22 +76,35 @@ impl Source for HdfsSource {
     }
 
     fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>> {
-        let path = self.path(dir);
-        match self.call("listing", self.client.list_status(&path, false))? {
-            Ok(statuses) => Ok(Some(
-                statuses
-                    .into_iter()
-                    .filter(|s| !s.isdir)
-                    .map(|s| Entry {
-                        name: s.path.rsplit('/').next().unwrap_or(&s.path).to_string(),
-                        size: s.length as u64,
-                        mtime_ms: s.modification_time as i64,
-                    })
-                    .collect(),
-            )),
-            Err(HdfsError::FileNotFound(_)) => Ok(None),
-            Err(e) => Err(anyhow!("listing {}: {e}", self.describe(dir))),
+        let mut out = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(sub) = dirs.pop() {
+            let path = match sub.as_str() {
+                "" => self.path(dir),
+                s => format!("{}/{}", self.path(dir), s.trim_end_matches('/')),
+            };
+            match self.call("listing", self.client.list_status(&path, false))? {
+                Ok(statuses) => {
+                    for s in statuses {
+                        let name = format!("{sub}{}", s.path.rsplit('/').next().unwrap_or(&s.path));
+                        if s.isdir {
+                            if super::descend(&name) {
+                                dirs.push(format!("{name}/"));
+                            }
+                            continue;
+                        }
+                        out.push(Entry {
+                            name,
+                            size: s.length as u64,
+                            mtime_ms: s.modification_time as i64,
+                        });
+                    }
+                }
+                Err(HdfsError::FileNotFound(_)) if sub.is_empty() => return Ok(None),
+                Err(e) => return Err(anyhow!("listing {}: {e}", self.describe(&format!("{dir}/{sub}")))),
+            }
         }
+        Ok(Some(out))
     }
 
     fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>> {

@@ -64,25 +64,21 @@ impl HdfsCliSource {
     }
 }
 
-impl Source for HdfsCliSource {
-    fn describe(&self, dir: &str) -> String {
-        self.path(dir)
-    }
+enum Kind {
+    File,
+    Dir,
+    Other,
+}
 
-    fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>> {
-        let path = self.path(dir);
-        if self.run(&["-test", "-d", &path])?.is_err() {
-            if let Err(why) = self.run(&["-test", "-e", "/"])? {
-                return Err(anyhow!("cannot reach HDFS through `{}`: {why}", self.command.join(" ")));
-            }
-            return Ok(None);
-        }
+impl HdfsCliSource {
+    /// What `path` (a directory) holds, one `-stat` call.
+    fn stat_children(&self, path: &str) -> anyhow::Result<Vec<(Kind, Entry)>> {
         let glob = format!("{path}/*");
         let out = match self.run(&["-stat", "%F|%b|%Y|%n", &glob])? {
             Ok(out) => out,
             // An empty directory matches no file; `-ls` tells that from a directory it may not read.
-            Err(_) => match self.run(&["-ls", &path])? {
-                Ok(_) => return Ok(Some(vec![])),
+            Err(_) => match self.run(&["-ls", path])? {
+                Ok(_) => return Ok(vec![]),
                 Err(why) => return Err(anyhow!("listing {path}: {why}")),
             },
         };
@@ -97,19 +93,54 @@ impl Source for HdfsCliSource {
             let (Some(kind), Some(size), Some(mtime), Some(name)) = (kind, size, mtime, name) else {
                 return Err(anyhow!("cannot read `{} -stat` output: {line}", self.command.join(" ")));
             };
-            if kind != "regular file" {
-                continue;
-            }
             let parse = |v: &str| {
                 v.trim()
                     .parse::<i64>()
                     .map_err(|_| anyhow!("cannot read `{} -stat` output: {line}", self.command.join(" ")))
             };
-            entries.push(Entry {
-                name: name.to_string(),
-                size: parse(size)? as u64,
-                mtime_ms: parse(mtime)?,
-            });
+            let kind = match kind {
+                "regular file" => Kind::File,
+                "directory" => Kind::Dir,
+                _ => Kind::Other,
+            };
+            entries.push((
+                kind,
+                Entry {
+                    name: name.to_string(),
+                    size: parse(size)? as u64,
+                    mtime_ms: parse(mtime)?,
+                },
+            ));
+        }
+        Ok(entries)
+    }
+}
+
+impl Source for HdfsCliSource {
+    fn describe(&self, dir: &str) -> String {
+        self.path(dir)
+    }
+
+    fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>> {
+        let path = self.path(dir);
+        if self.run(&["-test", "-d", &path])?.is_err() {
+            if let Err(why) = self.run(&["-test", "-e", "/"])? {
+                return Err(anyhow!("cannot reach HDFS through `{}`: {why}", self.command.join(" ")));
+            }
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(sub) = dirs.pop() {
+            let at = format!("{path}/{sub}");
+            for (kind, entry) in self.stat_children(at.trim_end_matches('/'))? {
+                let name = format!("{sub}{}", entry.name);
+                match kind {
+                    Kind::File => entries.push(Entry { name, ..entry }),
+                    Kind::Dir if super::descend(&name) => dirs.push(format!("{name}/")),
+                    Kind::Dir | Kind::Other => {}
+                }
+            }
         }
         Ok(Some(entries))
     }

@@ -36,25 +36,7 @@ impl Source for LocalSource {
             return Ok(None);
         }
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&path).with_context(|| format!("listing {}", path.display()))? {
-            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-            let meta = entry
-                .metadata()
-                .with_context(|| format!("reading {}", entry.path().display()))?;
-            if !meta.is_file() {
-                continue;
-            }
-            let mtime_ms = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_millis() as i64);
-            out.push(Entry {
-                name: entry.file_name().to_string_lossy().into_owned(),
-                size: meta.len(),
-                mtime_ms,
-            });
-        }
+        list_into(&path, "", &mut out)?;
         Ok(Some(out))
     }
 
@@ -64,6 +46,38 @@ impl Source for LocalSource {
             std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?,
         ))
     }
+}
+
+/// The files of `path` (names prefixed with `prefix`), and of the
+/// subdirectories that can hold data (see [`super::descend`]).
+fn list_into(path: &Path, prefix: &str, out: &mut Vec<Entry>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if meta.is_dir() {
+            if super::descend(&name) {
+                list_into(&entry.path(), &format!("{name}/"), out)?;
+            }
+            continue;
+        }
+        if !meta.is_file() {
+            continue;
+        }
+        let mtime_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        out.push(Entry {
+            name,
+            size: meta.len(),
+            mtime_ms,
+        });
+    }
+    Ok(())
 }
 
 /// The data files of one hour's local directory, in name order, after

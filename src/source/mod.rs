@@ -4,10 +4,12 @@
 //! hour ready (it exists, its marker is there, it has data files) is decided
 //! once, in [`list_ready`], for every kind of source.
 
+pub mod arrow_text;
+pub mod codec;
+pub mod columnar;
 pub mod hdfs;
 pub mod hdfs_cli;
 pub mod local;
-pub mod parquet;
 pub mod pull;
 pub mod text;
 
@@ -29,7 +31,9 @@ pub struct Entry {
 pub trait Source: Send + Sync {
     /// `dir` as a user would recognise it, for messages.
     fn describe(&self, dir: &str) -> String;
-    /// The files of `dir`, not recursing; `None` when `dir` does not exist.
+    /// The files of `dir` and of its subdirectories, named by their path
+    /// under `dir` (`HIVE_UNION_SUBDIR_1/000000_0`); subdirectories that
+    /// [`descend`] refuses are not entered. `None` when `dir` does not exist.
     fn list(&self, dir: &str) -> anyhow::Result<Option<Vec<Entry>>>;
     /// The bytes of one file.
     fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>>;
@@ -64,11 +68,32 @@ pub struct Readiness<'a> {
     pub allow_empty: bool,
 }
 
-/// The data files of an hour, in name order, once the hour is there and
-/// ready: its directory exists, its marker (if any) is present, and it holds
-/// at least one data file unless empty hours are allowed. Names starting with
-/// `_` or `.` are bookkeeping (`_SUCCESS`, `.crc`, files still being written
-/// by some tools), not data.
+/// Whether a subdirectory of an hour (its path under the hour) can hold data:
+/// Hive's reader skips every name that starts with `_` or `.` at any depth
+/// (`_temporary/`, `.hive-staging_hive_*`), and so does chama.
+pub fn descend(path: &str) -> bool {
+    is_data(path)
+}
+
+/// Whether a listed file is data: no part of its path under the hour starts
+/// with `_` or `.` (`_SUCCESS`, `.crc`, files still being written by some
+/// tools, anything under `_temporary/`).
+pub fn is_data(path: &str) -> bool {
+    path.split('/')
+        .all(|c| !c.is_empty() && !c.starts_with('_') && !c.starts_with('.'))
+}
+
+/// The order an hour's files are read in: by path, compared directory by
+/// directory in byte order, so `000001_0` comes before
+/// `HIVE_UNION_SUBDIR_1/000000_0`, which comes before `HIVE_UNION_SUBDIR_2/...`.
+pub fn read_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// The data files of an hour, in [`read_order`], once the hour is there and
+/// ready: its directory exists, its marker (if any) is present at its top,
+/// and it holds at least one data file ([`is_data`]) unless empty hours are
+/// allowed.
 pub fn list_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>) -> anyhow::Result<Vec<Entry>> {
     let marker = ready.marker;
     let Some(entries) = source.list(dir)? else {
@@ -83,11 +108,8 @@ pub fn list_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>) -> anyh
             return Err(Failure::NotReady(format!("hour not ready: no {m} in {}", source.describe(dir))).into());
         }
     }
-    let mut files: Vec<Entry> = entries
-        .into_iter()
-        .filter(|e| !e.name.starts_with('_') && !e.name.starts_with('.'))
-        .collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut files: Vec<Entry> = entries.into_iter().filter(|e| is_data(&e.name)).collect();
+    files.sort_by(|a, b| read_order(&a.name, &b.name));
     if files.is_empty() && !ready.allow_empty {
         return Err(Failure::NotReady(format!(
             "hour is empty: no data files in {} (set [input] allow_empty = true if that can be right)",
@@ -96,4 +118,45 @@ pub fn list_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>) -> anyh
         .into());
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_and_their_order_follow_hive() {
+        assert!(is_data("000000_0"));
+        assert!(is_data("HIVE_UNION_SUBDIR_1/000000_0"));
+        for skipped in [
+            "_SUCCESS",
+            ".000000_0.crc",
+            "_temporary/0/part-0",
+            ".hive-staging_hive_1/x",
+            "a/_b",
+            "a/.b",
+        ] {
+            assert!(!is_data(skipped), "{skipped}");
+        }
+        let mut names = vec![
+            "HIVE_UNION_SUBDIR_2/000000_0",
+            "b",
+            "HIVE_UNION_SUBDIR_1/000001_0",
+            "a-x",
+            "a/b",
+            "HIVE_UNION_SUBDIR_1/000000_0",
+        ];
+        names.sort_by(|a, b| read_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "HIVE_UNION_SUBDIR_1/000000_0",
+                "HIVE_UNION_SUBDIR_1/000001_0",
+                "HIVE_UNION_SUBDIR_2/000000_0",
+                "a/b",
+                "a-x",
+                "b"
+            ]
+        );
+    }
 }

@@ -137,16 +137,26 @@ fn wait_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>, opts: &Pull
 }
 
 /// Removes staged files the source no longer lists (and leftovers of a pull
-/// that died): only plain files of this hour's staging directory.
+/// that died): only plain files under this hour's staging directory, and the
+/// subdirectories that this leaves empty.
 fn remove_unlisted(staging: &Path, entries: &[Entry]) -> anyhow::Result<()> {
-    for e in std::fs::read_dir(staging)
-        .with_context(|| format!("listing {}", staging.display()))?
+    let listed: std::collections::HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    remove_unlisted_under(staging, "", &listed)
+}
+
+fn remove_unlisted_under(dir: &Path, prefix: &str, listed: &std::collections::HashSet<&str>) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
         .flatten()
     {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let listed = entries.iter().any(|x| x.name == name);
-        // The marker goes too: it is written again only when this pull completes.
-        if !listed && e.path().is_file() {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            remove_unlisted_under(&e.path(), &format!("{name}/"), listed)?;
+            // Only once empty: anything else in it stays.
+            let _ = std::fs::remove_dir(e.path());
+        } else if kind.is_file() && !listed.contains(name.as_str()) {
+            // The marker goes too: it is written again only when this pull completes.
             std::fs::remove_file(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
         }
     }
@@ -173,7 +183,12 @@ fn pull_file(
             return Ok(None);
         }
     }
-    let part = staging.join(format!(".{}.part", entry.name));
+    let (parent, base) = match entry.name.rsplit_once('/') {
+        Some((sub, base)) => (staging.join(sub), base),
+        None => (staging.to_path_buf(), entry.name.as_str()),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let part = parent.join(format!(".{base}.part"));
     let mut entry = entry.clone();
     let mut attempt = 0u32;
     loop {

@@ -1,16 +1,15 @@
-//! Hive delimited text: open (plain or gzip, detected by magic bytes, several
-//! gzip members read as one stream), cut into lines, cut lines into fields.
+//! Hive delimited text: open (plain, or any codec Hadoop writes: see
+//! [`codec`](super::codec)), cut into lines, cut lines into fields.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::Context;
-use flate2::read::MultiGzDecoder;
 
+use super::codec::{self, Codec};
+use crate::exit::Failure;
 use crate::spec::Compression;
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens an input file as lines of its decompressed text; `progress`
 /// advances by the bytes read from the file itself (compressed or not).
@@ -30,22 +29,15 @@ pub fn open_reader(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<InputLines> {
     let mut file = progress.wrap_read(raw);
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; codec::MAGIC_LEN];
     let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {what}"))?;
+    let codec =
+        codec::detect(&magic[..n], what, compression).map_err(|why| Failure::BadInput(format!("{what}: {why}")))?;
     let head = io::Cursor::new(magic[..n].to_vec());
-    let stream = head.chain(file);
-    let gzip = match compression {
-        Compression::Gzip => true,
-        Compression::None => false,
-        Compression::Auto => n == 2 && magic == GZIP_MAGIC,
-    };
-    let chunks: Box<dyn Chunks + Send> = if gzip {
-        Box::new(Prefetch::spawn(MultiGzDecoder::new(BufReader::with_capacity(
-            256 * 1024,
-            stream,
-        ))))
-    } else {
-        Box::new(ReadChunks(stream))
+    let stream: Box<dyn Read + Send> = Box::new(head.chain(file));
+    let chunks: Box<dyn Chunks + Send> = match codec {
+        Codec::Plain => Box::new(ReadChunks(stream)),
+        _ => Box::new(Prefetch::spawn(codec::decoder(codec, stream, what))),
     };
     Ok(Lines::new(chunks))
 }
@@ -251,11 +243,121 @@ pub fn split_fields<'a>(line: &'a str, delim: u8, null: &str, out: &mut Vec<Opti
     out.len()
 }
 
+/// Cuts lines into fields as the spec's `[input]` says: the delimiter, the
+/// NULL marker, and Hive's `ESCAPED BY` when the spec names an `escape`.
+pub struct FieldCutter {
+    delim: u8,
+    null: String,
+    escape: Option<u8>,
+    /// The unescaped line, fields separated by `delim`.
+    buf: String,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl FieldCutter {
+    pub fn new(input: &crate::spec::Input) -> FieldCutter {
+        FieldCutter {
+            delim: input.delimiter,
+            null: input.null.clone(),
+            escape: input.escape,
+            buf: String::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// Cuts `line` into `out`; returns the number of fields and the text they
+    /// were cut from (the line itself, or the line unescaped).
+    pub fn cut<'a>(&'a mut self, line: &'a str, out: &mut Vec<Option<&'a str>>) -> (usize, &'a str) {
+        let Some(esc) = self.escape else {
+            return (split_fields(line, self.delim, &self.null, out), line);
+        };
+        if memchr::memchr(esc, line.as_bytes()).is_none() {
+            return (split_fields(line, self.delim, &self.null, out), line);
+        }
+        unescape_fields(line, self.delim, esc, &self.null, &mut self.buf, &mut self.spans);
+        out.clear();
+        out.extend(self.spans.iter().map(|s| s.map(|(a, b)| &self.buf[a..b])));
+        (out.len(), &self.buf)
+    }
+}
+
+/// Hive's `LazySimpleSerDe` with an escape character: a delimiter after the
+/// escape is data; `\n` and `\r` are a newline and a carriage return, any
+/// other escaped byte is itself. NULL is the marker as written (so the text
+/// `\N`, written escaped, is not NULL); inside a field the marker stays as
+/// it is (a NULL item of an array or a map). Fields go into `buf`, separated by
+/// `delim`; `spans` gets each field's range, `None` for NULL.
+fn unescape_fields(
+    line: &str,
+    delim: u8,
+    esc: u8,
+    null: &str,
+    buf: &mut String,
+    spans: &mut Vec<Option<(usize, usize)>>,
+) {
+    let bytes = line.as_bytes();
+    let mut out = std::mem::take(buf).into_bytes();
+    out.clear();
+    spans.clear();
+    let mut raw_start = 0;
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        let end_of_field = i == bytes.len() || bytes[i] == delim;
+        if end_of_field {
+            let raw = &bytes[raw_start..i];
+            spans.push((raw != null.as_bytes()).then_some((start, out.len())));
+            if i == bytes.len() {
+                break;
+            }
+            out.push(delim);
+            i += 1;
+            raw_start = i;
+            start = out.len();
+            continue;
+        }
+        let b = bytes[i];
+        if b == esc && null.as_bytes().first() == Some(&esc) && bytes[i..].starts_with(null.as_bytes()) {
+            // A NULL inside a collection (`a\002\N`) stays the marker, as Hive writes it.
+            out.extend_from_slice(null.as_bytes());
+            i += null.len();
+        } else if b == esc && i + 1 < bytes.len() {
+            out.push(match bytes[i + 1] {
+                b'n' => b'\n',
+                b'r' => b'\r',
+                other => other,
+            });
+            i += 2;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    // Only ASCII bytes were removed or replaced by ASCII: still UTF-8.
+    *buf = String::from_utf8(out).expect("unescaping keeps UTF-8");
+}
+
 /// Why a line is not valid UTF-8, naming the field (1-based) and the byte.
 pub fn utf8_error(line: &[u8], e: &std::str::Utf8Error, delim: u8) -> String {
     let at = e.valid_up_to();
     let field = memchr::memchr_iter(delim, &line[..at]).count() + 1;
     format!("invalid UTF-8 in field {field} at byte {at}")
+}
+
+/// A text input that cannot be read to its end: corrupt compressed data is
+/// bad input (exit 4, naming the codec and where); a failed read is not.
+pub fn read_error(e: &std::io::Error, path: &str, lines: u64) -> anyhow::Error {
+    let whole = match lines {
+        0 => "before its first line".to_string(),
+        n => format!("after {n} whole line(s)"),
+    };
+    match codec::codec_error(e) {
+        Some(c) => Failure::BadInput(format!("{} ({whole})", c.message)).into(),
+        None if e.kind() == std::io::ErrorKind::InvalidData => {
+            Failure::BadInput(format!("{path}: {e} ({whole})")).into()
+        }
+        None => anyhow::anyhow!("reading {path} ({whole}): {e}"),
+    }
 }
 
 /// Why a line has the wrong shape.
@@ -350,6 +452,27 @@ mod tests {
             }
             assert_eq!(got, want, "chunks of {size}");
         }
+    }
+
+    #[test]
+    fn escaped_fields_read_as_hive_reads_them() {
+        let mut cut = FieldCutter {
+            delim: 1,
+            null: r"\N".into(),
+            escape: Some(b'\\'),
+            buf: String::new(),
+            spans: Vec::new(),
+        };
+        let mut out = Vec::new();
+        // An escaped delimiter, newline, CR and backslash; `\\N` is the text \N; `\N` is NULL.
+        let line = "a\\\u{1}b\\nc\\r\\\\d\u{1}\\\\N\u{1}\\N";
+        let (n, text) = cut.cut(line, &mut out);
+        assert_eq!(n, 3);
+        assert_eq!(out, [Some("a\u{1}b\nc\r\\d"), Some(r"\N"), None]);
+        assert_eq!(text, "a\u{1}b\nc\r\\d\u{1}\\N\u{1}\\N");
+        let mut out = Vec::new();
+        let (n, _) = cut.cut("x\u{1}\u{1}中文\u{2}\\N", &mut out);
+        assert_eq!((n, out.clone()), (3, vec![Some("x"), Some(""), Some("中文\u{2}\\N")]));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Input {
     pub compression: Compression,
     pub delimiter: u8,
     pub null: String,
+    /// Hive's `ESCAPED BY`: the byte before an escaped delimiter, newline (`n`), CR (`r`) or itself.
+    pub escape: Option<u8>,
     pub columns: Vec<String>,
     pub ready_marker: Option<String>,
     pub max_bad_rows: u64,
@@ -325,10 +327,10 @@ impl Validator<'_, '_> {
                 );
                 ok = false;
             }
-            Format::Parquet if raw.compression != Compression::Auto => {
+            Format::Parquet | Format::Orc if raw.compression != Compression::Auto => {
                 self.problem(
                     &["input", "compression"],
-                    "`compression` applies to text input only; Parquet carries its own".into(),
+                    "`compression` applies to text input only; Parquet and ORC carry their own".into(),
                 );
                 ok = false;
             }
@@ -359,7 +361,21 @@ impl Validator<'_, '_> {
                 ok = false;
             }
         }
-        let (path, delimiter) = (path?, delimiter?);
+        let escape = match raw.escape.as_deref().map(str::as_bytes) {
+            None => Some(None),
+            Some([b]) if b.is_ascii() && Some(*b) != delimiter && raw.format == Format::Text => Some(Some(*b)),
+            Some(_) => {
+                self.problem(
+                    &["input", "escape"],
+                    format!(
+                        "escape {:?} must be one ASCII character other than the delimiter, for text input",
+                        raw.escape.as_deref().unwrap_or("")
+                    ),
+                );
+                None
+            }
+        };
+        let (path, delimiter, escape) = (path?, delimiter?, escape?);
         ok.then_some(Input {
             source: raw.source,
             path,
@@ -367,6 +383,7 @@ impl Validator<'_, '_> {
             compression: raw.compression,
             delimiter,
             null: raw.null,
+            escape,
             columns: raw.columns,
             ready_marker: raw.ready_marker,
             max_bad_rows: raw.max_bad_rows,

@@ -24,6 +24,7 @@ pub const SECTIONS: &[&str] = &["input", "transform", "clean", "output", "delive
 pub enum Format {
     Text,
     Parquet,
+    Orc,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,11 @@ pub enum Format {
 pub enum Compression {
     Auto,
     Gzip,
+    Bzip2,
+    Zstd,
+    Deflate,
+    Snappy,
+    Lz4,
     None,
 }
 
@@ -43,10 +49,10 @@ pub struct RawInput {
     pub source: String,
     /// The hour's directory under the source's root, with `{date}`, `{date_iso}`, `{hour}`.
     pub path: String,
-    /// `text` (Hive delimited text) or `parquet`.
+    /// `text` (Hive delimited text), `parquet` or `orc`.
     #[serde(default = "default_format")]
     pub format: Format,
-    /// Text only: `auto` detects gzip by its magic bytes.
+    /// Text only: `auto` tells the codec by magic bytes, else by the file's extension.
     #[serde(default = "default_compression")]
     pub compression: Compression,
     /// Text only: the field delimiter, one byte; Hive's default is `\u0001`.
@@ -55,6 +61,9 @@ pub struct RawInput {
     /// Text only: how the input writes NULL.
     #[serde(default = "default_input_null")]
     pub null: String,
+    /// Text only: Hive's `ESCAPED BY` character (e.g. `"\\"`), if the table has one.
+    #[serde(default)]
+    pub escape: Option<String>,
     /// The input's columns, in order. Required for text; for Parquet, optional
     /// (when given, the SQL is resolved by `spec check`).
     #[serde(default)]

@@ -1,0 +1,563 @@
+//! Columnar values (Arrow arrays, from Parquet or ORC) as Hive's text format
+//! writes them, so that a Parquet or ORC hour gives the same bytes as the
+//! same rows in a Hive text table:
+//!
+//! - strings as they are; BYTE_ARRAY without a string annotation (how Impala
+//!   writes strings) read as UTF-8, a value that is not UTF-8 rejecting its row;
+//! - integers in decimal; booleans `true` / `false`;
+//! - floats and doubles as Java's `Float.toString` / `Double.toString`
+//!   (`1.0E-5`, `100.0`, `1.0E10`, `NaN`, `Infinity`);
+//! - decimals with their scale's digits (`1.50` for `DECIMAL(9,2)`);
+//! - dates `YYYY-MM-DD`; timestamps `YYYY-MM-DD HH:MM:SS` with the fraction
+//!   of a second, when there is one, to the last digit that is not zero
+//!   (`.123456`, `.1`), as Hive's `Timestamp.toString` does; every instant
+//!   from 0001-01-01 to 9999-12-31 exactly, whatever the unit it is stored in;
+//! - arrays, maps and structs with Hive's separators by depth (`\002` between
+//!   the items of a top-level array or struct or the entries of a map, `\003`
+//!   between a map's key and value, deeper levels `\004`, `\005`, ...), NULL
+//!   inside them as `\N`;
+//! - dictionary-encoded columns as their values; all-NULL columns as NULL.
+//!
+//! A value that cannot be written exactly rejects its row with the reason.
+
+use std::fmt::Write as _;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
+
+/// Whether chama can write values of this type; the reason when not.
+pub fn check_type(dt: &DataType) -> Result<(), String> {
+    use DataType::*;
+    match dt {
+        Null
+        | Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float16
+        | Float32
+        | Float64
+        | Utf8
+        | LargeUtf8
+        | Utf8View
+        | Binary
+        | LargeBinary
+        | BinaryView
+        | Date32
+        | Date64
+        | Timestamp(_, _)
+        | Decimal32(_, _)
+        | Decimal64(_, _)
+        | Decimal128(_, _)
+        | Decimal256(_, _) => Ok(()),
+        Dictionary(_, v) => check_type(v),
+        List(f) | LargeList(f) | FixedSizeList(f, _) | ListView(f) | LargeListView(f) => check_type(f.data_type()),
+        Map(f, _) => check_type(f.data_type()),
+        Struct(fields) => fields.iter().try_for_each(|f| check_type(f.data_type())),
+        other => Err(format!("{other} has no Hive text form chama can write")),
+    }
+}
+
+/// How a column's values are to be read, beyond their Arrow type.
+#[derive(Clone, Copy)]
+pub enum Hint<'b> {
+    None,
+    /// A Parquet INT96 timestamp, read twice: as wrapped nanoseconds (this
+    /// array) and as whole seconds (`seconds`), which together are exact.
+    Int96 {
+        seconds: &'b ArrayRef,
+    },
+    /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`.
+    NanosDecimal,
+}
+
+/// The calendar a file's dates and timestamps were written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calendar {
+    /// The Gregorian calendar extended backwards (Spark 3+, Hive 3.1+, Impala, Arrow).
+    Proleptic,
+    /// Julian before 1582-10-15, Gregorian after (`java.sql` dates: Hive 2,
+    /// ORC files marked JULIAN_GREGORIAN, Spark's LEGACY rebase mode). A value
+    /// before the switch is written with the year, month and day it has in
+    /// that calendar, as Hive and Spark show it.
+    Hybrid,
+}
+
+/// 1582-10-15 00:00:00 UTC, the first day of the Gregorian calendar, in seconds.
+const GREGORIAN_START: i64 = -12_219_292_800;
+
+impl Calendar {
+    /// Seconds since the epoch as stored, to the proleptic Gregorian seconds
+    /// of the same wall clock.
+    pub fn rebase(self, secs: i64) -> i64 {
+        if self == Calendar::Proleptic || secs >= GREGORIAN_START {
+            return secs;
+        }
+        let (days, in_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // The Julian calendar's date of this day number (Richards' algorithm).
+        let c = days + 2_440_588 + 32_082;
+        let d = (4 * c + 3).div_euclid(1461);
+        let e = c - (1461 * d).div_euclid(4);
+        let m = (5 * e + 2).div_euclid(153);
+        let day = e - (153 * m + 2).div_euclid(5) + 1;
+        let month = m + 3 - 12 * m.div_euclid(10);
+        let year = d - 4800 + m.div_euclid(10);
+        // Julian leap days that the Gregorian calendar lacks (e.g. 0100-02-29) move to the next day, as in Spark.
+        let (y, mo, dd) = (year as i32, month as u32, day as u32);
+        let date = chrono::NaiveDate::from_ymd_opt(y, mo, dd)
+            .or_else(|| chrono::NaiveDate::from_ymd_opt(y, 3, 1))
+            .expect("a valid date");
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        (date - epoch).num_days() * 86_400 + in_day
+    }
+}
+
+/// One column of a batch, ready to give each row's value as text.
+pub enum Column<'b> {
+    Utf8(&'b arrow_array::StringArray),
+    LargeUtf8(&'b arrow_array::LargeStringArray),
+    View(&'b arrow_array::StringViewArray),
+    Null,
+    /// Formatted once: row `i` is `buf[offsets[i]..offsets[i + 1]]`, NULL
+    /// where `nulls` says so; `errors` (sorted by row) reject their rows.
+    Text {
+        array: &'b ArrayRef,
+        buf: String,
+        offsets: Vec<usize>,
+        errors: Vec<(usize, String)>,
+    },
+}
+
+impl<'b> Column<'b> {
+    pub fn new(a: &'b ArrayRef, hint: Hint<'b>, cal: Calendar) -> Column<'b> {
+        match (a.data_type(), hint) {
+            (DataType::Utf8, _) => Column::Utf8(a.as_string::<i32>()),
+            (DataType::LargeUtf8, _) => Column::LargeUtf8(a.as_string::<i64>()),
+            (DataType::Utf8View, _) => Column::View(a.as_string_view()),
+            (DataType::Null, _) => Column::Null,
+            _ => {
+                let mut buf = String::with_capacity(a.len() * 12);
+                let mut offsets = Vec::with_capacity(a.len() + 1);
+                let mut errors = Vec::new();
+                offsets.push(0);
+                for i in 0..a.len() {
+                    if !a.is_null(i) {
+                        let start = buf.len();
+                        let r = match hint {
+                            Hint::Int96 { seconds } => int96(a, seconds, i, cal, &mut buf),
+                            Hint::NanosDecimal => nanos_decimal(a, i, cal, &mut buf),
+                            Hint::None => value(a, i, 1, cal, &mut buf),
+                        };
+                        if let Err(why) = r {
+                            buf.truncate(start);
+                            errors.push((i, why));
+                        }
+                    }
+                    offsets.push(buf.len());
+                }
+                Column::Text {
+                    array: a,
+                    buf,
+                    offsets,
+                    errors,
+                }
+            }
+        }
+    }
+
+    /// Row `i`'s value; `Err` when the row must be rejected.
+    pub fn get(&self, i: usize) -> Result<Option<&str>, &str> {
+        Ok(match self {
+            Column::Utf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Column::LargeUtf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Column::View(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Column::Null => None,
+            Column::Text {
+                array,
+                buf,
+                offsets,
+                errors,
+            } => {
+                if !errors.is_empty() {
+                    if let Ok(k) = errors.binary_search_by_key(&i, |(r, _)| *r) {
+                        return Err(&errors[k].1);
+                    }
+                }
+                (!array.is_null(i)).then(|| &buf[offsets[i]..offsets[i + 1]])
+            }
+        })
+    }
+}
+
+/// Hive's separator for nesting `level` (1: the items of a top-level
+/// collection).
+fn separator(level: usize) -> Result<char, String> {
+    // Hive's LazySerDeParameters: \002, \003, \004 .. \010, then (with extended nesting) \013, \016 .. \032.
+    const SEPS: &[u8] = &[
+        2, 3, 4, 5, 6, 7, 8, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    ];
+    SEPS.get(level - 1)
+        .map(|b| *b as char)
+        .ok_or_else(|| format!("nested {level} levels deep, deeper than Hive's text format can write"))
+}
+
+fn value(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+    macro_rules! num {
+        ($t:ty) => {{
+            let _ = write!(out, "{}", a.as_primitive::<$t>().value(i));
+        }};
+    }
+    match a.data_type() {
+        DataType::Null => {}
+        DataType::Int8 => num!(Int8Type),
+        DataType::Int16 => num!(Int16Type),
+        DataType::Int32 => num!(Int32Type),
+        DataType::Int64 => num!(Int64Type),
+        DataType::UInt8 => num!(UInt8Type),
+        DataType::UInt16 => num!(UInt16Type),
+        DataType::UInt32 => num!(UInt32Type),
+        DataType::UInt64 => num!(UInt64Type),
+        DataType::Float16 => java_float(a.as_primitive::<Float16Type>().value(i).to_f32(), out),
+        DataType::Float32 => java_float(a.as_primitive::<Float32Type>().value(i), out),
+        DataType::Float64 => java_double(a.as_primitive::<Float64Type>().value(i), out),
+        DataType::Boolean => out.push_str(if a.as_boolean().value(i) { "true" } else { "false" }),
+        DataType::Utf8 => out.push_str(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => out.push_str(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => out.push_str(a.as_string_view().value(i)),
+        DataType::Binary => utf8(a.as_binary::<i32>().value(i), out)?,
+        DataType::LargeBinary => utf8(a.as_binary::<i64>().value(i), out)?,
+        DataType::BinaryView => utf8(a.as_binary_view().value(i), out)?,
+        DataType::Date32 => date(i64::from(a.as_primitive::<Date32Type>().value(i)) * 86_400, cal, out)?,
+        DataType::Date64 => date(a.as_primitive::<Date64Type>().value(i).div_euclid(1000), cal, out)?,
+        DataType::Timestamp(unit, _) => {
+            let (secs, nanos) = match unit {
+                TimeUnit::Second => (a.as_primitive::<TimestampSecondType>().value(i), 0),
+                TimeUnit::Millisecond => split(a.as_primitive::<TimestampMillisecondType>().value(i), 1_000),
+                TimeUnit::Microsecond => split(a.as_primitive::<TimestampMicrosecondType>().value(i), 1_000_000),
+                TimeUnit::Nanosecond => split(a.as_primitive::<TimestampNanosecondType>().value(i), 1_000_000_000),
+            };
+            timestamp(cal.rebase(secs), nanos, out)?
+        }
+        DataType::Decimal32(_, _) => out.push_str(&a.as_primitive::<Decimal32Type>().value_as_string(i)),
+        DataType::Decimal64(_, _) => out.push_str(&a.as_primitive::<Decimal64Type>().value_as_string(i)),
+        DataType::Decimal128(_, _) => out.push_str(&a.as_primitive::<Decimal128Type>().value_as_string(i)),
+        DataType::Decimal256(_, _) => out.push_str(&a.as_primitive::<Decimal256Type>().value_as_string(i)),
+        DataType::Dictionary(_, _) => {
+            let d = a.as_any_dictionary();
+            let k = d.normalized_keys()[i];
+            value(d.values(), k, level, cal, out)?
+        }
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            items(&l.value(i), level, cal, out)?
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            items(&l.value(i), level, cal, out)?
+        }
+        DataType::FixedSizeList(_, _) => items(&a.as_fixed_size_list().value(i), level, cal, out)?,
+        DataType::Map(_, _) => {
+            let m = a.as_map();
+            let entries = m.value(i);
+            let (sep, kv) = (separator(level)?, separator(level + 1)?);
+            for e in 0..entries.len() {
+                if e > 0 {
+                    out.push(sep);
+                }
+                nested(entries.column(0), e, level + 2, cal, out)?;
+                out.push(kv);
+                nested(entries.column(1), e, level + 2, cal, out)?;
+            }
+        }
+        DataType::Struct(_) => {
+            let s = a.as_struct();
+            let sep = separator(level)?;
+            for (f, col) in s.columns().iter().enumerate() {
+                if f > 0 {
+                    out.push(sep);
+                }
+                nested(col, i, level + 1, cal, out)?;
+            }
+        }
+        other => {
+            return Err(format!(
+                "a value of type {other}, which has no Hive text form chama can write"
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// The items of one array value, separated for `level`.
+fn items(a: &ArrayRef, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+    let sep = separator(level)?;
+    for k in 0..a.len() {
+        if k > 0 {
+            out.push(sep);
+        }
+        nested(a, k, level + 1, cal, out)?;
+    }
+    Ok(())
+}
+
+/// A value inside a collection: NULL is written `\N`, as Hive does.
+fn nested(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+    if a.is_null(i) {
+        out.push_str("\\N");
+        Ok(())
+    } else {
+        value(a, i, level, cal, out)
+    }
+}
+
+fn utf8(b: &[u8], out: &mut String) -> Result<(), String> {
+    match std::str::from_utf8(b) {
+        Ok(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "a binary value that is not UTF-8 (invalid byte at {})",
+            e.valid_up_to()
+        )),
+    }
+}
+
+/// `v` in units of `1/per` second, as whole seconds and nanoseconds.
+fn split(v: i64, per: i64) -> (i64, u32) {
+    (v.div_euclid(per), (v.rem_euclid(per) * (1_000_000_000 / per)) as u32)
+}
+
+fn date(secs: i64, cal: Calendar, out: &mut String) -> Result<(), String> {
+    let d = chrono::DateTime::from_timestamp(cal.rebase(secs), 0)
+        .ok_or_else(|| format!("date {secs} s is out of range"))?;
+    let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+    Ok(())
+}
+
+/// Hive's text form of a timestamp: the UTC wall clock, the fraction only
+/// when there is one, without trailing zeros.
+pub fn timestamp(secs: i64, nanos: u32, out: &mut String) -> Result<(), String> {
+    let t =
+        chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(|| format!("timestamp {secs} s is out of range"))?;
+    let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
+    if nanos > 0 {
+        let mut frac = format!("{nanos:09}");
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+        out.push('.');
+        out.push_str(&frac);
+    }
+    Ok(())
+}
+
+fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+    let wrapped = a.as_primitive::<TimestampNanosecondType>().value(i);
+    let secs = seconds.as_primitive::<TimestampSecondType>().value(i);
+    // Both wrap the same way: their difference is the nanoseconds of the second.
+    let nanos = wrapped.wrapping_sub(secs.wrapping_mul(1_000_000_000));
+    if !(0..1_000_000_000).contains(&nanos) {
+        return Err(format!("an INT96 timestamp with {nanos} ns past its second"));
+    }
+    timestamp(cal.rebase(secs), nanos as u32, out)
+}
+
+fn nanos_decimal(a: &ArrayRef, i: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+    let v = a.as_primitive::<Decimal128Type>().value(i);
+    let secs = i64::try_from(v.div_euclid(1_000_000_000)).map_err(|_| format!("timestamp {v} ns is out of range"))?;
+    timestamp(cal.rebase(secs), v.rem_euclid(1_000_000_000) as u32, out)
+}
+
+/// Java's `Double.toString`.
+pub fn java_double(v: f64, out: &mut String) {
+    if v.is_nan() || v.is_infinite() || v == 0.0 {
+        return java_special(v.is_nan(), v.is_sign_negative(), v == 0.0, out);
+    }
+    let short = format!("{v:e}");
+    let sci = if digits_of(&short) == 1 {
+        format!("{v:.1e}")
+    } else {
+        short
+    };
+    java_layout(&sci, v.abs() >= 1e-3 && v.abs() < 1e7, out)
+}
+
+/// Java's `Float.toString`.
+pub fn java_float(v: f32, out: &mut String) {
+    if v.is_nan() || v.is_infinite() || v == 0.0 {
+        return java_special(v.is_nan(), v.is_sign_negative(), v == 0.0, out);
+    }
+    let short = format!("{v:e}");
+    let sci = if digits_of(&short) == 1 {
+        format!("{v:.1e}")
+    } else {
+        short
+    };
+    java_layout(&sci, v.abs() >= 1e-3 && v.abs() < 1e7, out)
+}
+
+fn java_special(nan: bool, negative: bool, zero: bool, out: &mut String) {
+    out.push_str(match (nan, negative, zero) {
+        (true, _, _) => "NaN",
+        (_, false, true) => "0.0",
+        (_, true, true) => "-0.0",
+        (_, false, false) => "Infinity",
+        (_, true, false) => "-Infinity",
+    });
+}
+
+fn digits_of(sci: &str) -> usize {
+    let mantissa = sci.split('e').next().unwrap_or("");
+    mantissa.bytes().filter(u8::is_ascii_digit).count()
+}
+
+/// Lays out Rust's `{:e}` form (`-1.2345e-5`) as Java does: plain between
+/// 10^-3 and 10^7, else `d.dddE±n`; always a digit after the point.
+fn java_layout(sci: &str, plain: bool, out: &mut String) {
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent");
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if negative {
+        out.push('-');
+    }
+    if !plain {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
+        let _ = write!(out, "E{exp}");
+    } else if exp >= 0 {
+        let point = exp as usize + 1;
+        if digits.len() <= point {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', point - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        }
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+        out.push_str(&digits);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(v: f64) -> String {
+        let mut s = String::new();
+        java_double(v, &mut s);
+        s
+    }
+
+    fn f(v: f32) -> String {
+        let mut s = String::new();
+        java_float(v, &mut s);
+        s
+    }
+
+    #[test]
+    fn doubles_and_floats_read_as_java_writes_them() {
+        for (v, want) in [
+            (0.00001, "1.0E-5"),
+            (100.0, "100.0"),
+            (1e10, "1.0E10"),
+            (1e7, "1.0E7"),
+            (9999999.0, "9999999.0"),
+            (0.001, "0.001"),
+            (0.0009, "9.0E-4"),
+            (123.456, "123.456"),
+            (-0.5, "-0.5"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0e-300, "1.0E-300"),
+            (123456.789, "123456.789"),
+            (1e23, "1.0E23"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014E-308"),
+            (4.9e-324, "4.9E-324"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (1.1, "1.1"),
+            (12.0, "12.0"),
+        ] {
+            assert_eq!(d(v), want, "{v:e}");
+        }
+        for (v, want) in [
+            (1.1f32, "1.1"),
+            (3.4028235e38, "3.4028235E38"),
+            (1.0e-10, "1.0E-10"),
+            (1.4e-45, "1.4E-45"),
+            (100.0, "100.0"),
+            (0.001, "0.001"),
+            (9.999999e-4, "9.999999E-4"),
+            (1.0e7, "1.0E7"),
+            (0.1, "0.1"),
+        ] {
+            assert_eq!(f(v), want, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn timestamps_keep_their_fraction_and_range() {
+        let t = |secs, nanos| {
+            let mut s = String::new();
+            timestamp(secs, nanos, &mut s).unwrap();
+            s
+        };
+        assert_eq!(t(253402300799, 0), "9999-12-31 23:59:59");
+        assert_eq!(t(-62135596800, 0), "0001-01-01 00:00:00");
+        assert_eq!(t(1734036940, 123456000), "2024-12-12 20:55:40.123456");
+        assert_eq!(t(1734033600, 100_000_000), "2024-12-12 20:00:00.1");
+        assert_eq!(t(-1, 999_999_000), "1969-12-31 23:59:59.999999");
+        assert_eq!(t(0, 1), "1970-01-01 00:00:00.000000001");
+        assert_eq!(split(-1, 1000), (-1, 999_000_000));
+        let hybrid = |y, m, d| {
+            // The day number Java's hybrid calendar gives y-m-d (Julian before 1582-10-15).
+            let jdn = |y: i64, m: i64, d: i64| {
+                let a = (14 - m) / 12;
+                let (y, m) = (y + 4800 - a, m + 12 * a - 3);
+                d + (153 * m + 2) / 5 + 365 * y + y / 4 - 32083
+            };
+            (jdn(y, m, d) - 2_440_588) * 86_400
+        };
+        let mut s = String::new();
+        date(hybrid(1, 1, 1), Calendar::Hybrid, &mut s).unwrap();
+        assert_eq!(s, "0001-01-01");
+        s.clear();
+        date(hybrid(1582, 10, 4), Calendar::Hybrid, &mut s).unwrap();
+        assert_eq!(s, "1582-10-04");
+        s.clear();
+        date(GREGORIAN_START, Calendar::Hybrid, &mut s).unwrap();
+        assert_eq!(s, "1582-10-15");
+        assert_eq!(Calendar::Hybrid.rebase(hybrid(1, 1, 1) + 3661), t_secs(1, 1, 1) + 3661);
+    }
+
+    fn t_secs(y: i32, m: u32, d: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    }
+}

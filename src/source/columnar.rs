@@ -1,0 +1,375 @@
+//! Columnar input, Parquet and ORC: read only the columns the SQL uses and
+//! present each value as Hive's text format writes it (see
+//! [`arrow_text`](super::arrow_text)), NULL as NULL.
+//!
+//! Parquet: every codec of the format (uncompressed, snappy, gzip, zstd,
+//! lz4, lz4_raw, brotli). INT96 timestamps (Hive's, Spark's and Impala's
+//! default) are exact for any instant from 0001 to 9999: Arrow can give
+//! them as wrapped nanoseconds or as whole seconds but not both, so an INT96
+//! column is read twice, and the two together give the exact value.
+//!
+//! ORC (through `orc-rust`): codecs zlib, snappy, zstd, lz4, lzo; timestamps
+//! read as nanoseconds in a 128-bit decimal, so that none overflows. Files
+//! whose columns are named `_col0`, `_col1`, ... (written by old Hive) are
+//! matched to the spec's columns by position.
+//!
+//! Strings are borrowed from the Arrow arrays; every other type is formatted
+//! once per batch into one buffer, which is what makes this faster than a
+//! generic CSV writer.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use parquet::basic::Type as PhysicalType;
+
+use super::arrow_text::{check_type, Calendar, Column, Hint};
+use crate::exit::Failure;
+use crate::spec::Format;
+
+const BATCH_ROWS: usize = 8192;
+
+fn bad(path: &Path, format: Format, e: impl std::fmt::Display) -> anyhow::Error {
+    let what = match format {
+        Format::Orc => "ORC",
+        _ => "Parquet",
+    };
+    Failure::BadInput(format!("{}: not a readable {what} file: {e}", path.display())).into()
+}
+
+/// The top-level column names of a Parquet or ORC file, lowercased (Hive's names).
+pub fn column_names(path: &Path, format: Format) -> anyhow::Result<Vec<String>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let fields = match format {
+        Format::Orc => orc_rust::ArrowReaderBuilder::try_new(f)
+            .map_err(|e| bad(path, format, e))?
+            .schema()
+            .fields()
+            .clone(),
+        _ => ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| bad(path, format, e))?
+            .schema()
+            .fields()
+            .clone(),
+    };
+    Ok(fields.iter().map(|f| f.name().to_lowercase()).collect())
+}
+
+/// How one column read is to be rendered.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Plain,
+    /// Parquet INT96: `Int96(k)` is its index among the seconds reader's columns.
+    Int96(usize),
+    /// ORC timestamp read as a nanosecond decimal.
+    NanosDecimal,
+}
+
+/// Rows of one Parquet or ORC file, as fields of the spec's input columns.
+pub struct ColumnarRows {
+    batches: Batches,
+    /// For each column read (in the batch's order): its index among the spec's input columns.
+    targets: Vec<usize>,
+    kinds: Vec<Kind>,
+    width: usize,
+    columns: Vec<String>,
+    path: PathBuf,
+    format: Format,
+    /// The calendar of the file's INT96 timestamps, and of its other dates and timestamps.
+    int96_calendar: Calendar,
+    calendar: Calendar,
+}
+
+enum Batches {
+    Parquet {
+        main: ParquetRecordBatchReader,
+        /// The INT96 columns again, as whole seconds.
+        seconds: Option<ParquetRecordBatchReader>,
+    },
+    Orc(orc_rust::ArrowReader<File>),
+}
+
+impl ColumnarRows {
+    /// Opens `path`, reading the `used` ones of `columns` (indices into it).
+    pub fn open(path: &Path, format: Format, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+        match format {
+            Format::Orc => open_orc(path, columns, used),
+            _ => open_parquet(path, columns, used),
+        }
+    }
+
+    /// Calls `f` with each row's fields (NULL for columns not read), in file
+    /// order, and the reason when the row cannot be written exactly.
+    pub fn for_each(
+        &mut self,
+        mut f: impl FnMut(&[Option<&str>], Option<String>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut fields: Vec<Option<&str>> = Vec::new();
+        loop {
+            let (batch, seconds) = match &mut self.batches {
+                Batches::Parquet { main, seconds } => {
+                    let Some(batch) = main.next() else { break };
+                    let batch = batch.map_err(|e| bad(&self.path, self.format, e))?;
+                    let secs = match seconds {
+                        Some(r) => match r.next() {
+                            Some(b) => Some(b.map_err(|e| bad(&self.path, self.format, e))?),
+                            None => return Err(bad(&self.path, self.format, "INT96 columns ended early")),
+                        },
+                        None => None,
+                    };
+                    (batch, secs)
+                }
+                Batches::Orc(r) => {
+                    let Some(batch) = r.next() else { break };
+                    (batch.map_err(|e| bad(&self.path, self.format, e))?, None)
+                }
+            };
+            if let Some(s) = &seconds {
+                if s.num_rows() != batch.num_rows() {
+                    return Err(bad(&self.path, self.format, "INT96 columns out of step"));
+                }
+            }
+            let cols: Vec<Column<'_>> = batch
+                .columns()
+                .iter()
+                .zip(&self.kinds)
+                .map(|(a, kind)| match kind {
+                    Kind::Plain => Column::new(a, Hint::None, self.calendar),
+                    Kind::NanosDecimal => Column::new(a, Hint::NanosDecimal, self.calendar),
+                    Kind::Int96(k) => Column::new(
+                        a,
+                        Hint::Int96 {
+                            seconds: seconds.as_ref().expect("INT96 seconds").column(*k),
+                        },
+                        self.int96_calendar,
+                    ),
+                })
+                .collect();
+            for row in 0..batch.num_rows() {
+                let mut fs = crate::transform::recycle(std::mem::take(&mut fields));
+                fs.resize(self.width, None);
+                let mut why = None;
+                for (c, &t) in cols.iter().zip(&self.targets) {
+                    match c.get(row) {
+                        Ok(v) => fs[t] = v,
+                        Err(e) => {
+                            why.get_or_insert_with(|| format!("column {}: {e}", self.columns[t]));
+                        }
+                    }
+                }
+                f(&fs, why)?;
+                fields = crate::transform::recycle(fs);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds each used column among `names` (the file's, lowercased); refuses
+/// a column of a type chama cannot write. Returns `(file index, spec index)`
+/// pairs in file order.
+fn resolve(
+    path: &Path,
+    names: &[String],
+    types: &[&DataType],
+    columns: &[String],
+    used: &[usize],
+) -> anyhow::Result<Vec<(usize, usize)>> {
+    // Old Hive ORC files name their columns _col0, _col1, ...: by position.
+    let positional = !names.is_empty() && names.iter().enumerate().all(|(i, n)| *n == format!("_col{i}"));
+    let mut roots = Vec::new();
+    for &u in used {
+        let found = if positional {
+            (u < names.len()).then_some(u)
+        } else {
+            names.iter().position(|n| *n == columns[u])
+        };
+        let Some(i) = found else {
+            return Err(Failure::BadInput(format!("{}: has no column `{}`", path.display(), columns[u])).into());
+        };
+        if let Err(why) = check_type(types[i]) {
+            return Err(Failure::BadInput(format!(
+                "{}: column `{}` has type {}, which chama cannot read: {why}",
+                path.display(),
+                columns[u],
+                types[i]
+            ))
+            .into());
+        }
+        roots.push((i, u));
+    }
+    // The projected batch keeps file order; map its columns back to spec columns.
+    roots.sort_unstable();
+    Ok(roots)
+}
+
+fn open_parquet(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+    let format = Format::Parquet;
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
+    let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+    let roots = resolve(path, &names, &types, columns, used)?;
+    // Spark's LEGACY rebase mode writes the hybrid calendar and says so.
+    let marked = |key: &str| {
+        builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .is_some_and(|kv| kv.iter().any(|e| e.key == key))
+    };
+    let calendar_of = |key: &str| match marked(key) {
+        true => Calendar::Hybrid,
+        false => Calendar::Proleptic,
+    };
+    let (int96_calendar, calendar) = (
+        calendar_of("org.apache.spark.legacyINT96"),
+        calendar_of("org.apache.spark.legacyDateTime"),
+    );
+    let file_roots = builder.parquet_schema().root_schema().get_fields();
+    let is_int96 = |i: usize| {
+        let t = &file_roots[i];
+        t.is_primitive() && t.get_physical_type() == PhysicalType::INT96
+    };
+    let int96: Vec<usize> = roots.iter().map(|(i, _)| *i).filter(|i| is_int96(*i)).collect();
+    let kinds = roots
+        .iter()
+        .map(|(i, _)| match int96.iter().position(|k| k == i) {
+            Some(k) => Kind::Int96(k),
+            None => Kind::Plain,
+        })
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().map(|(i, _)| *i));
+    let main = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| bad(path, format, e))?;
+    let seconds = if int96.is_empty() {
+        None
+    } else {
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match int96.contains(&i) {
+                true => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(TimeUnit::Second, None)),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| bad(path, format, e))?;
+        let mask = ProjectionMask::roots(b.parquet_schema(), int96.iter().copied());
+        Some(
+            b.with_projection(mask)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| bad(path, format, e))?,
+        )
+    };
+    Ok(ColumnarRows {
+        batches: Batches::Parquet { main, seconds },
+        targets: roots.into_iter().map(|(_, u)| u).collect(),
+        kinds,
+        width: columns.len(),
+        columns: columns.to_vec(),
+        path: path.to_path_buf(),
+        format,
+        int96_calendar,
+        calendar,
+    })
+}
+
+fn open_orc(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+    let format = Format::Orc;
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let builder = orc_rust::ArrowReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
+    let schema = builder.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+    let roots = resolve(path, &names, &types, columns, used)?;
+    let calendar = orc_calendar(path, builder.file_metadata().compression())?;
+    let root_type = builder.file_metadata().root_data_type();
+    let column_indices: Vec<usize> = roots
+        .iter()
+        .map(|(i, _)| root_type.children()[*i].data_type().column_index())
+        .collect();
+    let mask = orc_rust::projection::ProjectionMask::roots(root_type, column_indices);
+    let builder = builder.with_projection(mask);
+    // Timestamps as nanoseconds in 128 bits: none overflows, whatever the year.
+    let projected = builder.schema();
+    let mut kinds = Vec::new();
+    let fields: Vec<Field> = projected
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(_, _) => {
+                kinds.push(Kind::NanosDecimal);
+                f.as_ref().clone().with_data_type(DataType::Decimal128(38, 9))
+            }
+            _ => {
+                kinds.push(Kind::Plain);
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let reader = builder
+        .with_schema(Arc::new(Schema::new(fields)))
+        .with_batch_size(BATCH_ROWS)
+        .build();
+    Ok(ColumnarRows {
+        batches: Batches::Orc(reader),
+        targets: roots.into_iter().map(|(_, u)| u).collect(),
+        kinds,
+        width: columns.len(),
+        columns: columns.to_vec(),
+        path: path.to_path_buf(),
+        format,
+        int96_calendar: calendar,
+        calendar,
+    })
+}
+
+/// The calendar an ORC file's footer names. Java's ORC writer uses the
+/// hybrid Julian/Gregorian calendar unless told otherwise, and files from
+/// before the footer had the field are hybrid, as Java's reader takes them.
+fn orc_calendar(path: &Path, compression: Option<orc_rust::compression::Compression>) -> anyhow::Result<Calendar> {
+    use prost::Message;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = f.seek(SeekFrom::End(0))?;
+    let tail_len = len.min(256 * 1024);
+    f.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    f.read_exact(&mut tail)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let ps_len = *tail.last().unwrap_or(&0) as usize;
+    let footer = (|| {
+        let ps_end = tail.len().checked_sub(1)?;
+        let ps = orc_rust::proto::PostScript::decode(&tail[ps_end.checked_sub(ps_len)?..ps_end]).ok()?;
+        let footer_len = usize::try_from(ps.footer_length?).ok()?;
+        let footer_end = ps_end - ps_len;
+        let bytes = bytes::Bytes::copy_from_slice(&tail[footer_end.checked_sub(footer_len)?..footer_end]);
+        let mut buf = Vec::new();
+        orc_rust::compression::Decompressor::new(bytes, compression, Vec::new())
+            .read_to_end(&mut buf)
+            .ok()?;
+        orc_rust::proto::Footer::decode(buf.as_slice()).ok()
+    })();
+    let Some(footer) = footer else {
+        return Err(bad(path, Format::Orc, "cannot read its footer's calendar"));
+    };
+    Ok(match footer.calendar() {
+        orc_rust::proto::CalendarKind::ProlepticGregorian => Calendar::Proleptic,
+        _ => Calendar::Hybrid,
+    })
+}
