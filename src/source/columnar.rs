@@ -339,9 +339,7 @@ fn open_orc(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Result<C
     })
 }
 
-/// The calendar an ORC file's footer names. Java's ORC writer uses the
-/// hybrid Julian/Gregorian calendar unless told otherwise, and files from
-/// before the footer had the field are hybrid, as Java's reader takes them.
+/// The calendar of an ORC file's dates and timestamps, from its footer.
 fn orc_calendar(path: &Path, compression: Option<orc_rust::compression::Compression>) -> anyhow::Result<Calendar> {
     use prost::Message;
     use std::io::{Read, Seek, SeekFrom};
@@ -368,8 +366,13 @@ fn orc_calendar(path: &Path, compression: Option<orc_rust::compression::Compress
     let Some(footer) = footer else {
         return Err(bad(path, Format::Orc, "cannot read its footer's calendar"));
     };
-    Ok(match footer.calendar() {
-        orc_rust::proto::CalendarKind::ProlepticGregorian => Calendar::Proleptic,
-        _ => Calendar::Hybrid,
+    use orc_rust::proto::CalendarKind;
+    Ok(match (footer.calendar.map(|_| footer.calendar()), footer.writer) {
+        (Some(CalendarKind::ProlepticGregorian), _) => Calendar::Proleptic,
+        (Some(_), _) => Calendar::Hybrid,
+        // No calendar named: Java's ORC (writer 0, or too old to say) used the hybrid one;
+        // the others (C++, Presto, Trino, Rust) count days and seconds proleptically.
+        (None, None | Some(0)) => Calendar::Hybrid,
+        (None, Some(_)) => Calendar::Proleptic,
     })
 }

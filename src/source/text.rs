@@ -36,7 +36,7 @@ pub fn open_reader(
     let head = io::Cursor::new(magic[..n].to_vec());
     let stream: Box<dyn Read + Send> = Box::new(head.chain(file));
     let chunks: Box<dyn Chunks + Send> = match codec {
-        Codec::Plain => Box::new(ReadChunks(stream)),
+        Codec::Plain => Box::new(ReadChunks(stream, None)),
         _ => Box::new(Prefetch::spawn(codec::decoder(codec, stream, what))),
     };
     Ok(Lines::new(chunks))
@@ -58,21 +58,44 @@ impl<C: Chunks + ?Sized> Chunks for Box<C> {
 /// Chunk size: large enough that per-chunk work is negligible.
 const CHUNK: usize = 1 << 20;
 
-/// Fills `buf` (resized to [`CHUNK`]) from `inner` as far as it goes; returns it cut to the bytes read.
-fn fill_chunk(inner: &mut impl Read, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
+/// Fills `buf` (resized to [`CHUNK`]) from `inner` as far as it goes; returns it cut to the bytes read,
+/// and the error that stopped it, if any (the bytes before an error still count).
+fn fill_chunk(inner: &mut impl Read, mut buf: Vec<u8>) -> (Vec<u8>, Option<io::Error>) {
     // Only bytes past the buffer's old length are zeroed: a reused full chunk costs nothing.
     buf.resize(CHUNK, 0);
-    let n = read_up_to(inner, &mut buf)?;
+    let mut n = 0;
+    let mut err = None;
+    while n < buf.len() {
+        match inner.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
     buf.truncate(n);
-    Ok(buf)
+    (buf, err)
 }
 
 /// Chunks read on the caller's thread.
-pub struct ReadChunks<R>(pub R);
+pub struct ReadChunks<R>(pub R, pub Option<io::Error>);
 
 impl<R: Read> Chunks for ReadChunks<R> {
     fn next_chunk(&mut self, used: Vec<u8>) -> io::Result<Vec<u8>> {
-        fill_chunk(&mut self.0, used)
+        if let Some(e) = self.1.take() {
+            return Err(e);
+        }
+        let (chunk, err) = fill_chunk(&mut self.0, used);
+        match err {
+            Some(e) if chunk.is_empty() => Err(e),
+            e => {
+                self.1 = e;
+                Ok(chunk)
+            }
+        }
     }
 }
 
@@ -92,9 +115,17 @@ impl Prefetch {
         let (recycle, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || loop {
             let buf = reuse.try_recv().unwrap_or_default();
-            let msg = fill_chunk(&mut inner, buf);
-            let stop = !matches!(&msg, Ok(c) if !c.is_empty());
-            if tx.send(msg).is_err() || stop {
+            let (chunk, err) = fill_chunk(&mut inner, buf);
+            let end = chunk.is_empty();
+            if !end && tx.send(Ok(chunk)).is_err() {
+                return;
+            }
+            if let Some(e) = err {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            if end {
+                let _ = tx.send(Ok(Vec::new()));
                 return;
             }
         });
@@ -374,7 +405,7 @@ mod tests {
     fn lines_across_buffer_refills_and_without_final_newline() {
         let long = "x".repeat(3 << 20);
         let text = format!("a\n{long}\nb");
-        let mut lines = Lines::new(ReadChunks(text.as_bytes()));
+        let mut lines = Lines::new(ReadChunks(text.as_bytes(), None));
         assert_eq!(lines.next_line().unwrap(), Some(&b"a"[..]));
         assert_eq!(lines.next_line().unwrap().map(<[u8]>::len), Some(3 << 20));
         assert_eq!(lines.next_line().unwrap(), Some(&b"b"[..]));

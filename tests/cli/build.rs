@@ -387,7 +387,8 @@ fn build_corrupt_and_truncated_gzip_exit_4_naming_the_file() {
     fx.hour("08", &[("part-00000.gz", truncated)]);
     fx.build("2024121208")
         .expect_code(4)
-        .stderr_has("part-00000.gz: after line");
+        .stderr_has("part-00000.gz: gzip data unreadable within its first")
+        .stderr_has("whole line(s))");
     let mut corrupt = good.clone();
     for b in &mut corrupt[20..60] {
         *b ^= 0x5a;
@@ -395,6 +396,90 @@ fn build_corrupt_and_truncated_gzip_exit_4_naming_the_file() {
     fx.hour("08", &[("part-00000.gz", corrupt)]);
     fx.build("2024121208").expect_code(4).stderr_has("part-00000.gz");
     assert_eq!(names(&fx.w.join("var/hourly/T1/20241212")), Vec::<String>::new());
+}
+
+/// Hadoop's `BlockCompressorStream` framing of raw snappy blocks, one chunk per block.
+fn hadoop_snappy(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for block in data.chunks(1000) {
+        let z = snap::raw::Encoder::new().compress_vec(block).unwrap();
+        out.extend_from_slice(&(block.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(z.len() as u32).to_be_bytes());
+        out.extend_from_slice(&z);
+    }
+    out
+}
+
+#[test]
+fn build_reads_every_hadoop_text_codec_and_refuses_what_it_cannot_decode() {
+    use std::io::Write;
+    let (a, b) = nine_rows();
+    let text = format!("{a}{b}");
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    bz.write_all(text.as_bytes()).unwrap();
+    let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zl.write_all(text.as_bytes()).unwrap();
+    let mut padded = gzip(text.as_bytes());
+    padded.extend([0u8; 512]);
+    // The same nine rows in each codec Hadoop writes, named as Hadoop names them.
+    let codecs: Vec<(&str, Vec<u8>)> = vec![
+        ("000000_0", text.clone().into_bytes()),
+        ("000000_0.gz", padded),
+        ("000000_0.bz2", bz.finish().unwrap()),
+        ("000000_0.deflate", zl.finish().unwrap()),
+        ("000000_0.zst", zstd::encode_all(text.as_bytes(), 3).unwrap()),
+        ("000000_0.snappy", hadoop_snappy(text.as_bytes())),
+        ("000000_0.lz4", {
+            let mut out = Vec::new();
+            out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+            let z = lz4_flex::block::compress(text.as_bytes());
+            out.extend_from_slice(&(z.len() as u32).to_be_bytes());
+            out.extend_from_slice(&z);
+            out
+        }),
+    ];
+    let mut reference = None;
+    for (i, (name, body)) in codecs.iter().enumerate() {
+        let fx = Fixture::new(&format!("build-codec-{i}"), SPEC);
+        fx.hour("03", &[(name, body.clone())]);
+        fx.build("2024121203")
+            .expect_code(0)
+            .stderr_has("9 rows in, 8 out, 1 filtered, 0 rejected");
+        let got: Vec<Vec<u8>> = names(&fx.out("03"))
+            .iter()
+            .filter(|n| n.ends_with(".dat.gz"))
+            .map(|n| fs::read(fx.out("03").join(n)).unwrap())
+            .collect();
+        match &reference {
+            None => reference = Some(got),
+            Some(r) => assert_eq!(&got, r, "{name}: the same bytes as from plain text"),
+        }
+    }
+
+    // Compressed in a way chama cannot decode: exit 4 naming the codec, never read as text.
+    for (name, body, codec) in [
+        ("000000_0", b"\xfd7zXZ\x00\x00\x04junk".to_vec(), "xz"),
+        ("000000_0.lzo_deflate", b"\x01\x02\x03".to_vec(), "lzo"),
+        (
+            "000000_0.gz",
+            text.clone().into_bytes(),
+            "named .gz but does not start like gzip data",
+        ),
+    ] {
+        let fx = Fixture::new("build-codec-bad", SPEC);
+        fx.hour("03", &[(name, body)]);
+        fx.build("2024121203").expect_code(4).stderr_has(name).stderr_has(codec);
+        assert!(!fx.out("03").exists(), "{name}: nothing built");
+    }
+    // A corrupt bzip2 file names its codec.
+    let fx = Fixture::new("build-codec-corrupt", SPEC);
+    let mut bz = codecs[2].1.clone();
+    let n = bz.len();
+    bz.truncate(n / 2);
+    fx.hour("03", &[("000000_0.bz2", bz)]);
+    fx.build("2024121203")
+        .expect_code(4)
+        .stderr_has("000000_0.bz2: bzip2 data unreadable within its first");
 }
 
 #[test]

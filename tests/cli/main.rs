@@ -2,6 +2,7 @@
 
 mod build;
 mod clean;
+mod columnar;
 mod harness;
 mod merge;
 mod pull;

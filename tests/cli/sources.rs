@@ -78,15 +78,26 @@ impl Site {
         }
     }
 
-    /// Makes `rel` (a directory under the root) hold `files`.
+    /// Makes `rel` (a directory under the root) hold `files` (names may have subdirectories).
     fn put(&self, rel: &str, files: &[(&str, &[u8])]) {
         let dir = format!("{}/{rel}", self.root);
         if self.kind == "local" {
             fs::create_dir_all(&dir).unwrap();
             for (name, body) in files {
-                fs::write(format!("{dir}/{name}"), body).unwrap();
+                let p = Path::new(&dir).join(name);
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(p, body).unwrap();
             }
             return;
+        }
+        let nested: Vec<&(&str, &[u8])> = files.iter().filter(|(n, _)| n.contains('/')).collect();
+        if !nested.is_empty() {
+            for (name, body) in nested {
+                let (sub, base) = name.rsplit_once('/').unwrap();
+                self.put(&format!("{rel}/{sub}"), &[(base, body)]);
+            }
+            let flat: Vec<(&str, &[u8])> = files.iter().filter(|(n, _)| !n.contains('/')).copied().collect();
+            return self.put(rel, &flat);
         }
         let tmp = Workdir::new("put");
         for (name, body) in files {
@@ -217,6 +228,81 @@ fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, 
         expected,
         "{kind}: --no-stage"
     );
+}
+
+#[test]
+fn every_kind_reads_hive_subdirectories_and_skips_hidden_ones() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    // The reference: the bundled hour 09 as it is, from local disk.
+    let reference = Workdir::new("src-sub-ref");
+    let mut cmd = reference.command(&["build", "--iface", "CM001", "--period", "2024121209"]);
+    cmd.current_dir(repo_root()).env("CHAMA_CONFIG", reference.create("chama.toml", format!(
+        "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+        reference.join("var").display(), repo_root().display(), repo_root().display()
+    )));
+    reference.run_cmd(cmd).expect_code(0);
+    let expected = files(&reference.join("var/hourly/CM001/20241212/09"));
+
+    // The same two files as Hive on Tez lays out a UNION ALL insert, beside
+    // what Hive's reader skips: a failed attempt, a staging directory, hidden files.
+    let hour: Vec<(String, Vec<u8>)> = bundled_hour("09")
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with('_'))
+        .collect();
+    let junk: &[u8] = b"junk\x01that must not be read\n";
+    let laid_out: Vec<(String, Vec<u8>)> = vec![
+        (format!("HIVE_UNION_SUBDIR_1/{}", hour[0].0), hour[0].1.clone()),
+        (format!("HIVE_UNION_SUBDIR_2/{}", hour[1].0), hour[1].1.clone()),
+        ("_temporary/0/_temporary/attempt_1/part-00000".into(), junk.to_vec()),
+        (
+            ".hive-staging_hive_2024-12-12_09-00-00_1/-ext-10000/000000_0".into(),
+            junk.to_vec(),
+        ),
+        ("HIVE_UNION_SUBDIR_1/.part-00000.crc".into(), junk.to_vec()),
+        ("HIVE_UNION_SUBDIR_2/_SUCCESS".into(), Vec::new()),
+        ("_SUCCESS".into(), Vec::new()),
+    ];
+    assert_eq!(hour.len(), 2, "two data files");
+    for site in Site::all("sub") {
+        let kind = site.kind;
+        site.put("cm001/dt=2024-12-12/hour=09", &refs(&laid_out));
+        let w = Workdir::new(&format!("{kind}-sub"));
+        w.create("chama.toml", site.config(FAST));
+        w.run(&["build", "--iface", "CM001", "--period", "2024121209", "--json"])
+            .expect_code(0);
+        assert_eq!(files(&w.join("var/hourly/CM001/20241212/09")), expected, "{kind}");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(w.join("var/hourly/CM001/20241212/09/manifest.json")).unwrap()).unwrap();
+        let inputs: Vec<&str> = manifest["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            inputs,
+            [laid_out[0].0.as_str(), laid_out[1].0.as_str()],
+            "{kind}: the subdirectories' files, in order, and nothing else"
+        );
+        if kind != "local" {
+            let staged = w.join("var/staging/CM001/20241212/09");
+            assert_eq!(
+                fs::read(staged.join(&laid_out[0].0)).unwrap(),
+                hour[0].1,
+                "{kind}: staged in its subdirectory"
+            );
+            assert!(!staged.join("_temporary").exists(), "{kind}: _temporary is not pulled");
+            let ns = Workdir::new(&format!("{kind}-sub-nostage"));
+            ns.create("chama.toml", site.config(FAST));
+            ns.run(&["build", "--iface", "CM001", "--period", "2024121209", "--no-stage"])
+                .expect_code(0);
+            assert_eq!(
+                files(&ns.join("var/hourly/CM001/20241212/09")),
+                expected,
+                "{kind}: --no-stage"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,441 @@
+//! Parquet and ORC input: every codec, every type Hive, Spark and Impala
+//! write, each value as Hive's text format writes it. Files are written here
+//! with the Rust writers; `corpus.rs` checks files written by Spark itself.
+
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, ListBuilder, MapBuilder, StringBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::*;
+use arrow_schema::{DataType, Field};
+
+use crate::harness::Workdir;
+
+const CONFIG: &str = r#"work_dir = "var"
+[sources.default]
+kind = "local"
+root = "dumps"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+"#;
+
+fn spec(format: &str, extra: &str) -> String {
+    format!(
+        r#"name = "C1"
+[input]
+path = "c1/dt={{date_iso}}/hour={{hour}}"
+format = "{format}"
+max_bad_rows = 1
+{extra}
+[transform]
+sql = 'SELECT * FROM input'
+[output]
+null = "\\N"
+file_name = "c_{{date}}_{{seq}}.dat.gz"
+verf_name = "c_{{date}}.verf"
+"#
+    )
+}
+
+struct Fixture {
+    w: Workdir,
+}
+
+impl Fixture {
+    fn new(name: &str, spec: &str) -> Fixture {
+        let w = Workdir::new(name);
+        w.create("chama.toml", CONFIG);
+        w.create("interfaces/C1.toml", spec);
+        Fixture { w }
+    }
+
+    fn hour(&self, files: &[(&str, Vec<u8>)]) {
+        for (name, data) in files {
+            self.w.create(format!("dumps/c1/dt=2024-12-12/hour=05/{name}"), data);
+        }
+    }
+
+    fn build(&self) -> crate::harness::Run {
+        let mut cmd = self.w.command(&["build", "--iface", "C1", "--period", "2024121205"]);
+        cmd.env("SOURCE_DATE_EPOCH", "1734000000");
+        self.w.run_cmd(cmd)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.w.join("var/hourly/C1/20241212/05/c_20241212_0001.dat.gz")
+    }
+
+    /// The built file, gunzipped, as text.
+    fn lines(&self) -> String {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(fs::File::open(self.out()).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+
+    fn rejects(&self) -> String {
+        let mut s = String::new();
+        let p = self.w.join("var/rejects/C1/20241212/05.rej.gz");
+        flate2::read::MultiGzDecoder::new(fs::File::open(p).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+}
+
+fn ts_secs(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(y, mo, d)
+        .unwrap()
+        .and_hms_opt(h, mi, s)
+        .unwrap()
+        .and_utc()
+        .timestamp()
+}
+
+fn days(y: i32, mo: u32, d: u32) -> i32 {
+    (ts_secs(y, mo, d, 0, 0, 0) / 86_400) as i32
+}
+
+/// Three rows of every type: the last has a binary value that is not UTF-8.
+fn typed_batch() -> RecordBatch {
+    let mut list = ListBuilder::new(StringBuilder::new());
+    list.values().append_value("a");
+    list.values().append_null();
+    list.append(true);
+    list.append(true);
+    list.values().append_value("z");
+    list.append(true);
+    let mut map = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+    map.keys().append_value("k");
+    map.values().append_value(1);
+    map.append(true).unwrap();
+    map.append(true).unwrap();
+    map.append(false).unwrap();
+    let pt = StructArray::from(vec![
+        (
+            Arc::new(Field::new("x", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("y", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec![Some("p"), None, Some("中")])) as ArrayRef,
+        ),
+    ]);
+    let ms = |y, mo, d, h, mi, s, ms: i64| ts_secs(y, mo, d, h, mi, s) * 1000 + ms;
+    let us = |y, mo, d, h, mi, s, us: i64| ts_secs(y, mo, d, h, mi, s) * 1_000_000 + us;
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("dbl", Arc::new(Float64Array::from(vec![1e-5, 100.0, 1e10]))),
+        ("flt", Arc::new(Float32Array::from(vec![1.1f32, f32::NAN, -0.5]))),
+        ("b", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None]))),
+        ("ti", Arc::new(Int8Array::from(vec![-128i8, 127, 0]))),
+        ("bi", Arc::new(Int64Array::from(vec![i64::MAX, i64::MIN, 0]))),
+        ("ub", Arc::new(UInt64Array::from(vec![u64::MAX, 0, 1]))),
+        (
+            "d",
+            Arc::new(Date32Array::from(vec![
+                days(9999, 12, 31),
+                days(1, 1, 1),
+                days(1970, 1, 1),
+            ])),
+        ),
+        (
+            "ts_ms",
+            Arc::new(
+                TimestampMillisecondArray::from(vec![ms(9999, 12, 31, 23, 59, 59, 999), ms(1, 1, 1, 0, 0, 0, 0), 0])
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "ts_us",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                us(9999, 12, 31, 23, 59, 59, 999_999),
+                us(1969, 12, 31, 23, 59, 59, 999_999),
+                us(2024, 12, 12, 20, 55, 40, 123_456),
+            ])),
+        ),
+        (
+            "ts_ns",
+            Arc::new(TimestampNanosecondArray::from(vec![
+                Some(ts_secs(2024, 12, 12, 20, 55, 40) * 1_000_000_000 + 1),
+                None,
+                Some(0),
+            ])),
+        ),
+        (
+            "dec_small",
+            Arc::new(
+                Decimal128Array::from(vec![150, 0, -725])
+                    .with_precision_and_scale(9, 2)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "dec_mid",
+            Arc::new(
+                Decimal128Array::from(vec![-1, 0, 123_456_789_012_345_678])
+                    .with_precision_and_scale(18, 4)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "dec_wide",
+            Arc::new(
+                Decimal128Array::from(vec![123_456_789_012_345_678_901_234_560_123_456_789i128, 0, -1])
+                    .with_precision_and_scale(38, 10)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "bin",
+            Arc::new(BinaryArray::from(vec![
+                "中文".as_bytes(),
+                b"ok".as_slice(),
+                [0xffu8, 0xfe].as_slice(),
+            ])),
+        ),
+        (
+            "dict",
+            Arc::new(DictionaryArray::<Int32Type>::from_iter(["a", "b", "a"])),
+        ),
+        ("nothing", Arc::new(NullArray::new(3))),
+        ("tags", Arc::new(list.finish())),
+        ("attrs", Arc::new(map.finish())),
+        ("pt", Arc::new(pt)),
+    ];
+    RecordBatch::try_from_iter(cols).unwrap()
+}
+
+const TYPED_ROWS: &str = concat!(
+    "1.0E-5|1.1|true|-128|9223372036854775807|18446744073709551615|9999-12-31|9999-12-31 23:59:59.999|",
+    "9999-12-31 23:59:59.999999|2024-12-12 20:55:40.000000001|1.50|-0.0001|",
+    "12345678901234567890123456.0123456789|中文|a|\\N|a\u{2}\\N|k\u{3}1|1\u{2}p\n",
+    "100.0|NaN|false|127|-9223372036854775808|0|0001-01-01|0001-01-01 00:00:00|",
+    "1969-12-31 23:59:59.999999|\\N|0.00|0.0000|0.0000000000|ok|b|\\N|||\\N\u{2}\\N\n",
+);
+
+fn parquet(batch: &RecordBatch, compression: parquet::basic::Compression) -> Vec<u8> {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(compression)
+        .build();
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+#[test]
+fn parquet_types_come_out_as_hive_text_writes_them() {
+    let fx = Fixture::new("parquet-types", &spec("parquet", ""));
+    let batch = typed_batch();
+    fx.hour(&[(
+        "part-00000.parquet",
+        parquet(&batch, parquet::basic::Compression::SNAPPY),
+    )]);
+    fx.build()
+        .expect_code(0)
+        .stderr_has("3 rows in, 2 out, 0 filtered, 1 rejected");
+    assert_eq!(fx.lines(), TYPED_ROWS);
+    let rejects = fx.rejects();
+    assert!(
+        rejects.starts_with("part-00000.parquet\t3\tcolumn bin: a binary value that is not UTF-8 (invalid byte at 0)"),
+        "{rejects}"
+    );
+    // With no rejects tolerated, the same file fails the hour with exit 4.
+    let strict = Fixture::new(
+        "parquet-types-strict",
+        &spec("parquet", "").replace("max_bad_rows = 1", ""),
+    );
+    strict.hour(&[(
+        "part-00000.parquet",
+        parquet(&batch, parquet::basic::Compression::SNAPPY),
+    )]);
+    strict.build().expect_code(4).stderr_has("1 rows rejected");
+}
+
+#[test]
+fn parquet_every_codec_gives_the_same_bytes() {
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+    let batch = typed_batch();
+    let mut reference: Option<Vec<u8>> = None;
+    for codec in [
+        Compression::UNCOMPRESSED,
+        Compression::SNAPPY,
+        Compression::GZIP(GzipLevel::default()),
+        Compression::ZSTD(ZstdLevel::default()),
+        Compression::LZ4,
+        Compression::LZ4_RAW,
+        Compression::BROTLI(BrotliLevel::default()),
+    ] {
+        let fx = Fixture::new("parquet-codec", &spec("parquet", ""));
+        fx.hour(&[("part-00000.parquet", parquet(&batch, codec))]);
+        fx.build().expect_code(0);
+        let got = fs::read(fx.out()).unwrap();
+        match &reference {
+            None => {
+                assert_eq!(fx.lines(), TYPED_ROWS, "{codec}");
+                reference = Some(got);
+            }
+            Some(r) => assert_eq!(&got, r, "{codec}: the same bytes as uncompressed"),
+        }
+    }
+}
+
+/// A Parquet file as Hive, Spark and Impala write timestamps by default:
+/// INT96 (Julian day and nanoseconds of the day), with an id column.
+fn int96_file(values: &[Option<(i64, i64)>]) -> Vec<u8> {
+    use parquet::data_type::{Int32Type, Int96, Int96Type};
+    use parquet::file::writer::SerializedFileWriter;
+    let schema = Arc::new(
+        parquet::schema::parser::parse_message_type("message hive { required int32 id; optional int96 ts; }").unwrap(),
+    );
+    let mut out = Vec::new();
+    let mut w = SerializedFileWriter::new(&mut out, schema, Default::default()).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    let ids: Vec<i32> = (1..=values.len() as i32).collect();
+    col.typed::<Int32Type>().write_batch(&ids, None, None).unwrap();
+    col.close().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    let present: Vec<Int96> = values
+        .iter()
+        .flatten()
+        .map(|(day, nanos)| {
+            let mut v = Int96::new();
+            v.set_data(*nanos as u32, (*nanos >> 32) as u32, *day as u32);
+            v
+        })
+        .collect();
+    let defs: Vec<i16> = values.iter().map(|v| i16::from(v.is_some())).collect();
+    col.typed::<Int96Type>()
+        .write_batch(&present, Some(&defs), None)
+        .unwrap();
+    col.close().unwrap();
+    rg.close().unwrap();
+    w.close().unwrap();
+    out
+}
+
+#[test]
+fn int96_timestamps_are_exact_from_year_1_to_9999() {
+    // Julian day numbers: 1970-01-01 is 2440588.
+    let jd = |y, m, d| i64::from(days(y, m, d)) + 2_440_588;
+    let nod = |h: i64, mi: i64, s: i64, n: i64| ((h * 60 + mi) * 60 + s) * 1_000_000_000 + n;
+    let values = [
+        Some((jd(9999, 12, 31), nod(23, 59, 59, 123_456_789))),
+        Some((jd(9999, 12, 31), nod(23, 59, 59, 0))),
+        Some((jd(1, 1, 1), 0)),
+        Some((jd(2024, 12, 12), nod(20, 55, 40, 123_456_000))),
+        None,
+        Some((jd(1969, 12, 31), nod(23, 59, 59, 999_999_999))),
+    ];
+    let fx = Fixture::new("int96", &spec("parquet", ""));
+    fx.hour(&[("000000_0", int96_file(&values))]);
+    fx.build().expect_code(0).stderr_has("6 rows in, 6 out");
+    assert_eq!(
+        fx.lines(),
+        "1|9999-12-31 23:59:59.123456789\n2|9999-12-31 23:59:59\n3|0001-01-01 00:00:00\n\
+         4|2024-12-12 20:55:40.123456\n5|\\N\n6|1969-12-31 23:59:59.999999999\n"
+    );
+}
+
+fn orc(batch: &RecordBatch, compression: Option<orc_rust::compression::CompressionType>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut b = orc_rust::ArrowWriterBuilder::new(&mut out, batch.schema());
+    if let Some(c) = compression {
+        b = b.with_compression(c);
+    }
+    let mut w = b.try_build().unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+/// What the Rust ORC writer can write: the scalar types.
+fn orc_batch(names: &[&str]) -> RecordBatch {
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from(vec![1, 2, 3])),
+        Arc::new(StringArray::from(vec![Some("中文"), None, Some("")])),
+        Arc::new(Float64Array::from(vec![1e-5, 100.0, f64::INFINITY])),
+        Arc::new(Float32Array::from(vec![1.1f32, 3.402_823_5e38, 1e-45])),
+        Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+        Arc::new(Date32Array::from(vec![
+            days(9999, 12, 31),
+            days(1, 1, 1),
+            days(1582, 10, 4),
+        ])),
+        Arc::new(TimestampSecondArray::from(vec![
+            ts_secs(9999, 12, 31, 23, 59, 59),
+            ts_secs(1, 1, 1, 0, 0, 0),
+            ts_secs(2024, 12, 12, 20, 55, 40),
+        ])),
+        Arc::new(TimestampMicrosecondArray::from(vec![
+            0,
+            ts_secs(2024, 12, 12, 20, 55, 40) * 1_000_000 + 123_456,
+            -1_000_001,
+        ])),
+    ];
+    RecordBatch::try_from_iter(names.iter().copied().zip(cols)).unwrap()
+}
+
+const ORC_ROWS: &str = concat!(
+    "1|中文|1.0E-5|1.1|true|9999-12-31|9999-12-31 23:59:59|1970-01-01 00:00:00\n",
+    "2|\\N|100.0|3.4028235E38|\\N|0001-01-01|0001-01-01 00:00:00|2024-12-12 20:55:40.123456\n",
+    "3||Infinity|1.4E-45|false|1582-10-04|2024-12-12 20:55:40|1969-12-31 23:59:58.999999\n",
+);
+
+#[test]
+fn orc_every_codec_gives_the_same_bytes_and_old_hive_names_go_by_position() {
+    use orc_rust::compression::CompressionType;
+    let names = ["id", "s", "dbl", "flt", "b", "d", "ts", "ts_us"];
+    let columns = "columns = [\"id\", \"s\", \"dbl\", \"flt\", \"b\", \"d\", \"ts\", \"ts_us\"]";
+    let batch = orc_batch(&names);
+    let mut reference: Option<Vec<u8>> = None;
+    for codec in [
+        None,
+        Some(CompressionType::Zlib),
+        Some(CompressionType::Snappy),
+        Some(CompressionType::Zstd),
+        Some(CompressionType::Lz4),
+    ] {
+        let fx = Fixture::new("orc-codec", &spec("orc", columns));
+        fx.hour(&[("000000_0", orc(&batch, codec))]);
+        fx.build().expect_code(0).stderr_has("3 rows in, 3 out");
+        let got = fs::read(fx.out()).unwrap();
+        match &reference {
+            None => {
+                assert_eq!(fx.lines(), ORC_ROWS, "{codec:?}");
+                reference = Some(got);
+            }
+            Some(r) => assert_eq!(&got, r, "{codec:?}: the same bytes as uncompressed"),
+        }
+    }
+    // Old Hive writes ORC columns as _col0, _col1, ...: matched to the spec's columns by position.
+    let positional: Vec<String> = (0..names.len()).map(|i| format!("_col{i}")).collect();
+    let positional: Vec<&str> = positional.iter().map(String::as_str).collect();
+    let fx = Fixture::new("orc-positional", &spec("orc", columns));
+    fx.hour(&[("000000_0", orc(&orc_batch(&positional), Some(CompressionType::Zlib)))]);
+    fx.build().expect_code(0);
+    assert_eq!(fs::read(fx.out()).unwrap(), reference.unwrap());
+    // A spec whose columns the file lacks: exit 4 naming the file and the column.
+    let fx = Fixture::new("orc-missing", &spec("orc", "columns = [\"id\", \"nosuch\"]"));
+    fx.hour(&[("000000_0", orc(&batch, None))]);
+    fx.build().expect_code(4).stderr_has("000000_0: has no column `nosuch`");
+}
+
+#[test]
+fn spec_try_prints_parquet_and_orc_rows_before_encoding() {
+    let fx = Fixture::new("try-columnar", &spec("orc", ""));
+    let names = ["id", "s", "dbl", "flt", "b", "d", "ts", "ts_us"];
+    let file = fx.w.create("x.orc", orc(&orc_batch(&names), None));
+    let r =
+        fx.w.run(&["spec", "try", "C1", "--input", file.to_str().unwrap(), "--limit", "2"]);
+    r.expect_code(0)
+        .stderr_has("2 rows in, 2 out")
+        .stdout_has("id\ts\tdbl\tflt\tb\td\tts\tts_us\n1\t中文\t1.0E-5\t1.1\ttrue\t9999-12-31\t9999-12-31 23:59:59\t1970-01-01 00:00:00\n2\t\\N\t");
+}
