@@ -12,14 +12,29 @@ mkdir -p "$CACHE"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python tools (duckdb, pyarrow, pytest, prometheus-client) in $VENV"
-if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest, prometheus_client' 2>/dev/null; then
-  python3 -m venv "$VENV" 2>/dev/null || {
+step "Python tools (duckdb, pyarrow, pytest, prometheus-client, pyspark, zstandard) in $VENV"
+if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest, prometheus_client, pyspark, zstandard' 2>/dev/null; then
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" 2>/dev/null || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3-venv >/dev/null
     python3 -m venv "$VENV"
   }
-  "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest prometheus-client
+  "$VENV/bin/pip" install -q --disable-pip-version-check duckdb pyarrow pytest prometheus-client pyspark zstandard
 fi
+
+step "the real-writer corpus: Hive tables written by Spark (scripts/spark_corpus.py, cached)"
+# Made again only when what makes it changes: the script, the row generator, the shipped specs.
+CORPUS_KEY=$(cat scripts/spark_corpus.py scripts/gen_dumps.py interfaces/*.toml | sha256sum | cut -c1-16)
+export CHAMA_TEST_SPARK_CORPUS=$CACHE/spark-corpus-$CORPUS_KEY
+if [ ! -f "$CHAMA_TEST_SPARK_CORPUS/DONE" ]; then
+  command -v java >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends openjdk-17-jre-headless >/dev/null
+  rm -rf "$CACHE"/spark-corpus-*
+  "$VENV/bin/python" scripts/spark_corpus.py "$CHAMA_TEST_SPARK_CORPUS" > "$CACHE/spark-corpus.log" 2>&1 || {
+    tail -40 "$CACHE/spark-corpus.log" >&2
+    exit 1
+  }
+fi
+export CHAMA_REQUIRE_SPARK_CORPUS=1
+echo "corpus: $CHAMA_TEST_SPARK_CORPUS"
 
 step "HDFS 2.7.3 on 127.0.0.1:19000 (scripts/hdfs.sh)"
 eval "$(scripts/hdfs.sh start)"
@@ -48,7 +63,7 @@ if ! grep -q '^test result' "$CACHE/cargo-test.log" || grep -qE '^test result: F
   exit 1
 fi
 
-step "Python tests: DuckDB differential tests, the metrics file through prometheus-client"
+step "Python tests: DuckDB and Spark SQL differential tests, the metrics file through prometheus-client"
 CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q -p no:cacheprovider
 
 step "Airflow: the chama_daily DAG in a real Airflow (scripts/airflow/test.sh)"

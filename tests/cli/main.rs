@@ -3,6 +3,7 @@
 mod build;
 mod clean;
 mod columnar;
+mod corpus;
 mod harness;
 mod merge;
 mod pull;
