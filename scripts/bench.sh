@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: figures and ratios measured in one run, on this machine, now.
-# Usage: scripts/bench.sh [transform|build|pull|push|all]      (default: all)
+# Usage: scripts/bench.sh [transform|build|columnar|pull|push|all]      (default: all)
 # Generated inputs are cached in $CHAMA_BENCH_DIR (default ~/.cache/chama-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -229,6 +229,86 @@ PY
     "$x4_real" "$(ratio "$x4_real" "$c_real")" "$(ratio "$x4_cpu_min" "$c_cpu_min")" "$x4_rss"
 }
 
+# The bench hour's rows as Spark writes them into Hive tables with its defaults:
+# zstd Parquet (INT96 timestamps, 128 MB row groups) and zlib ORC (64 MB stripes).
+spark_tables() {
+  local h=dt=2024-12-12/hour=00
+  if [ ! -f "$DIR/gz1g/cm001o/$h/_SUCCESS" ]; then
+    "$PY" -c 'import pyspark' 2>/dev/null || "$VENV/bin/pip" install -q --disable-pip-version-check pyspark
+    command -v java >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+    echo "writing the same rows as zstd Parquet and zlib ORC with Spark (once)..." >&2
+    rm -rf "$DIR/gz1g/cm001z" "$DIR/gz1g/cm001o"
+    TZ=UTC "$PY" - "$DIR/gz1g" > "$DIR/spark.log" 2>&1 <<'PY' || { tail -20 "$DIR/spark.log" >&2; exit 1; }
+import sys
+from pyspark.sql import SparkSession
+d, h = sys.argv[1], "dt=2024-12-12/hour=00"
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g").getOrCreate())
+df = spark.read.parquet(f"{d}/cm001p/{h}")
+df.write.option("compression", "zstd").parquet(f"{d}/cm001z/{h}")
+df.write.option("compression", "zlib").orc(f"{d}/cm001o/{h}")
+spark.stop()
+PY
+  fi
+  python3 - "$DIR/interfaces" <<'PY'
+import sys
+d = sys.argv[1]
+t = open(f"{d}/CM001P.toml", encoding="utf-8").read()
+open(f"{d}/CM001Z.toml", "w", encoding="utf-8").write(
+    t.replace('path = "cm001p/', 'path = "cm001z/').replace('name = "CM001P"', 'name = "CM001Z"'))
+open(f"{d}/CM001O.toml", "w", encoding="utf-8").write(
+    t.replace('path = "cm001p/', 'path = "cm001o/').replace('name = "CM001P"', 'name = "CM001O"')
+     .replace('format = "parquet"', 'format = "orc"'))
+PY
+}
+
+# Parquet and ORC as Spark writes them: chama against DuckDB, and ORC against Parquet.
+bench_columnar() {
+  need /usr/bin/time time
+  bench_data
+  spark_tables
+  local cfg=(--config "$DIR/chama.toml")
+  : > "$DIR/sums.out"
+  SUMS_OF=$DIR/var/hourly/CM001Z/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001Z --period 2024121200
+  local z_real=$T_REAL z_rss=$T_RSS z_cpu=$T_CPU
+  same_bytes "CM001Z 2024121200" 3
+  : > "$DIR/sums.out"
+  SUMS_OF=$DIR/var/hourly/CM001O/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001O --period 2024121200
+  local o_real=$T_REAL o_rss=$T_RSS o_cpu=$T_CPU
+  same_bytes "CM001O 2024121200" 3
+  # Spark's files hold the rows pyarrow wrote (CM001P): the same lines, once sorted (Spark may reorder files).
+  "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200 >/dev/null 2>&1
+  local want; want=$(zcat "$DIR/var/hourly/CM001P/20241212/00"/*.dat.gz | LC_ALL=C sort | md5sum)
+  for t in CM001Z CM001O; do
+    [ "$(zcat "$DIR/var/hourly/$t/20241212/00"/*.dat.gz | LC_ALL=C sort | md5sum)" = "$want" ] || {
+      echo "bench: $t (Spark's files) gave other rows than CM001P (pyarrow's)" >&2; exit 1; }
+  done
+  local duck_sql
+  duck_sql=$(python3 - <<'PY'
+import re, tomllib
+spec = tomllib.load(open("interfaces/CM001.toml", "rb"))
+sql = spec["transform"]["sql"]
+sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(wt_os) || '_' || wt_sv)", sql)
+print(sql.replace("\n", " "))
+PY
+)
+  cat > "$DIR/duckz.py" <<PY
+import duckdb
+con = duckdb.connect()
+con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$DIR/gz1g/cm001z/dt=2024-12-12/hour=00/*.parquet')")
+con.execute("""COPY ($duck_sql) TO '$DIR/duckz-out.csv.gz' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
+PY
+  best_timed 2 "$PY" "$DIR/duckz.py"
+  local d_real=$T_REAL
+  rm -f "$DIR/duckz-out.csv.gz"
+  echo "columnar: CM001, the bench hour's rows as Spark writes Hive tables (zstd Parquet, 128 MB row groups; zlib ORC, 64 MB stripes); best of 3, of 2 for DuckDB"
+  echo "  the same bytes in every run, and the same rows as from the text hour: yes"
+  printf "  zstd Parquet: chama %6.2f s wall, %6.2f s CPU, %4d MB peak RSS (target <= 256); DuckDB COPY to csv.gz %6.2f s -> %sx (target >= 2)\n" \
+    "$z_real" "$z_cpu" "$z_rss" "$d_real" "$(ratio "$d_real" "$z_real")"
+  printf "  zlib ORC:     chama %6.2f s wall, %6.2f s CPU, %4d MB peak RSS (target <= 256) -> %sx the Parquet build (target <= 1.3)\n" \
+    "$o_real" "$o_cpu" "$o_rss" "$(ratio "$o_real" "$z_real")"
+}
+
 # Pull of one hour (40 files, 1 GB) from a real HDFS: chama's native client vs `hdfs dfs -get`.
 bench_pull() {
   need /usr/bin/time time
@@ -404,8 +484,9 @@ EOS
 case $WHAT in
   transform) bench_transform ;;
   build) bench_build ;;
+  columnar) bench_columnar ;;
   pull) bench_pull ;;
   push) bench_push ;;
-  all) bench_transform; bench_build; bench_pull; bench_push ;;
-  *) echo "usage: scripts/bench.sh [transform|build|pull|push|all]" >&2; exit 2 ;;
+  all) bench_transform; bench_build; bench_columnar; bench_pull; bench_push ;;
+  *) echo "usage: scripts/bench.sh [transform|build|columnar|pull|push|all]" >&2; exit 2 ;;
 esac

@@ -198,7 +198,7 @@ fn try_columnar(spec: &Spec, args: &SpecTryArgs) -> anyhow::Result<Code> {
         if counts.rows_out >= limit {
             break;
         }
-        let mut rows = ColumnarRows::open(input, spec.input.format, &columns, program.used_columns())?;
+        let mut rows = ColumnarRows::open(input, &spec.input, &columns, program.used_columns())?;
         let mut row_no = 0u64;
         let r = rows.for_each(|fields, unwritable| {
             if counts.rows_out >= limit {

@@ -54,8 +54,7 @@ pub(super) fn read_and_split(
         match spec.input.format {
             Format::Text => read_text(&mut rows, input, &mut values_store)?,
             Format::Parquet | Format::Orc => {
-                let mut file =
-                    ColumnarRows::open(&input.path, spec.input.format, job.columns, job.program.used_columns())?;
+                let mut file = ColumnarRows::open(&input.path, &spec.input, job.columns, job.program.used_columns())?;
                 let mut row_no = 0;
                 file.for_each(|fields, unwritable| {
                     row_no += 1;

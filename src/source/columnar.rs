@@ -17,6 +17,7 @@
 //! once per batch into one buffer, which is what makes this faster than a
 //! generic CSV writer.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +30,8 @@ use parquet::basic::Type as PhysicalType;
 
 use super::arrow_text::{check_type, Calendar, Column, Hint};
 use crate::exit::Failure;
-use crate::spec::Format;
+use crate::spec::hive_type::HiveType;
+use crate::spec::{Format, Input};
 
 const BATCH_ROWS: usize = 8192;
 
@@ -94,11 +96,12 @@ enum Batches {
 }
 
 impl ColumnarRows {
-    /// Opens `path`, reading the `used` ones of `columns` (indices into it).
-    pub fn open(path: &Path, format: Format, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
-        match format {
-            Format::Orc => open_orc(path, columns, used),
-            _ => open_parquet(path, columns, used),
+    /// Opens `path`, reading the `used` ones of `columns` (indices into it),
+    /// after checking the columns the spec declares `types` for.
+    pub fn open(path: &Path, input: &Input, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+        match input.format {
+            Format::Orc => open_orc(path, columns, used, &input.types),
+            _ => open_parquet(path, columns, used, &input.types),
         }
     }
 
@@ -178,9 +181,31 @@ fn resolve(
     types: &[&DataType],
     columns: &[String],
     used: &[usize],
+    declared: &BTreeMap<String, HiveType>,
 ) -> anyhow::Result<Vec<(usize, usize)>> {
     // Old Hive ORC files name their columns _col0, _col1, ...: by position.
     let positional = !names.is_empty() && names.iter().enumerate().all(|(i, n)| *n == format!("_col{i}"));
+    for (column, want) in declared {
+        let found = match positional {
+            true => columns.iter().position(|c| c == column).filter(|i| *i < names.len()),
+            false => names.iter().position(|n| n == column),
+        };
+        let Some(i) = found else {
+            return Err(Failure::BadInput(format!(
+                "{}: has no column `{column}` (declared `{want}` in [input] types)",
+                path.display()
+            ))
+            .into());
+        };
+        if !want.matches(types[i]) {
+            return Err(Failure::BadInput(format!(
+                "{}: column `{column}` is declared `{want}` in [input] types but holds {}",
+                path.display(),
+                types[i]
+            ))
+            .into());
+        }
+    }
     let mut roots = Vec::new();
     for &u in used {
         let found = if positional {
@@ -207,14 +232,19 @@ fn resolve(
     Ok(roots)
 }
 
-fn open_parquet(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+fn open_parquet(
+    path: &Path,
+    columns: &[String],
+    used: &[usize],
+    declared: &BTreeMap<String, HiveType>,
+) -> anyhow::Result<ColumnarRows> {
     let format = Format::Parquet;
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
     let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-    let roots = resolve(path, &names, &types, columns, used)?;
+    let roots = resolve(path, &names, &types, columns, used, declared)?;
     // Spark's LEGACY rebase mode writes the hybrid calendar and says so.
     let marked = |key: &str| {
         builder
@@ -289,14 +319,19 @@ fn open_parquet(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Resu
     })
 }
 
-fn open_orc(path: &Path, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+fn open_orc(
+    path: &Path,
+    columns: &[String],
+    used: &[usize],
+    declared: &BTreeMap<String, HiveType>,
+) -> anyhow::Result<ColumnarRows> {
     let format = Format::Orc;
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = orc_rust::ArrowReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
     let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-    let roots = resolve(path, &names, &types, columns, used)?;
+    let roots = resolve(path, &names, &types, columns, used, declared)?;
     let calendar = orc_calendar(path, builder.file_metadata().compression())?;
     let root_type = builder.file_metadata().root_data_type();
     let column_indices: Vec<usize> = roots

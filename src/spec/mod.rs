@@ -3,6 +3,7 @@
 //! the configuration defines, and opens nothing else.
 
 mod doc;
+pub mod hive_type;
 mod output;
 pub mod raw;
 pub mod template;
@@ -47,6 +48,8 @@ pub struct Input {
     /// Hive's `ESCAPED BY`: the byte before an escaped delimiter, newline (`n`), CR (`r`) or itself.
     pub escape: Option<u8>,
     pub columns: Vec<String>,
+    /// Parquet and ORC: declared Hive types, checked against every file read.
+    pub types: BTreeMap<String, hive_type::HiveType>,
     pub ready_marker: Option<String>,
     pub max_bad_rows: u64,
     pub allow_empty: bool,
@@ -375,6 +378,35 @@ impl Validator<'_, '_> {
                 None
             }
         };
+        let mut types = BTreeMap::new();
+        if !raw.types.is_empty() && raw.format == Format::Text {
+            self.problem(
+                &["input", "types"],
+                "`types` applies to Parquet and ORC input, whose files carry types to check".into(),
+            );
+            ok = false;
+        }
+        for (column, text) in &raw.types {
+            if !raw.columns.is_empty() && !raw.columns.contains(column) {
+                self.problem(
+                    &["input", "types", column],
+                    format!("`types` names column `{column}`, which `columns` does not list"),
+                );
+                ok = false;
+            }
+            match hive_type::HiveType::parse(text) {
+                Ok(t) => {
+                    types.insert(column.clone(), t);
+                }
+                Err(why) => {
+                    self.problem(
+                        &["input", "types", column],
+                        format!("column `{column}` has type `{text}`, which chama cannot read: {why}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
         let (path, delimiter, escape) = (path?, delimiter?, escape?);
         ok.then_some(Input {
             source: raw.source,
@@ -385,6 +417,7 @@ impl Validator<'_, '_> {
             null: raw.null,
             escape,
             columns: raw.columns,
+            types,
             ready_marker: raw.ready_marker,
             max_bad_rows: raw.max_bad_rows,
             allow_empty: raw.allow_empty,

@@ -64,6 +64,10 @@ pub struct RawInput {
     /// Text only: Hive's `ESCAPED BY` character (e.g. `"\\"`), if the table has one.
     #[serde(default)]
     pub escape: Option<String>,
+    /// Parquet and ORC only: Hive types of columns (`{ ts = "timestamp" }`),
+    /// checked against each file's schema.
+    #[serde(default)]
+    pub types: BTreeMap<String, String>,
     /// The input's columns, in order. Required for text; for Parquet, optional
     /// (when given, the SQL is resolved by `spec check`).
     #[serde(default)]

@@ -439,3 +439,60 @@ fn spec_try_prints_parquet_and_orc_rows_before_encoding() {
         .stderr_has("2 rows in, 2 out")
         .stdout_has("id\ts\tdbl\tflt\tb\td\tts\tts_us\n1\t中文\t1.0E-5\t1.1\ttrue\t9999-12-31\t9999-12-31 23:59:59\t1970-01-01 00:00:00\n2\t\\N\t");
 }
+
+#[test]
+fn declared_types_are_checked_by_spec_check_and_against_every_file() {
+    // spec check refuses, by line, a type chama cannot write and a type that is not Hive's.
+    let bad = spec(
+        "parquet",
+        "[input.types]\nts = \"timestamp\"\nu = \"uniontype<int,string>\"\nraw = \"binary\"\nx = \"strng\"",
+    );
+    let fx = Fixture::new("types-bad", &bad);
+    fx.w.run(&["spec", "check"])
+        .expect_code(2)
+        .stderr_has("interfaces/C1.toml:8: column `u` has type `uniontype<int,string>`, which chama cannot read: uniontype has no text form")
+        .stderr_has("column `raw` has type `binary`, which chama cannot read: binary has no text form chama writes")
+        .stderr_has("column `x` has type `strng`, which chama cannot read: `strng` is not a Hive type");
+    let text = spec("text", "columns = [\"a\"]\n[input.types]\na = \"int\"");
+    Fixture::new("types-text", &text)
+        .w
+        .run(&["spec", "check"])
+        .expect_code(2)
+        .stderr_has("`types` applies to Parquet and ORC input");
+
+    // Declared as the file holds them: builds. Declared otherwise: exit 4 naming the column.
+    let batch = typed_batch();
+    let ok = spec(
+        "parquet",
+        "[input.types]\ndbl = \"double\"\nts_ms = \"timestamp\"\ndec_small = \"decimal(9,2)\"\ntags = \"array<string>\"\nattrs = \"map<string,int>\"\npt = \"struct<x:int,y:string>\"\nbin = \"string\"\nnothing = \"bigint\"",
+    );
+    let fx = Fixture::new("types-ok", &ok);
+    fx.w.run(&["spec", "check"]).expect_code(0);
+    fx.hour(&[(
+        "part-00000.parquet",
+        parquet(&batch, parquet::basic::Compression::SNAPPY),
+    )]);
+    fx.build().expect_code(0);
+    assert_eq!(fx.lines(), TYPED_ROWS);
+    for (decl, holds) in [
+        (
+            "dec_small = \"decimal(9,3)\"",
+            "column `dec_small` is declared `decimal(9,3)` in [input] types but holds Decimal128(9, 2)",
+        ),
+        (
+            "dbl = \"string\"",
+            "column `dbl` is declared `string` in [input] types but holds Float64",
+        ),
+        (
+            "gone = \"int\"",
+            "has no column `gone` (declared `int` in [input] types)",
+        ),
+    ] {
+        let fx = Fixture::new("types-drift", &spec("parquet", &format!("[input.types]\n{decl}")));
+        fx.hour(&[(
+            "part-00000.parquet",
+            parquet(&batch, parquet::basic::Compression::SNAPPY),
+        )]);
+        fx.build().expect_code(4).stderr_has(holds);
+    }
+}
