@@ -18,6 +18,7 @@ use crate::config::{Config, SourceConfig};
 use crate::exit::{Code, Failure};
 use crate::manifest::Manifest;
 use crate::period::Period;
+use crate::source::columnar::ColumnarRows;
 use crate::source::local::list_hour;
 use crate::source::text;
 use crate::spec::{self, Format, Spec, Vars};
@@ -198,7 +199,12 @@ impl Filter {
 pub fn sample(config: &Config, args: &SampleArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
     let period: Period = args.period.parse().map_err(Failure::Usage)?;
-    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let program = spec.program.as_ref().ok_or_else(|| {
+        Failure::Usage(format!(
+            "sample: {} names no [input] columns; a Parquet or ORC spec needs them for sample",
+            spec.name
+        ))
+    })?;
     let transformer = Transformer::new(&spec, program);
     let names = transformer.output_names().to_vec();
     let filter = Filter::new(&spec, &names, args)?;
@@ -245,13 +251,6 @@ fn from_raw(
     filter: &Filter,
     sink: &mut Sink,
 ) -> anyhow::Result<()> {
-    if spec.input.format != Format::Text {
-        return Err(Failure::Usage(format!(
-            "sample --from raw reads text input; {} reads Parquet (use --from built)",
-            spec.name
-        ))
-        .into());
-    }
     let date = period.date_str();
     let columns = spec.input.columns.len();
     let mut hits = LineHits::default();
@@ -279,6 +278,12 @@ fn from_raw(
             continue;
         };
         for f in files {
+            if spec.input.format != Format::Text {
+                if !columnar_file(spec, &f.path, transformer, filter, sink, &mut hits)? {
+                    return Ok(());
+                }
+                continue;
+            }
             let mut cutter = text::FieldCutter::new(&spec.input);
             let mut lines = text::open(&f.path, spec.input.compression, &indicatif::ProgressBar::hidden())?;
             let mut line_no = 0;
@@ -308,6 +313,44 @@ fn from_raw(
         }
     }
     Ok(())
+}
+
+/// The rows of one Parquet or ORC file through the spec; `false` once the sink is full.
+fn columnar_file(
+    spec: &Spec,
+    path: &std::path::Path,
+    transformer: &Transformer<'_>,
+    filter: &Filter,
+    sink: &mut Sink,
+    hits: &mut LineHits,
+) -> anyhow::Result<bool> {
+    #[derive(Debug, thiserror::Error)]
+    #[error("the sample is full")]
+    struct Full;
+    let program = spec.program.as_ref().context("spec has no compiled SQL")?;
+    let mut rows = ColumnarRows::open(path, &spec.input, &spec.input.columns, program.used_columns())?;
+    let r = rows.for_each(|fields, unwritable| {
+        if unwritable.is_some() {
+            return Ok(());
+        }
+        let mut values = Vec::new();
+        if !transformer.row("", fields, &mut values, hits) {
+            return Ok(());
+        }
+        let texts: Vec<Option<String>> = values.iter().map(|v| v.as_str().map(|s| s.into_owned())).collect();
+        let refs: Vec<Option<&str>> = texts.iter().map(|v| v.as_deref()).collect();
+        if let Some(row) = filter.apply(&refs) {
+            if !sink.take(row)? {
+                return Err(Full.into());
+            }
+        }
+        Ok(())
+    });
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.is::<Full>() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn from_built(config: &Config, spec: &Spec, period: &Period, filter: &Filter, sink: &mut Sink) -> anyhow::Result<()> {

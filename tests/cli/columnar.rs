@@ -496,3 +496,33 @@ fn declared_types_are_checked_by_spec_check_and_against_every_file() {
         fx.build().expect_code(4).stderr_has(holds);
     }
 }
+
+#[test]
+fn sample_reads_parquet_and_orc_hours_from_raw() {
+    let names = ["id", "s", "dbl", "flt", "b", "d", "ts", "ts_us"];
+    let columns = "columns = [\"id\", \"s\", \"dbl\", \"flt\", \"b\", \"d\", \"ts\", \"ts_us\"]";
+    let fx = Fixture::new("sample-orc", &spec("orc", columns));
+    fx.hour(&[("000000_0", orc(&orc_batch(&names), None))]);
+    fx.w.run(&[
+        "sample",
+        "--iface",
+        "C1",
+        "--period",
+        "2024121205",
+        "--where",
+        "d = '0001-01-01' OR b = 'true'",
+        "--columns",
+        "id,ts",
+    ])
+    .expect_code(0)
+    .stdout_has("id\tts\n1\t9999-12-31 23:59:59\n2\t0001-01-01 00:00:00\n");
+    // Without columns a Parquet spec cannot be sampled: said, exit 2.
+    let fx = Fixture::new("sample-nocols", &spec("parquet", ""));
+    fx.hour(&[(
+        "part-00000.parquet",
+        parquet(&typed_batch(), parquet::basic::Compression::SNAPPY),
+    )]);
+    fx.w.run(&["sample", "--iface", "C1", "--period", "2024121205"])
+        .expect_code(2)
+        .stderr_has("names no [input] columns");
+}
