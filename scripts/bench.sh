@@ -172,6 +172,27 @@ AWK
      | split -l 800000 -d -a 4 --filter='pigz -p 2 -6 > $FILE.gz' - a_10000_20241212_CM001_)
 }
 
+# duck_script PARQUET_GLOB OUT: a Python script in which DuckDB runs CM001's SELECT over the
+# Parquet files and writes gzip CSV, as chama's baseline.
+duck_script() {
+  local duck_sql
+  duck_sql=$(python3 - <<'PY'
+import re, tomllib
+spec = tomllib.load(open("interfaces/CM001.toml", "rb"))
+sql = spec["transform"]["sql"]
+# Hive's concat (NULL if any argument is NULL) is DuckDB's ||.
+sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(wt_os) || '_' || wt_sv)", sql)
+print(sql.replace("\n", " "))
+PY
+)
+  cat <<PY
+import duckdb
+con = duckdb.connect()
+con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$1')")
+con.execute("""COPY ($duck_sql) TO '$2' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
+PY
+}
+
 bench_build() {
   need pigz pigz; need /usr/bin/time time; need iconv libc-bin
   bench_data
@@ -198,22 +219,7 @@ bench_build() {
   SUMS_OF=$DIR/var/hourly/CM001P/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001P --period 2024121200
   local q_real=$T_REAL q_rss=$T_RSS
   same_bytes "CM001P 2024121200" 3
-  local duck_sql
-  duck_sql=$(python3 - <<'PY'
-import re, tomllib
-spec = tomllib.load(open("interfaces/CM001.toml", "rb"))
-sql = spec["transform"]["sql"]
-# Hive's concat (NULL if any argument is NULL) is DuckDB's ||.
-sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(wt_os) || '_' || wt_sv)", sql)
-print(sql.replace("\n", " "))
-PY
-)
-  cat > "$DIR/duck.py" <<PY
-import duckdb
-con = duckdb.connect()
-con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$DIR/gz1g/cm001p/dt=2024-12-12/hour=00/*.parquet')")
-con.execute("""COPY ($duck_sql) TO '$DIR/duck-out.csv.gz' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
-PY
+  duck_script "$DIR/gz1g/cm001p/dt=2024-12-12/hour=00/*.parquet" "$DIR/duck-out.csv.gz" > "$DIR/duck.py"
   best_timed 2 "$PY" "$DIR/duck.py"
   local d_real=$T_REAL
   rm -f "$DIR/duck-out.csv.gz"; rm -rf "$DIR/seed-out"
@@ -283,21 +289,7 @@ bench_columnar() {
     [ "$(zcat "$DIR/var/hourly/$t/20241212/00"/*.dat.gz | LC_ALL=C sort | md5sum)" = "$want" ] || {
       echo "bench: $t (Spark's files) gave other rows than CM001P (pyarrow's)" >&2; exit 1; }
   done
-  local duck_sql
-  duck_sql=$(python3 - <<'PY'
-import re, tomllib
-spec = tomllib.load(open("interfaces/CM001.toml", "rb"))
-sql = spec["transform"]["sql"]
-sql = re.sub(r"concat\('APP_', lower\(wt_os\), '_', wt_sv\)", "('APP_' || lower(wt_os) || '_' || wt_sv)", sql)
-print(sql.replace("\n", " "))
-PY
-)
-  cat > "$DIR/duckz.py" <<PY
-import duckdb
-con = duckdb.connect()
-con.execute("CREATE VIEW input AS SELECT * REPLACE (strftime(daytime, '%Y-%m-%d %H:%M:%S') AS daytime, CAST(click_time AS VARCHAR) AS click_time) FROM read_parquet('$DIR/gz1g/cm001z/dt=2024-12-12/hour=00/*.parquet')")
-con.execute("""COPY ($duck_sql) TO '$DIR/duckz-out.csv.gz' (FORMAT csv, DELIMITER '|', HEADER false, COMPRESSION gzip)""")
-PY
+  duck_script "$DIR/gz1g/cm001z/dt=2024-12-12/hour=00/*.parquet" "$DIR/duckz-out.csv.gz" > "$DIR/duckz.py"
   best_timed 2 "$PY" "$DIR/duckz.py"
   local d_real=$T_REAL
   rm -f "$DIR/duckz-out.csv.gz"

@@ -124,6 +124,21 @@ PARQUET_CODECS = ["none", "snappy", "gzip", "zstd", "lz4", "lz4_raw"]
 ORC_CODECS = ["none", "zlib", "snappy", "zstd", "lz4", "lzo"]
 
 
+def mirror(out, src_table, dst_table, rewrite):
+    """Another table of the same partitions: each data file through rewrite(file, target); markers copied."""
+    src = os.path.join(out, "warehouse", src_table)
+    dst = os.path.join(out, "warehouse", dst_table)
+    for f in sorted(glob.glob(os.path.join(src, "**", "*"), recursive=True)):
+        target = os.path.join(dst, os.path.relpath(f, src))
+        name = os.path.basename(f)
+        if os.path.isdir(f):
+            os.makedirs(target, exist_ok=True)
+        elif name.startswith("_"):
+            shutil.copy(f, target)
+        elif not name.startswith("."):
+            rewrite(f, target)
+
+
 def ddl(cols):
     return ", ".join(f"`{n}` {t}" for n, t in cols)
 
@@ -196,18 +211,11 @@ def main():
     sql("SET hive.exec.compress.output=false")
     # zstd text: Hadoop's ZStandardCodec needs libhadoop; its output is plain zstd frames.
     import zstandard
-    src = os.path.join(out, "warehouse", "edges_text_none")
-    dst = os.path.join(out, "warehouse", "edges_text_zstd")
-    for f in glob.glob(os.path.join(src, "**", "*"), recursive=True):
-        rel = os.path.relpath(f, src)
-        target = os.path.join(dst, rel)
-        if os.path.isdir(f):
-            os.makedirs(target, exist_ok=True)
-        elif os.path.basename(f).startswith(("_", ".")):
-            shutil.copy(f, target)
-        else:
-            with open(f, "rb") as fi, open(target + ".zst", "wb") as fo:
-                fo.write(zstandard.ZstdCompressor(level=3).compress(fi.read()))
+
+    def zstd(f, target):
+        with open(f, "rb") as fi, open(target + ".zst", "wb") as fo:
+            fo.write(zstandard.ZstdCompressor(level=3).compress(fi.read()))
+    mirror(out, "edges_text_none", "edges_text_zstd", zstd)
 
     # Parquet through Spark's own writer (what a Hive PARQUET table gets from Spark).
     for codec in PARQUET_CODECS:
@@ -231,18 +239,11 @@ def main():
     sql("SET spark.sql.parquet.datetimeRebaseModeInWrite=CORRECTED")
     # brotli: not in Spark's jars; the snappy table's files rewritten by pyarrow (INT96 kept).
     import pyarrow.parquet as pq
-    src = os.path.join(out, "warehouse", "edges_parquet_snappy")
-    dst = os.path.join(out, "warehouse", "edges_parquet_brotli")
-    for f in glob.glob(os.path.join(src, "**", "*"), recursive=True):
-        target = os.path.join(dst, os.path.relpath(f, src))
-        if os.path.isdir(f):
-            os.makedirs(target, exist_ok=True)
-        elif f.endswith(".parquet"):
-            table = pq.read_table(f, coerce_int96_timestamp_unit="us")
-            pq.write_table(table, target, compression="brotli", use_deprecated_int96_timestamps=True,
-                           store_schema=False)
-        elif os.path.basename(f).startswith("_"):
-            shutil.copy(f, target)
+
+    def brotli(f, target):
+        table = pq.read_table(f, coerce_int96_timestamp_unit="us")
+        pq.write_table(table, target, compression="brotli", use_deprecated_int96_timestamps=True, store_schema=False)
+    mirror(out, "edges_parquet_snappy", "edges_parquet_brotli", brotli)
 
     for codec in ORC_CODECS:
         t = f"edges_orc_{codec}"

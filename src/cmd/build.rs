@@ -215,15 +215,8 @@ fn build_one_hour(
             (&compiled, Vec::new())
         }
         (None, Format::Parquet | Format::Orc) => {
-            let columns = columnar::column_names(&inputs[0].path, spec.input.format)?;
-            compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {
-                let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
-                Failure::Usage(format!(
-                    "the SQL does not fit the columns of {}: {}",
-                    inputs[0].path.display(),
-                    why.join("; ")
-                ))
-            })?;
+            let (program, columns) = columnar::program_for_file(spec, &inputs[0].path)?;
+            compiled = program;
             (&compiled, columns)
         }
         (None, Format::Text) => anyhow::bail!("a text spec without columns passed validation"),

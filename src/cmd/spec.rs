@@ -11,7 +11,6 @@ use crate::exit::{Code, Failure};
 use crate::source::columnar::{self, ColumnarRows};
 use crate::source::text;
 use crate::spec::{self, Format, Spec};
-use crate::sql::Program;
 use crate::sql::Value;
 use crate::transform::bytes::{ByteSet, LineHits};
 use crate::transform::{recycle, Transformer};
@@ -172,15 +171,8 @@ fn try_columnar(spec: &Spec, args: &SpecTryArgs) -> anyhow::Result<Code> {
         (Some(p), _) => (p, spec.input.columns.clone()),
         (None, None) => return Err(Failure::Usage("spec try needs at least one --input".into()).into()),
         (None, Some(first)) => {
-            let columns = columnar::column_names(first, spec.input.format)?;
-            compiled = Program::compile(&spec.sql, &columns).map_err(|errs| {
-                let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
-                Failure::Usage(format!(
-                    "the SQL does not fit the columns of {}: {}",
-                    first.display(),
-                    why.join("; ")
-                ))
-            })?;
+            let (program, columns) = columnar::program_for_file(spec, first)?;
+            compiled = program;
             (&compiled, columns)
         }
     };

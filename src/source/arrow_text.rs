@@ -378,30 +378,28 @@ fn nanos_decimal(a: &ArrayRef, i: usize, cal: Calendar, out: &mut String) -> Res
 
 /// Java's `Double.toString`.
 pub fn java_double(v: f64, out: &mut String) {
-    if v.is_nan() || v.is_infinite() || v == 0.0 {
-        return java_special(v.is_nan(), v.is_sign_negative(), v == 0.0, out);
-    }
-    let short = format!("{v:e}");
-    let sci = if digits_of(&short) == 1 {
-        format!("{v:.1e}")
-    } else {
-        short
-    };
-    java_layout(&sci, v.abs() >= 1e-3 && v.abs() < 1e7, out)
+    java_fp(v, v.is_nan(), v.is_infinite(), v == 0.0, out)
 }
 
 /// Java's `Float.toString`.
 pub fn java_float(v: f32, out: &mut String) {
-    if v.is_nan() || v.is_infinite() || v == 0.0 {
-        return java_special(v.is_nan(), v.is_sign_negative(), v == 0.0, out);
-    }
+    java_fp(v, v.is_nan(), v.is_infinite(), v == 0.0, out)
+}
+
+/// Java's layout of the shortest decimal that reads back as `v`, with at
+/// least two digits when one would do (Java 19+ picks the closest of those:
+/// `1.4E-45`, not `1.0E-45`, for the smallest float).
+fn java_fp<F: std::fmt::LowerExp + Copy>(v: F, nan: bool, inf: bool, zero: bool, out: &mut String) {
     let short = format!("{v:e}");
+    if nan || inf || zero {
+        return java_special(nan, short.starts_with('-'), zero, out);
+    }
     let sci = if digits_of(&short) == 1 {
         format!("{v:.1e}")
     } else {
         short
     };
-    java_layout(&sci, v.abs() >= 1e-3 && v.abs() < 1e7, out)
+    java_layout(&sci, out)
 }
 
 fn java_special(nan: bool, negative: bool, zero: bool, out: &mut String) {
@@ -419,11 +417,12 @@ fn digits_of(sci: &str) -> usize {
     mantissa.bytes().filter(u8::is_ascii_digit).count()
 }
 
-/// Lays out Rust's `{:e}` form (`-1.2345e-5`) as Java does: plain between
-/// 10^-3 and 10^7, else `d.dddE±n`; always a digit after the point.
-fn java_layout(sci: &str, plain: bool, out: &mut String) {
+/// Lays out Rust's `{:e}` form (`-1.2345e-5`) as Java does: plain from
+/// 10^-3 up to 10^7, else `d.dddE±n`; always a digit after the point.
+fn java_layout(sci: &str, out: &mut String) {
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("{:e} exponent");
+    let plain = (-3..7).contains(&exp);
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),
         None => (false, mantissa),

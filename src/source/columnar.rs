@@ -31,7 +31,8 @@ use parquet::basic::Type as PhysicalType;
 use super::arrow_text::{check_type, Calendar, Column, Hint};
 use crate::exit::Failure;
 use crate::spec::hive_type::HiveType;
-use crate::spec::{Format, Input};
+use crate::spec::{Format, Input, Spec};
+use crate::sql::Program;
 
 const BATCH_ROWS: usize = 8192;
 
@@ -61,6 +62,21 @@ pub fn column_names(path: &Path, format: Format) -> anyhow::Result<Vec<String>> 
     Ok(fields.iter().map(|f| f.name().to_lowercase()).collect())
 }
 
+/// A Parquet or ORC spec without `columns` takes them from a file of the
+/// hour: its column names, and the SQL compiled against them.
+pub fn program_for_file(spec: &Spec, path: &Path) -> anyhow::Result<(Program, Vec<String>)> {
+    let columns = column_names(path, spec.input.format)?;
+    let program = Program::compile(&spec.sql, &columns).map_err(|errs| {
+        let why: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
+        Failure::Usage(format!(
+            "the SQL does not fit the columns of {}: {}",
+            path.display(),
+            why.join("; ")
+        ))
+    })?;
+    Ok((program, columns))
+}
+
 /// How one column read is to be rendered.
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -86,6 +102,16 @@ pub struct ColumnarRows {
     calendar: Calendar,
 }
 
+/// A file opened for reading, before it is wrapped as rows.
+struct Opened {
+    batches: Batches,
+    /// `(file index, spec index)` of each column read, in file order.
+    roots: Vec<(usize, usize)>,
+    kinds: Vec<Kind>,
+    int96_calendar: Calendar,
+    calendar: Calendar,
+}
+
 enum Batches {
     Parquet {
         main: ParquetRecordBatchReader,
@@ -99,10 +125,21 @@ impl ColumnarRows {
     /// Opens `path`, reading the `used` ones of `columns` (indices into it),
     /// after checking the columns the spec declares `types` for.
     pub fn open(path: &Path, input: &Input, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
-        match input.format {
-            Format::Orc => open_orc(path, columns, used, &input.types),
-            _ => open_parquet(path, columns, used, &input.types),
-        }
+        let opened = match input.format {
+            Format::Orc => open_orc(path, columns, used, &input.types)?,
+            _ => open_parquet(path, columns, used, &input.types)?,
+        };
+        Ok(ColumnarRows {
+            batches: opened.batches,
+            targets: opened.roots.into_iter().map(|(_, u)| u).collect(),
+            kinds: opened.kinds,
+            width: columns.len(),
+            columns: columns.to_vec(),
+            path: path.to_path_buf(),
+            format: input.format,
+            int96_calendar: opened.int96_calendar,
+            calendar: opened.calendar,
+        })
     }
 
     /// Calls `f` with each row's fields (NULL for columns not read), in file
@@ -237,7 +274,7 @@ fn open_parquet(
     columns: &[String],
     used: &[usize],
     declared: &BTreeMap<String, HiveType>,
-) -> anyhow::Result<ColumnarRows> {
+) -> anyhow::Result<Opened> {
     let format = Format::Parquet;
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
@@ -306,14 +343,10 @@ fn open_parquet(
                 .map_err(|e| bad(path, format, e))?,
         )
     };
-    Ok(ColumnarRows {
+    Ok(Opened {
         batches: Batches::Parquet { main, seconds },
-        targets: roots.into_iter().map(|(_, u)| u).collect(),
+        roots,
         kinds,
-        width: columns.len(),
-        columns: columns.to_vec(),
-        path: path.to_path_buf(),
-        format,
         int96_calendar,
         calendar,
     })
@@ -324,7 +357,7 @@ fn open_orc(
     columns: &[String],
     used: &[usize],
     declared: &BTreeMap<String, HiveType>,
-) -> anyhow::Result<ColumnarRows> {
+) -> anyhow::Result<Opened> {
     let format = Format::Orc;
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = orc_rust::ArrowReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
@@ -361,14 +394,10 @@ fn open_orc(
         .with_schema(Arc::new(Schema::new(fields)))
         .with_batch_size(BATCH_ROWS)
         .build();
-    Ok(ColumnarRows {
+    Ok(Opened {
         batches: Batches::Orc(reader),
-        targets: roots.into_iter().map(|(_, u)| u).collect(),
+        roots,
         kinds,
-        width: columns.len(),
-        columns: columns.to_vec(),
-        path: path.to_path_buf(),
-        format,
         int96_calendar: calendar,
         calendar,
     })
