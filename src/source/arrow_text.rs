@@ -74,8 +74,11 @@ pub enum Hint<'b> {
     Int96 {
         seconds: &'b ArrayRef,
     },
-    /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`.
-    NanosDecimal,
+    /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`;
+    /// `instant` for ORC's TIMESTAMP_INSTANT (with local time zone).
+    NanosDecimal {
+        instant: bool,
+    },
 }
 
 /// The calendar a file's dates and timestamps were written in.
@@ -88,6 +91,33 @@ pub enum Calendar {
     /// before the switch is written with the year, month and day it has in
     /// that calendar, as Hive and Spark show it.
     Hybrid,
+}
+
+/// How a file's dates and timestamps become the wall clock chama writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    pub calendar: Calendar,
+    /// `[input] time_zone`: where instants (INT96, timestamps adjusted to UTC,
+    /// ORC's TIMESTAMP_INSTANT) are shown; `None` is UTC.
+    pub zone: Option<chrono_tz::Tz>,
+}
+
+impl Clock {
+    /// The wall clock (seconds, as if UTC) of a stored timestamp: an instant
+    /// moved into the zone, then rebased to the proleptic calendar.
+    pub fn wall(self, secs: i64, instant: bool) -> i64 {
+        let local = match (instant, self.zone) {
+            (true, Some(tz)) => {
+                use chrono::{Offset, TimeZone};
+                match chrono::DateTime::from_timestamp(secs, 0) {
+                    Some(t) => secs + i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()),
+                    None => secs,
+                }
+            }
+            _ => secs,
+        };
+        self.calendar.rebase(local)
+    }
 }
 
 /// 1582-10-15 00:00:00 UTC, the first day of the Gregorian calendar, in seconds.
@@ -136,7 +166,7 @@ pub enum Column<'b> {
 }
 
 impl<'b> Column<'b> {
-    pub fn new(a: &'b ArrayRef, hint: Hint<'b>, cal: Calendar) -> Column<'b> {
+    pub fn new(a: &'b ArrayRef, hint: Hint<'b>, cal: Clock) -> Column<'b> {
         match (a.data_type(), hint) {
             (DataType::Utf8, _) => Column::Utf8(a.as_string::<i32>()),
             (DataType::LargeUtf8, _) => Column::LargeUtf8(a.as_string::<i64>()),
@@ -152,7 +182,7 @@ impl<'b> Column<'b> {
                         let start = buf.len();
                         let r = match hint {
                             Hint::Int96 { seconds } => int96(a, seconds, i, cal, &mut buf),
-                            Hint::NanosDecimal => nanos_decimal(a, i, cal, &mut buf),
+                            Hint::NanosDecimal { instant } => nanos_decimal(a, i, instant, cal, &mut buf),
                             Hint::None => value(a, i, 1, cal, &mut buf),
                         };
                         if let Err(why) = r {
@@ -208,7 +238,7 @@ fn separator(level: usize) -> Result<char, String> {
         .ok_or_else(|| format!("nested {level} levels deep, deeper than Hive's text format can write"))
 }
 
-fn value(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+fn value(a: &ArrayRef, i: usize, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
     macro_rules! num {
         ($t:ty) => {{
             let _ = write!(out, "{}", a.as_primitive::<$t>().value(i));
@@ -236,14 +266,14 @@ fn value(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) 
         DataType::BinaryView => utf8(a.as_binary_view().value(i), out)?,
         DataType::Date32 => date(i64::from(a.as_primitive::<Date32Type>().value(i)) * 86_400, cal, out)?,
         DataType::Date64 => date(a.as_primitive::<Date64Type>().value(i).div_euclid(1000), cal, out)?,
-        DataType::Timestamp(unit, _) => {
+        DataType::Timestamp(unit, tz) => {
             let (secs, nanos) = match unit {
                 TimeUnit::Second => (a.as_primitive::<TimestampSecondType>().value(i), 0),
                 TimeUnit::Millisecond => split(a.as_primitive::<TimestampMillisecondType>().value(i), 1_000),
                 TimeUnit::Microsecond => split(a.as_primitive::<TimestampMicrosecondType>().value(i), 1_000_000),
                 TimeUnit::Nanosecond => split(a.as_primitive::<TimestampNanosecondType>().value(i), 1_000_000_000),
             };
-            timestamp(cal.rebase(secs), nanos, out)?
+            timestamp(cal.wall(secs, tz.is_some()), nanos, out)?
         }
         DataType::Decimal32(_, _) => out.push_str(&a.as_primitive::<Decimal32Type>().value_as_string(i)),
         DataType::Decimal64(_, _) => out.push_str(&a.as_primitive::<Decimal64Type>().value_as_string(i)),
@@ -296,7 +326,7 @@ fn value(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) 
 }
 
 /// The items of one array value, separated for `level`.
-fn items(a: &ArrayRef, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+fn items(a: &ArrayRef, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
     let sep = separator(level)?;
     for k in 0..a.len() {
         if k > 0 {
@@ -308,7 +338,7 @@ fn items(a: &ArrayRef, level: usize, cal: Calendar, out: &mut String) -> Result<
 }
 
 /// A value inside a collection: NULL is written `\N`, as Hive does.
-fn nested(a: &ArrayRef, i: usize, level: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+fn nested(a: &ArrayRef, i: usize, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
     if a.is_null(i) {
         out.push_str("\\N");
         Ok(())
@@ -335,8 +365,8 @@ fn split(v: i64, per: i64) -> (i64, u32) {
     (v.div_euclid(per), (v.rem_euclid(per) * (1_000_000_000 / per)) as u32)
 }
 
-fn date(secs: i64, cal: Calendar, out: &mut String) -> Result<(), String> {
-    let d = chrono::DateTime::from_timestamp(cal.rebase(secs), 0)
+fn date(secs: i64, cal: Clock, out: &mut String) -> Result<(), String> {
+    let d = chrono::DateTime::from_timestamp(cal.calendar.rebase(secs), 0)
         .ok_or_else(|| format!("date {secs} s is out of range"))?;
     let _ = write!(out, "{}", d.format("%Y-%m-%d"));
     Ok(())
@@ -345,8 +375,10 @@ fn date(secs: i64, cal: Calendar, out: &mut String) -> Result<(), String> {
 /// Hive's text form of a timestamp: the UTC wall clock, the fraction only
 /// when there is one, without trailing zeros.
 pub fn timestamp(secs: i64, nanos: u32, out: &mut String) -> Result<(), String> {
-    let t =
-        chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(|| format!("timestamp {secs} s is out of range"))?;
+    use chrono::Datelike;
+    let t = chrono::DateTime::from_timestamp(secs, nanos)
+        .filter(|t| (1..=9999).contains(&t.year()))
+        .ok_or_else(|| format!("timestamp {secs} s is outside Hive's years 0001 to 9999"))?;
     let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
     if nanos > 0 {
         let mut frac = format!("{nanos:09}");
@@ -359,7 +391,7 @@ pub fn timestamp(secs: i64, nanos: u32, out: &mut String) -> Result<(), String> 
     Ok(())
 }
 
-fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Clock, out: &mut String) -> Result<(), String> {
     let wrapped = a.as_primitive::<TimestampNanosecondType>().value(i);
     let secs = seconds.as_primitive::<TimestampSecondType>().value(i);
     // Both wrap the same way: their difference is the nanoseconds of the second.
@@ -367,13 +399,13 @@ fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Calendar, out: &mut St
     if !(0..1_000_000_000).contains(&nanos) {
         return Err(format!("an INT96 timestamp with {nanos} ns past its second"));
     }
-    timestamp(cal.rebase(secs), nanos as u32, out)
+    timestamp(cal.wall(secs, true), nanos as u32, out)
 }
 
-fn nanos_decimal(a: &ArrayRef, i: usize, cal: Calendar, out: &mut String) -> Result<(), String> {
+fn nanos_decimal(a: &ArrayRef, i: usize, instant: bool, cal: Clock, out: &mut String) -> Result<(), String> {
     let v = a.as_primitive::<Decimal128Type>().value(i);
     let secs = i64::try_from(v.div_euclid(1_000_000_000)).map_err(|_| format!("timestamp {v} ns is out of range"))?;
-    timestamp(cal.rebase(secs), v.rem_euclid(1_000_000_000) as u32, out)
+    timestamp(cal.wall(secs, instant), v.rem_euclid(1_000_000_000) as u32, out)
 }
 
 /// Java's `Double.toString`.
@@ -540,15 +572,29 @@ mod tests {
             (jdn(y, m, d) - 2_440_588) * 86_400
         };
         let mut s = String::new();
-        date(hybrid(1, 1, 1), Calendar::Hybrid, &mut s).unwrap();
+        let hybrid_utc = Clock {
+            calendar: Calendar::Hybrid,
+            zone: None,
+        };
+        date(hybrid(1, 1, 1), hybrid_utc, &mut s).unwrap();
         assert_eq!(s, "0001-01-01");
         s.clear();
-        date(hybrid(1582, 10, 4), Calendar::Hybrid, &mut s).unwrap();
+        date(hybrid(1582, 10, 4), hybrid_utc, &mut s).unwrap();
         assert_eq!(s, "1582-10-04");
         s.clear();
-        date(GREGORIAN_START, Calendar::Hybrid, &mut s).unwrap();
+        date(GREGORIAN_START, hybrid_utc, &mut s).unwrap();
         assert_eq!(s, "1582-10-15");
         assert_eq!(Calendar::Hybrid.rebase(hybrid(1, 1, 1) + 3661), t_secs(1, 1, 1) + 3661);
+        // An instant shown in Shanghai is 8 hours later; a wall clock is not moved.
+        let shanghai = Clock {
+            calendar: Calendar::Proleptic,
+            zone: Some(chrono_tz::Asia::Shanghai),
+        };
+        assert_eq!(
+            shanghai.wall(t_secs(2024, 12, 12), true),
+            t_secs(2024, 12, 12) + 8 * 3600
+        );
+        assert_eq!(shanghai.wall(t_secs(2024, 12, 12), false), t_secs(2024, 12, 12));
     }
 
     fn t_secs(y: i32, m: u32, d: u32) -> i64 {

@@ -28,7 +28,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader,
 use parquet::arrow::ProjectionMask;
 use parquet::basic::Type as PhysicalType;
 
-use super::arrow_text::{check_type, Calendar, Column, Hint};
+use super::arrow_text::{check_type, Calendar, Clock, Column, Hint};
 use crate::exit::Failure;
 use crate::spec::hive_type::HiveType;
 use crate::spec::{Format, Input, Spec};
@@ -83,8 +83,8 @@ enum Kind {
     Plain,
     /// Parquet INT96: `Int96(k)` is its index among the seconds reader's columns.
     Int96(usize),
-    /// ORC timestamp read as a nanosecond decimal.
-    NanosDecimal,
+    /// ORC timestamp read as a nanosecond decimal (`true`: TIMESTAMP_INSTANT).
+    NanosDecimal(bool),
 }
 
 /// Rows of one Parquet or ORC file, as fields of the spec's input columns.
@@ -100,6 +100,7 @@ pub struct ColumnarRows {
     /// The calendar of the file's INT96 timestamps, and of its other dates and timestamps.
     int96_calendar: Calendar,
     calendar: Calendar,
+    zone: Option<chrono_tz::Tz>,
 }
 
 /// A file opened for reading, before it is wrapped as rows.
@@ -110,6 +111,16 @@ struct Opened {
     kinds: Vec<Kind>,
     int96_calendar: Calendar,
     calendar: Calendar,
+}
+
+/// Where instants are shown (`[input] time_zone`).
+impl ColumnarRows {
+    fn clock(&self, calendar: Calendar) -> Clock {
+        Clock {
+            calendar,
+            zone: self.zone,
+        }
+    }
 }
 
 enum Batches {
@@ -139,6 +150,7 @@ impl ColumnarRows {
             format: input.format,
             int96_calendar: opened.int96_calendar,
             calendar: opened.calendar,
+            zone: input.time_zone,
         })
     }
 
@@ -178,14 +190,16 @@ impl ColumnarRows {
                 .iter()
                 .zip(&self.kinds)
                 .map(|(a, kind)| match kind {
-                    Kind::Plain => Column::new(a, Hint::None, self.calendar),
-                    Kind::NanosDecimal => Column::new(a, Hint::NanosDecimal, self.calendar),
+                    Kind::Plain => Column::new(a, Hint::None, self.clock(self.calendar)),
+                    Kind::NanosDecimal(instant) => {
+                        Column::new(a, Hint::NanosDecimal { instant: *instant }, self.clock(self.calendar))
+                    }
                     Kind::Int96(k) => Column::new(
                         a,
                         Hint::Int96 {
                             seconds: seconds.as_ref().expect("INT96 seconds").column(*k),
                         },
-                        self.int96_calendar,
+                        self.clock(self.int96_calendar),
                     ),
                 })
                 .collect();
@@ -380,8 +394,8 @@ fn open_orc(
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Timestamp(_, _) => {
-                kinds.push(Kind::NanosDecimal);
+            DataType::Timestamp(_, tz) => {
+                kinds.push(Kind::NanosDecimal(tz.is_some()));
                 f.as_ref().clone().with_data_type(DataType::Decimal128(38, 9))
             }
             _ => {

@@ -48,6 +48,8 @@ pub struct Input {
     /// Hive's `ESCAPED BY`: the byte before an escaped delimiter, newline (`n`), CR (`r`) or itself.
     pub escape: Option<u8>,
     pub columns: Vec<String>,
+    /// Parquet and ORC: the zone instants are shown in; `None` is UTC.
+    pub time_zone: Option<chrono_tz::Tz>,
     /// Parquet and ORC: declared Hive types, checked against every file read.
     pub types: BTreeMap<String, hive_type::HiveType>,
     pub ready_marker: Option<String>,
@@ -407,7 +409,27 @@ impl Validator<'_, '_> {
                 }
             }
         }
-        let (path, delimiter, escape) = (path?, delimiter?, escape?);
+        let time_zone = match &raw.time_zone {
+            None => Some(None),
+            Some(_) if raw.format == Format::Text => {
+                self.problem(
+                    &["input", "time_zone"],
+                    "`time_zone` applies to Parquet and ORC input; text holds timestamps as text".into(),
+                );
+                None
+            }
+            Some(name) => match name.parse::<chrono_tz::Tz>() {
+                Ok(tz) => Some(Some(tz)),
+                Err(_) => {
+                    self.problem(
+                        &["input", "time_zone"],
+                        format!("time_zone `{name}` is not an IANA time zone (e.g. \"Asia/Shanghai\", \"UTC\")"),
+                    );
+                    None
+                }
+            },
+        };
+        let (path, delimiter, escape, time_zone) = (path?, delimiter?, escape?, time_zone?);
         ok.then_some(Input {
             source: raw.source,
             path,
@@ -417,6 +439,7 @@ impl Validator<'_, '_> {
             null: raw.null,
             escape,
             columns: raw.columns,
+            time_zone,
             types,
             ready_marker: raw.ready_marker,
             max_bad_rows: raw.max_bad_rows,

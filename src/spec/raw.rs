@@ -64,6 +64,9 @@ pub struct RawInput {
     /// Text only: Hive's `ESCAPED BY` character (e.g. `"\\"`), if the table has one.
     #[serde(default)]
     pub escape: Option<String>,
+    /// Parquet and ORC only: the time zone instants are shown in (default UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// Parquet and ORC only: Hive types of columns (`{ ts = "timestamp" }`),
     /// checked against each file's schema.
     #[serde(default)]

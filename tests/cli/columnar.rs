@@ -526,3 +526,61 @@ fn sample_reads_parquet_and_orc_hours_from_raw() {
         .expect_code(2)
         .stderr_has("names no [input] columns");
 }
+
+#[test]
+fn time_zone_moves_instants_and_leaves_wall_clocks() {
+    // INT96 and adjusted timestamps are instants: shown in Shanghai, 8 hours on; the others are not moved.
+    let zone = "time_zone = \"Asia/Shanghai\"\nmax_bad_rows = 2";
+    let fx = Fixture::new(
+        "tz-parquet",
+        &spec("parquet", zone).replacen("max_bad_rows = 1\n", "", 1),
+    );
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "adjusted",
+            Arc::new(
+                TimestampMillisecondArray::from(vec![
+                    ts_secs(2024, 12, 12, 20, 0, 0) * 1000 + 5,
+                    ts_secs(9999, 12, 31, 23, 0, 0) * 1000,
+                ])
+                .with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+        (
+            "local",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                ts_secs(2024, 12, 12, 20, 0, 0) * 1_000_000,
+                0,
+            ])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    fx.hour(&[(
+        "part-00000.parquet",
+        parquet(&batch, parquet::basic::Compression::SNAPPY),
+    )]);
+    fx.build()
+        .expect_code(0)
+        .stderr_has("2 rows in, 1 out, 0 filtered, 1 rejected");
+    assert_eq!(fx.lines(), "2024-12-13 04:00:00.005|2024-12-12 20:00:00\n");
+    assert!(
+        fx.rejects()
+            .contains("column adjusted: timestamp 253402326000 s is outside Hive's years 0001 to 9999"),
+        "9999-12-31 23:00 UTC is in the year 10000 in Shanghai: rejected, never written otherwise: {}",
+        fx.rejects()
+    );
+    let jd = i64::from(days(2024, 12, 12)) + 2_440_588;
+    let fx = Fixture::new("tz-int96", &spec("parquet", "time_zone = \"Asia/Shanghai\""));
+    fx.hour(&[("000000_0", int96_file(&[Some((jd, 20 * 3_600_000_000_000))]))]);
+    fx.build().expect_code(0);
+    assert_eq!(fx.lines(), "1|2024-12-13 04:00:00\n");
+    // A zone that does not exist, or on a text spec: spec check says so.
+    let fx = Fixture::new("tz-bad", &spec("parquet", "time_zone = \"Asia/Beijing\""));
+    fx.w.run(&["spec", "check"])
+        .expect_code(2)
+        .stderr_has("time_zone `Asia/Beijing` is not an IANA time zone");
+    let fx = Fixture::new("tz-text", &spec("text", "columns = [\"a\"]\ntime_zone = \"UTC\""));
+    fx.w.run(&["spec", "check"])
+        .expect_code(2)
+        .stderr_has("`time_zone` applies to Parquet and ORC input");
+}
