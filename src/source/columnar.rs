@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
@@ -44,8 +45,47 @@ fn bad(path: &Path, format: Format, e: impl std::fmt::Display) -> anyhow::Error 
     Failure::BadInput(format!("{}: not a readable {what} file: {e}", path.display())).into()
 }
 
+/// Runs a call into a Parquet or ORC reader; a panic inside it (`orc-rust`
+/// unwraps some decoding errors) becomes its message, so that a corrupt file
+/// is bad input (exit 4), not a crash. The panic hook stays quiet for these.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    use std::cell::{Cell, RefCell};
+    thread_local! {
+        static GUARDED: Cell<bool> = const { Cell::new(false) };
+        static MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) {
+                let p = info.payload();
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the reader failed".into());
+                MESSAGE.with(|m| *m.borrow_mut() = Some(msg));
+            } else {
+                previous(info)
+            }
+        }));
+    });
+    GUARDED.with(|g| g.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(false));
+    r.map_err(|_| {
+        let msg = MESSAGE.with(|m| m.borrow_mut().take()).unwrap_or_default();
+        format!("corrupt data (the reader stopped: {msg})")
+    })
+}
+
 /// The top-level column names of a Parquet or ORC file, lowercased (Hive's names).
 pub fn column_names(path: &Path, format: Format) -> anyhow::Result<Vec<String>> {
+    guarded(|| column_names_unguarded(path, format)).map_err(|why| bad(path, format, why))?
+}
+
+fn column_names_unguarded(path: &Path, format: Format) -> anyhow::Result<Vec<String>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let fields = match format {
         Format::Orc => orc_rust::ArrowReaderBuilder::try_new(f)
@@ -136,10 +176,11 @@ impl ColumnarRows {
     /// Opens `path`, reading the `used` ones of `columns` (indices into it),
     /// after checking the columns the spec declares `types` for.
     pub fn open(path: &Path, input: &Input, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
-        let opened = match input.format {
-            Format::Orc => open_orc(path, columns, used, &input.types)?,
-            _ => open_parquet(path, columns, used, &input.types)?,
-        };
+        let opened = guarded(|| match input.format {
+            Format::Orc => open_orc(path, columns, used, &input.types),
+            _ => open_parquet(path, columns, used, &input.types),
+        })
+        .map_err(|why| bad(path, input.format, why))??;
         Ok(ColumnarRows {
             batches: opened.batches,
             targets: opened.roots.into_iter().map(|(_, u)| u).collect(),
@@ -162,24 +203,30 @@ impl ColumnarRows {
     ) -> anyhow::Result<()> {
         let mut fields: Vec<Option<&str>> = Vec::new();
         loop {
-            let (batch, seconds) = match &mut self.batches {
-                Batches::Parquet { main, seconds } => {
-                    let Some(batch) = main.next() else { break };
-                    let batch = batch.map_err(|e| bad(&self.path, self.format, e))?;
-                    let secs = match seconds {
-                        Some(r) => match r.next() {
-                            Some(b) => Some(b.map_err(|e| bad(&self.path, self.format, e))?),
-                            None => return Err(bad(&self.path, self.format, "INT96 columns ended early")),
-                        },
+            let (path, format) = (&self.path, self.format);
+            let batches = &mut self.batches;
+            let next = guarded(|| -> anyhow::Result<Option<(RecordBatch, Option<RecordBatch>)>> {
+                Ok(match batches {
+                    Batches::Parquet { main, seconds } => {
+                        let Some(batch) = main.next() else { return Ok(None) };
+                        let batch = batch.map_err(|e| bad(path, format, e))?;
+                        let secs = match seconds {
+                            Some(r) => match r.next() {
+                                Some(b) => Some(b.map_err(|e| bad(path, format, e))?),
+                                None => return Err(bad(path, format, "INT96 columns ended early")),
+                            },
+                            None => None,
+                        };
+                        Some((batch, secs))
+                    }
+                    Batches::Orc(r) => match r.next() {
+                        Some(batch) => Some((batch.map_err(|e| bad(path, format, e))?, None)),
                         None => None,
-                    };
-                    (batch, secs)
-                }
-                Batches::Orc(r) => {
-                    let Some(batch) = r.next() else { break };
-                    (batch.map_err(|e| bad(&self.path, self.format, e))?, None)
-                }
-            };
+                    },
+                })
+            })
+            .map_err(|why| bad(path, format, why))??;
+            let Some((batch, seconds)) = next else { break };
             if let Some(s) = &seconds {
                 if s.num_rows() != batch.num_rows() {
                     return Err(bad(&self.path, self.format, "INT96 columns out of step"));

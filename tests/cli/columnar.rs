@@ -584,3 +584,33 @@ fn time_zone_moves_instants_and_leaves_wall_clocks() {
         .expect_code(2)
         .stderr_has("`time_zone` applies to Parquet and ORC input");
 }
+
+#[test]
+fn corrupt_and_truncated_orc_and_parquet_exit_4_naming_the_file() {
+    let names = ["id", "s", "dbl", "flt", "b", "d", "ts", "ts_us"];
+    let good = orc(&orc_batch(&names), Some(orc_rust::compression::CompressionType::Zlib));
+    let mut corrupt = good.clone();
+    // The first stripe's compressed streams: the reader's own decoder would panic on them.
+    for b in &mut corrupt[3..40] {
+        *b ^= 0x5a;
+    }
+    let truncated = good[..good.len() - 30].to_vec();
+    for (what, body) in [("corrupt", corrupt), ("truncated", truncated)] {
+        let fx = Fixture::new("orc-bad", &spec("orc", ""));
+        fx.hour(&[("000000_0", body)]);
+        fx.build()
+            .expect_code(4)
+            .stderr_has("000000_0: not a readable ORC file");
+        assert!(!fx.out().exists(), "{what}: nothing built");
+    }
+    let good = parquet(&typed_batch(), parquet::basic::Compression::ZSTD(Default::default()));
+    let mut corrupt = good.clone();
+    for b in &mut corrupt[4..200] {
+        *b ^= 0x5a;
+    }
+    let fx = Fixture::new("parquet-bad", &spec("parquet", ""));
+    fx.hour(&[("part-00000.parquet", corrupt)]);
+    fx.build()
+        .expect_code(4)
+        .stderr_has("part-00000.parquet: not a readable Parquet file");
+}
