@@ -16,6 +16,8 @@ Tables (every one partitioned by dt and hour; the hours 2024-12-12 20 and 21):
   edges_parquet_brotli (Spark's jars lack brotli: pyarrow rewrites the snappy
   table's files with brotli, INT96 kept).
 - edges_orc_<codec>: ORC, codecs none, zlib, snappy, zstd, lz4, lzo.
+- ntz_parquet, ntz_orc: id, prov and ts as Spark's TIMESTAMP_NTZ, written by a
+  DataFrame (a bigint with a type attribute in ORC).
 - edges_union: a UNION ALL insert laid out as Hive on Tez writes it, in
   HIVE_UNION_SUBDIR_1/ and HIVE_UNION_SUBDIR_2/, beside `_temporary/` and
   `.hive-staging_hive_*` leftovers that must not be read.
@@ -133,7 +135,9 @@ def mirror(out, src_table, dst_table, rewrite):
         name = os.path.basename(f)
         if os.path.isdir(f):
             os.makedirs(target, exist_ok=True)
-        elif name.startswith("_"):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if name.startswith("_"):
             shutil.copy(f, target)
         elif not name.startswith("."):
             rewrite(f, target)
@@ -251,6 +255,13 @@ def main():
         sql(f"SET spark.sql.orc.compression.codec={codec}")
         insert(t, "SELECT * FROM edges")
     sql("SET spark.sql.orc.compression.codec=snappy")
+
+    # Spark's TIMESTAMP_NTZ, written by a DataFrame (Hive tables have no such type): in
+    # Parquet an INT64 not adjusted to UTC, in ORC a bigint with a type attribute.
+    for fmt in ["parquet", "orc"]:
+        for hour in HOURS:
+            (sql("SELECT id, prov, CAST(ts AS TIMESTAMP_NTZ) AS ts FROM edges").write.format(fmt)
+             .save(os.path.join(out, "warehouse", f"ntz_{fmt}", f"dt={DATE_ISO}", f"hour={hour}")))
 
     # A UNION ALL insert as Hive on Tez lays it out: one subdirectory per branch.
     t = "edges_union"

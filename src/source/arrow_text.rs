@@ -79,6 +79,9 @@ pub enum Hint<'b> {
     NanosDecimal {
         instant: bool,
     },
+    /// Microseconds since the epoch in an Int64, a wall clock (Spark's
+    /// `TIMESTAMP_NTZ` in ORC).
+    NtzMicros,
 }
 
 /// The calendar a file's dates and timestamps were written in.
@@ -183,6 +186,11 @@ impl<'b> Column<'b> {
                         let r = match hint {
                             Hint::Int96 { seconds } => int96(a, seconds, i, cal, &mut buf),
                             Hint::NanosDecimal { instant } => nanos_decimal(a, i, instant, cal, &mut buf),
+                            Hint::NtzMicros => {
+                                // Spark counts them proleptically, whatever the file's calendar.
+                                let (secs, nanos) = split(a.as_primitive::<Int64Type>().value(i), 1_000_000);
+                                timestamp(secs, nanos, &mut buf)
+                            }
                             Hint::None => value(a, i, 1, cal, &mut buf),
                         };
                         if let Err(why) = r {

@@ -125,6 +125,8 @@ enum Kind {
     Int96(usize),
     /// ORC timestamp read as a nanosecond decimal (`true`: TIMESTAMP_INSTANT).
     NanosDecimal(bool),
+    /// Spark's `TIMESTAMP_NTZ` in ORC: a bigint of microseconds, a wall clock.
+    NtzMicros,
 }
 
 /// Rows of one Parquet or ORC file, as fields of the spec's input columns.
@@ -238,6 +240,7 @@ impl ColumnarRows {
                 .zip(&self.kinds)
                 .map(|(a, kind)| match kind {
                     Kind::Plain => Column::new(a, Hint::None, self.clock(self.calendar)),
+                    Kind::NtzMicros => Column::new(a, Hint::NtzMicros, self.clock(self.calendar)),
                     Kind::NanosDecimal(instant) => {
                         Column::new(a, Hint::NanosDecimal { instant: *instant }, self.clock(self.calendar))
                     }
@@ -426,7 +429,7 @@ fn open_orc(
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
     let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
     let roots = resolve(path, &names, &types, columns, used, declared)?;
-    let calendar = orc_calendar(path, builder.file_metadata().compression())?;
+    let OrcFooter { calendar, ntz_columns } = orc_footer(path, builder.file_metadata().compression())?;
     let root_type = builder.file_metadata().root_data_type();
     let column_indices: Vec<usize> = roots
         .iter()
@@ -441,6 +444,10 @@ fn open_orc(
         .fields()
         .iter()
         .map(|f| match f.data_type() {
+            DataType::Int64 if ntz_columns.contains(&f.name().to_lowercase()) => {
+                kinds.push(Kind::NtzMicros);
+                f.as_ref().clone()
+            }
             DataType::Timestamp(_, tz) => {
                 kinds.push(Kind::NanosDecimal(tz.is_some()));
                 f.as_ref().clone().with_data_type(DataType::Decimal128(38, 9))
@@ -464,8 +471,16 @@ fn open_orc(
     })
 }
 
-/// The calendar of an ORC file's dates and timestamps, from its footer.
-fn orc_calendar(path: &Path, compression: Option<orc_rust::compression::Compression>) -> anyhow::Result<Calendar> {
+/// What an ORC file's footer says that `orc-rust` does not expose: the
+/// calendar of its dates and timestamps, and which top-level columns Spark
+/// wrote as `TIMESTAMP_NTZ` (a bigint of microseconds with the type attribute
+/// `spark.sql.catalyst.type = timestamp_ntz`; Spark shows it as a timestamp).
+struct OrcFooter {
+    calendar: Calendar,
+    ntz_columns: Vec<String>,
+}
+
+fn orc_footer(path: &Path, compression: Option<orc_rust::compression::Compression>) -> anyhow::Result<OrcFooter> {
     use prost::Message;
     use std::io::{Read, Seek, SeekFrom};
     let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -489,15 +504,29 @@ fn orc_calendar(path: &Path, compression: Option<orc_rust::compression::Compress
         orc_rust::proto::Footer::decode(buf.as_slice()).ok()
     })();
     let Some(footer) = footer else {
-        return Err(bad(path, Format::Orc, "cannot read its footer's calendar"));
+        return Err(bad(path, Format::Orc, "cannot read its footer"));
     };
     use orc_rust::proto::CalendarKind;
-    Ok(match (footer.calendar.map(|_| footer.calendar()), footer.writer) {
+    let calendar = match (footer.calendar.map(|_| footer.calendar()), footer.writer) {
         (Some(CalendarKind::ProlepticGregorian), _) => Calendar::Proleptic,
         (Some(_), _) => Calendar::Hybrid,
         // No calendar named: Java's ORC (writer 0, or too old to say) used the hybrid one;
         // the others (C++, Presto, Trino, Rust) count days and seconds proleptically.
         (None, None | Some(0)) => Calendar::Hybrid,
         (None, Some(_)) => Calendar::Proleptic,
-    })
+    };
+    let mut ntz_columns = Vec::new();
+    if let Some(root) = footer.types.first() {
+        for (name, sub) in root.field_names.iter().zip(&root.subtypes) {
+            let ntz = footer.types.get(*sub as usize).is_some_and(|t| {
+                t.attributes.iter().any(|a| {
+                    a.key.as_deref() == Some("spark.sql.catalyst.type") && a.value.as_deref() == Some("timestamp_ntz")
+                })
+            });
+            if ntz {
+                ntz_columns.push(name.to_lowercase());
+            }
+        }
+    }
+    Ok(OrcFooter { calendar, ntz_columns })
 }

@@ -157,6 +157,39 @@ fn every_edge_table_builds_the_same_bytes_whatever_the_format_codec_or_layout() 
     }
 }
 
+/// Spark's TIMESTAMP_NTZ (a bigint of microseconds with a type attribute in
+/// ORC) comes out as the same wall clock as the TIMESTAMP of the same rows.
+#[test]
+fn spark_timestamp_ntz_reads_as_the_same_wall_clock() {
+    let Some(corpus) = corpus() else { return };
+    let w = workdir(&corpus, "corpus-ntz");
+    let spec = |name: &str, path: &str, format: &str, extra: &str| {
+        format!(
+            "name = \"{name}\"\n[input]\npath = \"{path}/dt={{date_iso}}/hour={{hour}}\"\nformat = \"{format}\"\n{extra}\n[transform]\nsql = 'SELECT id, prov, ts FROM input'\n[output]\nnull = \"\\\\N\"\nlines_per_file = 100\nfile_name = \"n_{{date}}_{{seq}}.dat.gz\"\nverf_name = \"n_{{date}}.verf\"\n"
+        )
+    };
+    w.create(
+        "interfaces/TS.toml",
+        spec(
+            "TS",
+            "edges_text_none",
+            "text",
+            &format!("escape = \"\\\\\"\ncolumns = {EDGE_COLUMNS}"),
+        ),
+    );
+    let want = sorted_lines(&build(&w, "TS"));
+    assert!(want.contains(&"2|200|9999-12-31 23:59:59".to_string()), "{want:?}");
+    assert!(want.contains(&"3|200|0001-01-01 00:00:00".to_string()));
+    for fmt in ["parquet", "orc"] {
+        let iface = format!("NTZ{}", fmt.to_uppercase());
+        w.create(
+            format!("interfaces/{iface}.toml"),
+            spec(&iface, &format!("ntz_{fmt}"), fmt, ""),
+        );
+        assert_eq!(sorted_lines(&build(&w, &iface)), want, "{fmt}");
+    }
+}
+
 /// The shipped specs over their layouts as text, Parquet and ORC tables of
 /// the same rows: every hour builds, and all three give the same bytes.
 #[test]
