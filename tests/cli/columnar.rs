@@ -614,3 +614,35 @@ fn corrupt_and_truncated_orc_and_parquet_exit_4_naming_the_file() {
         .expect_code(4)
         .stderr_has("part-00000.parquet: not a readable Parquet file");
 }
+
+#[test]
+fn decimals_stored_as_byte_arrays_read_like_the_others() {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::writer::SerializedFileWriter;
+    // Impala and old Hive write DECIMAL as a BYTE_ARRAY of big-endian two's complement.
+    let schema = Arc::new(
+        parquet::schema::parser::parse_message_type("message m { optional binary dec (DECIMAL(10,2)); }").unwrap(),
+    );
+    let mut out = Vec::new();
+    let mut w = SerializedFileWriter::new(&mut out, schema, Default::default()).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    let values: Vec<ByteArray> = [150i64, -725, 0, 99_999_999_99]
+        .iter()
+        .map(|v| {
+            let b = v.to_be_bytes();
+            let skip = b.iter().take_while(|x| **x == 0 || **x == 0xff).count().min(6);
+            ByteArray::from(b[skip..].to_vec())
+        })
+        .collect();
+    col.typed::<ByteArrayType>()
+        .write_batch(&values, Some(&[1, 1, 1, 1, 0]), None)
+        .unwrap();
+    col.close().unwrap();
+    rg.close().unwrap();
+    w.close().unwrap();
+    let fx = Fixture::new("decimal-binary", &spec("parquet", ""));
+    fx.hour(&[("000000_0", out)]);
+    fx.build().expect_code(0).stderr_has("5 rows in, 5 out");
+    assert_eq!(fx.lines(), "1.50\n-7.25\n0.00\n99999999.99\n\\N\n");
+}
