@@ -627,7 +627,7 @@ fn decimals_stored_as_byte_arrays_read_like_the_others() {
     let mut w = SerializedFileWriter::new(&mut out, schema, Default::default()).unwrap();
     let mut rg = w.next_row_group().unwrap();
     let mut col = rg.next_column().unwrap().unwrap();
-    let values: Vec<ByteArray> = [150i64, -725, 0, 99_999_999_99]
+    let values: Vec<ByteArray> = [150i64, -725, 0, 9_999_999_999]
         .iter()
         .map(|v| {
             let b = v.to_be_bytes();
