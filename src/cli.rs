@@ -1,8 +1,44 @@
 //! The command line, as clap derive structs: one `*Args` per subcommand.
+//! Values are typed where they are parsed (periods, batches, hours, names),
+//! so a command receives them checked; a bad one exits 2 with clap's message.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::ops::sample::{ReadFrom, RowFormat};
+use crate::period::{HourSet, Period, PeriodRange};
+
+/// A name that becomes a file or directory name (an interface, a destination):
+/// no path separator, no `..`, not hidden.
+pub fn plain_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(['/', '\\', '\0']) || s.starts_with('.') {
+        return Err(format!("`{s}` is not a plain name (no `/`, no leading `.`)"));
+    }
+    Ok(s.to_string())
+}
+
+/// The interface and period a command works on.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// The interface (a spec in the interfaces directory).
+    #[arg(long, value_parser = plain_name)]
+    pub iface: String,
+    /// YYYYMMDDHH for one hour, YYYYMMDD for all 24 hours of a day.
+    #[arg(long)]
+    pub period: Period,
+}
+
+/// How a command that changes files reports: a dry run, a JSON summary.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Report {
+    /// Print what it would do; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,18 +131,10 @@ pub struct SpecTryArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// YYYYMMDDHH for one hour, YYYYMMDD for all 24 hours of a day.
-    #[arg(long)]
-    pub period: String,
-    /// Print the files and .verf it would write; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print one JSON summary as the last line of stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub at: Target,
+    #[command(flatten)]
+    pub report: Report,
     /// Compression threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -115,21 +143,17 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_stage: bool,
     /// The batch (retransmission number) of the sets: 00 for the regular delivery.
-    #[arg(long, value_name = "NN", default_value = "00")]
+    #[arg(long, value_name = "NN", default_value = "00", value_parser = crate::period::batch)]
     pub batch: String,
 }
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// YYYYMMDDHH for one hour, YYYYMMDD for all 24 hours of a day.
-    #[arg(long)]
-    pub period: String,
+    #[command(flatten)]
+    pub at: Target,
     /// Wait this long for an hour that is not ready yet (e.g. 30s, 10m, 2h), then exit 3.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    pub wait: String,
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub wait: std::time::Duration,
     /// Parallel streams (default: [pull] jobs in chama.toml, else 4).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -140,36 +164,27 @@ pub struct PullArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
-    #[arg(long)]
-    pub period: String,
+    /// `--period`: YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
+    #[command(flatten)]
+    pub at: Target,
     /// Only this destination (default: every destination the spec lists).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = plain_name)]
     pub dest: Option<String>,
-    /// Print what would go where; connect to nothing, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print one JSON summary as the last line of stdout.
-    #[arg(long)]
-    pub json: bool,
+    /// `--dry-run`: what would go where; connect to nothing, change nothing.
+    #[command(flatten)]
+    pub report: Report,
     /// Cap on the total upload rate, in bytes per second (e.g. 20M, 500K).
-    #[arg(long, value_name = "RATE")]
-    pub bwlimit: Option<String>,
+    #[arg(long, value_name = "RATE", value_parser = crate::sink::parse_rate)]
+    pub bwlimit: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
-    #[arg(long)]
-    pub period: String,
+    /// `--period`: YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
+    #[command(flatten)]
+    pub at: Target,
     /// Check the set on this destination (default: the local set in the work directory).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = plain_name)]
     pub dest: Option<String>,
     /// Also read every file: MD5 and line count against the .verf.
     #[arg(long)]
@@ -181,37 +196,31 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// The day, YYYYMMDD.
-    #[arg(long)]
-    pub period: String,
+    /// `--period`: the day, YYYYMMDD.
+    #[command(flatten)]
+    pub at: Target,
     /// Merge without these hours (HH,HH,...); the manifest records them.
-    #[arg(long, value_name = "HH,...")]
-    pub allow_missing: Option<String>,
+    #[arg(long, value_name = "HH,...", value_parser = crate::period::hour_list)]
+    pub allow_missing: Option<HourSet>,
     /// Re-split the hours' partial last files into full files (the only files recompressed).
     #[arg(long)]
     pub compact: bool,
-    /// Print the links and .verf it would write; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print one JSON summary as the last line of stdout.
-    #[arg(long)]
-    pub json: bool,
+    /// `--dry-run`: the links and .verf it would write; change nothing.
+    #[command(flatten)]
+    pub report: Report,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The interface (a spec in the interfaces directory).
-    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all", value_parser = plain_name)]
     pub iface: Option<String>,
     /// Every interface in the interfaces directory.
     #[arg(long)]
     pub all: bool,
     /// The day, YYYYMMDD.
     #[arg(long)]
-    pub period: String,
+    pub period: Period,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -220,11 +229,11 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only this interface.
-    #[arg(long)]
+    #[arg(long, value_parser = plain_name)]
     pub iface: Option<String>,
     /// Days from this one on, YYYYMMDD (default: the last keep_days days).
     #[arg(long, value_name = "D")]
-    pub since: Option<String>,
+    pub since: Option<Period>,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -243,16 +252,16 @@ pub struct CleanArgs {
 #[derive(Debug, Args)]
 pub struct RerunArgs {
     /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
+    #[arg(long, value_parser = plain_name)]
     pub iface: String,
     /// A day or hour, or a range: YYYYMMDD[..YYYYMMDD], YYYYMMDDHH[..YYYYMMDDHH].
     #[arg(long)]
-    pub period: String,
+    pub period: PeriodRange,
     /// Only these hours of each day: HH-HH (or HH).
-    #[arg(long, value_name = "HH-HH")]
-    pub hours: Option<String>,
+    #[arg(long, value_name = "HH-HH", value_parser = crate::period::hour_range)]
+    pub hours: Option<HourSet>,
     /// Build under this batch (two digits) instead of the period's current one.
-    #[arg(long, value_name = "NN", conflicts_with = "next_batch")]
+    #[arg(long, value_name = "NN", conflicts_with = "next_batch", value_parser = crate::period::batch)]
     pub batch: Option<String>,
     /// Build under the next batch: new names, the old delivery left as it is.
     #[arg(long)]
@@ -281,38 +290,16 @@ pub struct CompletionsArgs {
 pub struct ReportArgs {
     /// The day, YYYYMMDD.
     #[arg(long)]
-    pub period: String,
+    pub period: Period,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SampleFrom {
-    /// The period's input through the spec's transform and cleaning.
-    Raw,
-    /// The built files, decoded back to UTF-8.
-    Built,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SampleFormat {
-    /// PostgreSQL text format with a header (NULL is \N).
-    Tsv,
-    /// RFC 4180 with a header (NULL is empty).
-    Csv,
-    /// One JSON object per row (NULL is null).
-    Jsonl,
-}
-
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// The interface (a spec in the interfaces directory).
-    #[arg(long)]
-    pub iface: String,
-    /// YYYYMMDDHH or YYYYMMDD.
-    #[arg(long)]
-    pub period: String,
+    #[command(flatten)]
+    pub at: Target,
     /// A condition over the output columns, in the spec's SQL (e.g. "wt_prov = '250'").
     #[arg(long = "where", value_name = "SQL")]
     pub r#where: Option<String>,
@@ -330,10 +317,56 @@ pub struct SampleArgs {
     pub seed: u64,
     /// Read the raw input (default) or the built files.
     #[arg(long, value_enum, default_value = "raw")]
-    pub from: SampleFrom,
+    pub from: ReadFrom,
     /// Only the rows of this split value (e.g. one province).
     #[arg(long, value_name = "VALUE")]
     pub split: Option<String>,
     #[arg(long, value_enum, default_value = "tsv")]
-    pub format: SampleFormat,
+    pub format: RowFormat,
+}
+
+/// Parses `90s`, `10m`, `2h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("duration `{s}` must be a number with s, m or h (e.g. 30s, 10m, 2h)");
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("1d").is_err() && parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn names_stay_in_their_directory() {
+        assert!(plain_name("CM001").is_ok() && plain_name("bi-cw_kfb_wlan").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", ".."] {
+            assert!(plain_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -331,38 +331,23 @@ impl Config {
         }
     }
 
-    /// `staging/<iface>/<YYYYMMDD>/<HH>/`: the pulled raw input of one hour.
-    pub fn staging_dir(&self, iface: &str, date: &str, hh: &str) -> PathBuf {
-        self.work_dir.join("staging").join(iface).join(date).join(hh)
-    }
-
-    /// `hourly/<iface>/<YYYYMMDD>/`: the day's hourly sets, one directory per hour.
-    pub fn hourly_day_dir(&self, iface: &str, date: &str) -> PathBuf {
-        self.work_dir.join("hourly").join(iface).join(date)
-    }
-
-    /// `out/<iface>/<YYYYMMDD>/`: the merged daily set(s), as delivered.
-    pub fn out_dir(&self, iface: &str, date: &str) -> PathBuf {
-        self.work_dir.join("out").join(iface).join(date)
-    }
-
-    /// `ledger.sqlite`: run, set and push history.
-    pub fn ledger_path(&self) -> PathBuf {
-        self.work_dir.join("ledger.sqlite")
-    }
-
-    /// `rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz`: the rejected lines of one hour.
-    pub fn rejects_file(&self, iface: &str, date: &str, hh: &str) -> PathBuf {
-        self.work_dir
-            .join("rejects")
-            .join(iface)
-            .join(date)
-            .join(format!("{hh}.rej.gz"))
+    /// The work directory's layout.
+    pub fn work(&self) -> crate::workdir::WorkDir<'_> {
+        crate::workdir::WorkDir::new(&self.work_dir)
     }
 
     /// The spec file of interface `name`.
     pub fn spec_path(&self, name: &str) -> PathBuf {
         self.interfaces_dir.join(format!("{name}.toml"))
+    }
+
+    /// The names of every interface in `interfaces_dir`, sorted.
+    pub fn spec_names(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .spec_files()?
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect())
     }
 
     /// Every spec file in `interfaces_dir`, sorted by name.

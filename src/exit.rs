@@ -84,18 +84,25 @@ impl Failure {
     }
 }
 
-/// The last error a command reported and went on past (a failed hour of a
-/// day, a destination that could not take a set), for the run's record.
-static REPORTED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-/// Notes an error that was printed and went past.
-pub fn reported(msg: &str) {
-    *REPORTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.to_string());
+/// How a command ended, when it ended without an error of its own: its
+/// code, and the last error it went past (a failed hour of a day, a
+/// destination that could not take a set), for the run's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: Code,
+    pub error: Option<String>,
 }
 
-/// The last error noted with [`reported`], taken.
-pub fn take_reported() -> Option<String> {
-    REPORTED.lock().unwrap_or_else(|e| e.into_inner()).take()
+impl Outcome {
+    pub fn new(code: Code, error: Option<String>) -> Outcome {
+        Outcome { code, error }
+    }
+}
+
+impl From<Code> for Outcome {
+    fn from(code: Code) -> Outcome {
+        Outcome { code, error: None }
+    }
 }
 
 /// The exit code for an error: the first classified cause in its chain.

@@ -2,6 +2,8 @@
 //!
 //! Data moves one way: source -> transform -> split -> compress -> manifest -> sink.
 
+pub mod atomic;
+pub mod backoff;
 pub mod cli;
 pub mod cmd;
 pub mod compress;
@@ -12,6 +14,7 @@ pub mod lock;
 pub mod log;
 pub mod manifest;
 pub mod metrics;
+pub mod ops;
 pub mod period;
 pub mod pipeline;
 pub mod sink;
@@ -20,14 +23,19 @@ pub mod spec;
 pub mod split;
 pub mod sql;
 pub mod transform;
+pub mod verf;
+pub mod workdir;
 
 use cli::{Cli, Command, SpecCommand};
 use config::Config;
-use exit::Code;
+use exit::{Code, Outcome};
 
 /// Runs one command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
-    log::set_json(cli.log_format == cli::LogFormat::Json);
+    log::init(match cli.log_format {
+        cli::LogFormat::Text => log::Format::Text,
+        cli::LogFormat::Json => log::Format::Json,
+    });
     // Shell integration needs no configuration.
     match &cli.command {
         Command::Completions(args) => {
@@ -47,37 +55,35 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
     let result = dispatch(&config, cli);
     if let Some(path) = metrics_file {
         if let Err(e) = metrics::write(&config, &path) {
-            crate::say!("chama: warning: writing metrics to {}: {e:#}", path.display());
+            crate::say_warn!("writing metrics to {}: {e:#}", path.display());
         }
     }
-    result
+    result.map(|o| o.code)
 }
 
-fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Code> {
+fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Pull(args) => changing(config, "pull", &args.iface, &args.period, false, || {
-            cmd::pull::pull(config, &args)
-        }),
-        Command::Build(args) => changing(config, "build", &args.iface, &args.period, args.dry_run, || {
+        Command::Pull(args) => changing(config, "pull", &args.at, false, || cmd::pull::pull(config, &args)),
+        Command::Build(args) => changing(config, "build", &args.at, args.report.dry_run, || {
             cmd::build::build(config, &args)
         }),
         Command::Run(args) => {
             let iface = args.iface.clone().unwrap_or_else(|| "(all)".into());
             // `run` locks each interface itself, as it comes to it.
-            recorded(config, "run", &iface, &args.period, false, || {
+            recorded(config, "run", &iface, &args.period.to_string(), false, || {
                 cmd::run::run(config, &args)
             })
         }
         Command::Rerun(args) => {
             // `rerun` locks each day itself, as it comes to it.
-            recorded(config, "rerun", &args.iface, &args.period, false, || {
+            recorded(config, "rerun", &args.iface, &args.period.to_string(), false, || {
                 cmd::rerun::rerun(config, &args)
             })
         }
-        Command::Merge(args) => changing(config, "merge", &args.iface, &args.period, args.dry_run, || {
+        Command::Merge(args) => changing(config, "merge", &args.at, args.report.dry_run, || {
             cmd::merge::merge(config, &args)
         }),
-        Command::Push(args) => changing(config, "push", &args.iface, &args.period, args.dry_run, || {
+        Command::Push(args) => changing(config, "push", &args.at, args.report.dry_run, || {
             cmd::push::push(config, &args)
         }),
         Command::Verify(args) => cmd::verify::verify(config, &args),
@@ -85,8 +91,8 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Code> {
         Command::Sample(args) => cmd::sample::sample(config, &args),
         Command::Report(args) => cmd::report::report(config, &args),
         Command::Clean(args) => cmd::clean::clean(config, &args),
-        Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(config, &args),
-        Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(config, &args),
+        Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(config, &args).map(Outcome::from),
+        Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(config, &args).map(Outcome::from),
         Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }
@@ -95,13 +101,15 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Code> {
 fn changing(
     config: &Config,
     command: &str,
-    iface: &str,
-    period: &str,
+    at: &cli::Target,
     dry_run: bool,
-    f: impl FnOnce() -> anyhow::Result<Code>,
-) -> anyhow::Result<Code> {
-    let _lock = lock_for(config, iface, period, command, dry_run)?;
-    recorded(config, command, iface, period, dry_run, f)
+    f: impl FnOnce() -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
+    let _lock = match dry_run {
+        true => None,
+        false => Some(lock::acquire(config, &at.iface, &at.period.date_str(), command)?),
+    };
+    recorded(config, command, &at.iface, &at.period.to_string(), dry_run, f)
 }
 
 /// Runs `f`, recording its start, end, exit code and error in the ledger (not for a dry run).
@@ -111,45 +119,30 @@ fn recorded(
     iface: &str,
     period: &str,
     dry_run: bool,
-    f: impl FnOnce() -> anyhow::Result<Code>,
-) -> anyhow::Result<Code> {
+    f: impl FnOnce() -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
     if dry_run {
         return f();
     }
     // The record is worth having, not worth failing the work for (a full disk, say).
-    let started = ledger::Ledger::open(&config.ledger_path())
+    let started = ledger::Ledger::open(&config.work().ledger_path())
         .and_then(|l| l.run_started(command, iface, period).map(|id| (l, id)));
     let started = match started {
         Ok(s) => Some(s),
         Err(e) => {
-            crate::say!("chama: warning: not recording this run in the ledger: {e:#}");
+            crate::say_warn!("not recording this run in the ledger: {e:#}");
             None
         }
     };
     let result = f();
     if let Some((ledger, id)) = started {
         let (code, error) = match &result {
-            Ok(c) => (*c, exit::take_reported().filter(|_| *c != Code::Ok)),
+            Ok(o) => (o.code, o.error.clone().filter(|_| o.code != Code::Ok)),
             Err(e) => (exit::code_of(e), Some(format!("{e:#}"))),
         };
         if let Err(e) = ledger.run_finished(id, code as u8, error.as_deref()) {
-            crate::say!("chama: warning: not recording the end of this run in the ledger: {e:#}");
+            crate::say_warn!("not recording the end of this run in the ledger: {e:#}");
         }
     }
     result
-}
-
-/// The lock of an interface's day for a command that changes files (none for a dry run).
-fn lock_for(
-    config: &Config,
-    iface: &str,
-    period: &str,
-    command: &str,
-    dry_run: bool,
-) -> anyhow::Result<Option<lock::Lock>> {
-    if dry_run {
-        return Ok(None);
-    }
-    let p: period::Period = period.parse().map_err(exit::Failure::Usage)?;
-    lock::acquire(config, iface, &p.date_str(), command).map(Some)
 }

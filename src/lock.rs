@@ -28,9 +28,10 @@ fn hostname() -> String {
 /// Takes the lock of `iface` for the day `date` (`YYYYMMDD`), or fails with
 /// exit 6 naming the holder.
 pub fn acquire(config: &Config, iface: &str, date: &str, command: &str) -> anyhow::Result<Lock> {
-    let dir = config.work_dir.join("locks");
+    let work = config.work();
+    let dir = work.locks_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{iface}.{date}.lock"));
+    let path = work.lock_file(iface, date);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

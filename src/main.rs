@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            chama::log::emit(chama::log::Level::Error, &format!("chama: {err:#}"));
+            chama::log::error(&format!("{err:#}"));
             ExitCode::from(chama::exit::code_of(&err) as u8)
         }
     }

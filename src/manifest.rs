@@ -1,15 +1,13 @@
-//! What a built set says about itself: `manifest.json` and the `.verf`
-//! verification file that downstream consumers read first.
+//! What a built set says about itself: `manifest.json`, the record of a set
+//! directory (inputs, counts, sets and files with their MD5), written last.
+//! The `.verf` that consumers read is in `verf.rs`.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-/// Widths of the `.verf` columns, from CONTRACT.md.
-const VERF_NAME: usize = 48;
-const VERF_NUMBER: usize = 20;
+use crate::workdir::manifest_path;
 
 /// Row counts of one pass over the input. They always add up:
 /// `rows_in = rows_out + filtered + rejected`.
@@ -89,81 +87,26 @@ pub struct Manifest {
     pub missing_hours: Vec<String>,
 }
 
-/// The `.verf` text of a set: one fixed-width CRLF line per data file, in
-/// sequence order.
-pub fn verf_text(date: &str, files: &[FileEntry]) -> anyhow::Result<String> {
-    let mut out = String::new();
-    for f in files {
-        anyhow::ensure!(
-            f.name.len() <= VERF_NAME,
-            "file name {} is {} characters, longer than the .verf's {VERF_NAME}-character column",
-            f.name,
-            f.name.len()
-        );
-        out.push_str(&format!(
-            "{:<VERF_NAME$}{:>VERF_NUMBER$}{:>VERF_NUMBER$}{date}{}{}\r\n",
-            f.name, f.bytes, f.rows, f.time, f.md5
-        ));
-    }
-    Ok(out)
-}
-
-/// Writes `bytes` to `dir/name` through a temporary name in the same
-/// directory, flushed before the rename: no reader ever sees half a file.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = dir.join(format!(".{name}.part"));
-    let dest = dir.join(name);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", dest.display()));
-    }
-    std::fs::rename(&tmp, &dest).with_context(|| format!("renaming {} to {}", tmp.display(), dest.display()))
-}
-
 impl Manifest {
+    /// How many data files its sets have.
+    pub fn files(&self) -> usize {
+        self.sets.iter().map(|s| s.files.len()).sum()
+    }
+
+    /// The compressed bytes of its sets' data files.
+    pub fn bytes(&self) -> u64 {
+        self.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum()
+    }
+
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(self)?;
         json.push(b'\n');
-        write_atomic(dir, "manifest.json", &json)
+        crate::atomic::write(&manifest_path(dir), &json)
     }
 
     pub fn read(dir: &Path) -> anyhow::Result<Manifest> {
-        let p = dir.join("manifest.json");
+        let p = manifest_path(dir);
         let text = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", p.display()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verf_lines_are_fixed_width_crlf() {
-        let f = FileEntry {
-            name: "a_10000_20241212_CM001_250_00_0001.dat.gz".into(),
-            rows: 800_000,
-            bytes: 41_234_567,
-            md5: "0123456789abcdef0123456789abcdef".into(),
-            time: "20241213010203".into(),
-        };
-        let text = verf_text("20241212", std::slice::from_ref(&f)).unwrap();
-        assert_eq!(text.len(), 48 + 20 + 20 + 8 + 14 + 32 + 2);
-        assert!(text.starts_with("a_10000_20241212_CM001_250_00_0001.dat.gz       "));
-        assert!(text.contains("            41234567              800000"));
-        assert!(text.ends_with("20241212202412130102030123456789abcdef0123456789abcdef\r\n"));
-        let long = FileEntry {
-            name: "x".repeat(49),
-            ..f
-        };
-        assert!(verf_text("20241212", &[long])
-            .unwrap_err()
-            .to_string()
-            .contains("longer than"));
     }
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::ledger::Ledger;
-use crate::manifest::{write_atomic, Manifest};
+use crate::manifest::Manifest;
+use crate::workdir::{hour_period, Sets};
 
 /// Samples of one metric family.
 struct Family {
@@ -71,8 +72,10 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // The latest keep_days days of each interface (not of the calendar: a
     // rerun of an old month still shows), so the series stay few.
     let mut days: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    let ledger = if config.ledger_path().exists() {
-        Some(Ledger::open(&config.ledger_path())?)
+    let work = config.work();
+    let ledger_path = work.ledger_path();
+    let ledger = if ledger_path.exists() {
+        Some(Ledger::open(&ledger_path)?)
     } else {
         None
     };
@@ -89,17 +92,10 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             days.entry(iface.clone()).or_default().insert(d.to_string());
         }
     }
-    for sub in ["out", "hourly"] {
-        let Ok(ifaces) = std::fs::read_dir(config.work_dir.join(sub)) else {
-            continue;
-        };
-        for iface in ifaces.flatten() {
-            let name = iface.file_name().to_string_lossy().into_owned();
-            if let Ok(rd) = std::fs::read_dir(iface.path()) {
-                days.entry(name)
-                    .or_default()
-                    .extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
-            }
+    for tree in [Sets::Daily, Sets::Hourly] {
+        for (name, _) in work.ifaces(tree) {
+            let d = work.days(tree, &name);
+            days.entry(name).or_default().extend(d);
         }
     }
     let keep = config.keep_days.max(1) as usize;
@@ -216,26 +212,17 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         }
     }
     // Sets on disk: merged days and built hours.
-    for (kind, sub) in [("day", "out"), ("hour", "hourly")] {
-        let Ok(ifaces) = std::fs::read_dir(config.work_dir.join(sub)) else {
-            continue;
-        };
-        for iface in ifaces.flatten() {
-            let name = iface.file_name().to_string_lossy().into_owned();
-            let Ok(days) = std::fs::read_dir(iface.path()) else {
-                continue;
-            };
-            for day in days.flatten() {
-                let d = day.file_name().to_string_lossy().into_owned();
-                if d.len() != 8 || !d.bytes().all(|b| b.is_ascii_digit()) || !recent(&name, &d) {
+    for (kind, tree) in [("day", Sets::Daily), ("hour", Sets::Hourly)] {
+        for (name, _) in work.ifaces(tree) {
+            for d in work.days(tree, &name) {
+                if !recent(&name, &d) {
                     continue;
                 }
-                let dirs: Vec<(String, std::path::PathBuf)> = if kind == "day" {
-                    vec![(d.clone(), day.path())]
-                } else {
-                    (0..24)
-                        .map(|h| (format!("{d}{h:02}"), day.path().join(format!("{h:02}"))))
-                        .collect()
+                let dirs: Vec<(String, std::path::PathBuf)> = match tree {
+                    Sets::Daily => vec![(d.clone(), work.out_dir(&name, &d))],
+                    Sets::Hourly => (0..24)
+                        .map(|h| (hour_period(&d, h), work.hour_dir(&name, &d, h)))
+                        .collect(),
                 };
                 for (period, dir) in dirs {
                     let Ok(m) = Manifest::read(&dir) else { continue };
@@ -285,6 +272,5 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chama.prom");
-    write_atomic(dir, name, out.text().as_bytes())
+    crate::atomic::write(path, out.text().as_bytes())
 }

@@ -65,6 +65,109 @@ impl fmt::Display for Period {
     }
 }
 
+/// A period range, `P[..P2]`: days to days, or hours to hours, going forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodRange {
+    pub first: Period,
+    pub last: Period,
+}
+
+impl FromStr for PeriodRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<PeriodRange, String> {
+        let (a, b) = s.split_once("..").unwrap_or((s, s));
+        let (first, last): (Period, Period) = (a.parse()?, b.parse()?);
+        if first.hour.is_some() != last.hour.is_some()
+            || last.date < first.date
+            || (first.date == last.date && last.hour < first.hour)
+        {
+            return Err(format!(
+                "period range `{s}` must go forward, day to day or hour to hour"
+            ));
+        }
+        Ok(PeriodRange { first, last })
+    }
+}
+
+impl fmt::Display for PeriodRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}..{}", self.first, self.last)
+        }
+    }
+}
+
+impl PeriodRange {
+    /// The days it covers (`YYYYMMDD`), each with its hours, kept to `only` when given.
+    pub fn days(&self, only: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut d = self.first.date;
+        while d <= self.last.date {
+            let first = if d == self.first.date {
+                self.first.hour.unwrap_or(0)
+            } else {
+                0
+            };
+            let last = if d == self.last.date {
+                self.last.hour.unwrap_or(23)
+            } else {
+                23
+            };
+            let hs: Vec<u8> = (first..=last).filter(|h| only.is_none_or(|o| o.contains(h))).collect();
+            if !hs.is_empty() {
+                out.push((d.format("%Y%m%d").to_string(), hs));
+            }
+            match d.succ_opt() {
+                Some(next) => d = next,
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// Some hours of a day, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HourSet(pub Vec<u8>);
+
+/// `HH-HH` (or one `HH`): the hours it covers.
+pub fn hour_range(s: &str) -> Result<HourSet, String> {
+    let bad = || format!("takes HH-HH (00-23), not `{s}`");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u8, u8) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b || b > 23 {
+        return Err(bad());
+    }
+    Ok(HourSet((a..=b).collect()))
+}
+
+/// `HH,HH,...`: a list of hours (two digits each).
+pub fn hour_list(s: &str) -> Result<HourSet, String> {
+    s.split(',')
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| {
+            let h = h.trim();
+            match h.parse::<u8>() {
+                Ok(n) if n < 24 && h.len() == 2 => Ok(n),
+                _ => Err(format!("takes hours as HH,HH,... (00-23), not `{h}`")),
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map(HourSet)
+}
+
+/// A batch (retransmission number): two digits, `00` for the regular delivery.
+pub fn batch(s: &str) -> Result<String, String> {
+    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("takes two digits (00, 01, ...), not `{s}`"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +182,28 @@ mod tests {
         assert!("20241312".parse::<Period>().unwrap_err().contains("no such date"));
         assert!("2024121224".parse::<Period>().unwrap_err().contains("past 23"));
         assert!("2024-12-12".parse::<Period>().is_err());
+    }
+
+    #[test]
+    fn ranges_and_lists() {
+        let r: PeriodRange = "20231220".parse().unwrap();
+        assert_eq!(r.days(None), vec![("20231220".into(), (0..24).collect())]);
+        let r: PeriodRange = "20231220..20231222".parse().unwrap();
+        let p = r.days(Some(&[0, 1]));
+        assert_eq!(p.len(), 3);
+        assert!(p.iter().all(|(_, h)| h == &vec![0, 1]));
+        let r: PeriodRange = "2023122022..2023122101".parse().unwrap();
+        assert_eq!(
+            r.days(None),
+            vec![("20231220".into(), vec![22, 23]), ("20231221".into(), vec![0, 1])]
+        );
+        assert!("20231222..20231220".parse::<PeriodRange>().is_err());
+        assert!("20231220..2023122201".parse::<PeriodRange>().is_err());
+        assert!(hour_range("05-03").is_err() && hour_range("24").is_err());
+        assert_eq!(hour_range("03").unwrap().0, [3]);
+        assert_eq!(hour_list("03,04").unwrap().0, [3, 4]);
+        assert!(hour_list("3").is_err() && hour_list("24").is_err());
+        assert!(hour_list("").unwrap().0.is_empty());
+        assert!(batch("01").is_ok() && batch("1").is_err() && batch("ab").is_err());
     }
 }

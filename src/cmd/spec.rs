@@ -133,7 +133,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
             counts.rows_in += 1;
             let reject = |counts: &mut Counts, why: String| {
                 counts.rejected += 1;
-                crate::say!("chama: {}:{line_no}: rejected: {why}", input.display());
+                crate::say!("{}:{line_no}: rejected: {why}", input.display());
             };
             let line = match std::str::from_utf8(line) {
                 Ok(s) => s,
@@ -200,7 +200,7 @@ fn try_columnar(spec: &Spec, args: &SpecTryArgs) -> anyhow::Result<Code> {
             counts.rows_in += 1;
             if let Some(why) = unwritable {
                 counts.rejected += 1;
-                crate::say!("chama: {}:{row_no}: rejected: {why}", input.display());
+                crate::say!("{}:{row_no}: rejected: {why}", input.display());
                 return Ok(());
             }
             let mut values = recycle(std::mem::take(&mut values_store));
@@ -229,7 +229,7 @@ struct Enough;
 fn finish_try(spec: &Spec, mut out: impl Write, counts: &Counts) -> anyhow::Result<Code> {
     out.flush()?;
     crate::say!(
-        "chama: spec try {}: {} rows in, {} out, {} filtered, {} rejected",
+        "spec try {}: {} rows in, {} out, {} filtered, {} rejected",
         spec.name,
         counts.rows_in,
         counts.rows_out,

@@ -7,43 +7,13 @@ use std::io::Write;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
-use super::push::read_sets;
 use crate::cli::VerifyArgs;
 use crate::config::Config;
-use crate::exit::{Code, Failure};
-use crate::period::Period;
+use crate::exit::{Code, Failure, Outcome};
+use crate::ops::sets;
 use crate::sink::local::LocalHost;
 use crate::sink::{Conn, Destination, Host};
-use crate::spec;
-
-/// One line of a `.verf`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerfLine {
-    pub name: String,
-    pub bytes: u64,
-    pub rows: u64,
-    pub md5: String,
-}
-
-/// Parses a `.verf` (fixed width, CRLF; CONTRACT.md).
-pub fn parse_verf(text: &[u8]) -> Result<Vec<VerfLine>, String> {
-    let text = std::str::from_utf8(text).map_err(|_| "the .verf is not ASCII".to_string())?;
-    let mut out = Vec::new();
-    for (i, line) in text.split_terminator("\r\n").enumerate() {
-        let bad = |what: &str| format!("line {}: {what}: {line:?}", i + 1);
-        if line.len() != 48 + 20 + 20 + 8 + 14 + 32 || !line.is_ascii() {
-            return Err(bad("not a 142-character .verf line"));
-        }
-        let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad("bad number"));
-        out.push(VerfLine {
-            name: line[..48].trim_end().to_string(),
-            bytes: num(&line[48..68])?,
-            rows: num(&line[68..88])?,
-            md5: line[110..142].to_string(),
-        });
-    }
-    Ok(out)
-}
+use crate::verf;
 
 #[derive(Debug, Serialize)]
 struct SetCheck {
@@ -66,10 +36,10 @@ impl Write for LineCount {
     }
 }
 
-pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
-    let spec = spec::load(&config.spec_path(&args.iface), &config.names())?;
-    let period: Period = args.period.parse().map_err(Failure::Usage)?;
-    let (dir, manifest) = read_sets(config, &spec.name, &period)?;
+pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Outcome> {
+    let spec = crate::ops::load_spec(config, &args.at.iface)?;
+    let period = args.at.period;
+    let (dir, manifest) = sets::read(config, &spec.name, &period)?;
     let (where_, mut conn): (String, Box<dyn Conn>) = match &args.dest {
         Some(name) => {
             let dest = Destination::from_config(config, name, &spec.delivery.remote_dir)?;
@@ -102,7 +72,7 @@ pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
             text.extend_from_slice(b);
             Ok(())
         })?;
-        let lines = match parse_verf(&text) {
+        let lines = match verf::parse(&text) {
             Ok(l) => l,
             Err(e) => {
                 check.problems.push(format!("{}: {e}", set.verf));
@@ -161,11 +131,11 @@ pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
     let bad = checks.iter().any(|c| !c.problems.is_empty());
     for c in &checks {
         for p in &c.problems {
-            crate::say!("chama: verify {} {period} on {where_}: {p}", spec.name);
+            crate::say!("verify {} {period} on {where_}: {p}", spec.name);
         }
         if c.problems.is_empty() && !args.json {
             crate::say!(
-                "chama: verified {} on {where_}: {} file(s), {} bytes{}",
+                "verified {} on {where_}: {} file(s), {} bytes{}",
                 c.verf,
                 c.files,
                 c.bytes,
@@ -184,35 +154,5 @@ pub fn verify(config: &Config, args: &VerifyArgs) -> anyhow::Result<Code> {
             serde_json::json!({"command": "verify", "interface": spec.name, "period": period.to_string(), "where": where_, "deep": args.deep, "code": code as u8, "sets": checks})
         );
     }
-    Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::{verf_text, FileEntry};
-
-    #[test]
-    fn verf_lines_read_back() {
-        let f = FileEntry {
-            name: "a_20241212_CM001_00_0001.dat.gz".into(),
-            rows: 800_000,
-            bytes: 41_234_567,
-            md5: "0123456789abcdef0123456789abcdef".into(),
-            time: "20241213010203".into(),
-        };
-        let text = verf_text("20241212", &[f.clone(), f.clone()]).unwrap();
-        let lines = parse_verf(text.as_bytes()).unwrap();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(
-            lines[0],
-            VerfLine {
-                name: f.name,
-                bytes: 41_234_567,
-                rows: 800_000,
-                md5: f.md5
-            }
-        );
-        assert!(parse_verf(b"short\r\n").is_err());
-    }
+    Ok(code.into())
 }

@@ -111,15 +111,8 @@ pub fn build_hour(job: &HourJob<'_>) -> anyhow::Result<HourOutput> {
             Ok((counts, rejects, splitter)) => Ok((counts, rejects, splitter, written?)),
         }
     });
-    let (counts, rejects, splitter, done) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(dir) = job.out_dir {
-                remove_parts(dir);
-            }
-            return Err(e);
-        }
-    };
+    // A failed hour's unfinished files went with their writers (`atomic.rs`).
+    let (counts, rejects, splitter, done) = result?;
 
     let mut by_file: HashMap<u32, FileEntry> = done.into_iter().map(|d| (d.file, d.entry)).collect();
     let mut sets = Vec::new();
@@ -142,18 +135,6 @@ pub fn build_hour(job: &HourJob<'_>) -> anyhow::Result<HourOutput> {
         rejects,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Removes the `.part` files a failed hour left in its (temporary) directory.
-fn remove_parts(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".part") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
 }
 
 fn compress_loop(rx: Receiver<Block>, tx: Sender<ToWriter>, level: u32) -> anyhow::Result<()> {

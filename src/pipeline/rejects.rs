@@ -1,10 +1,11 @@
 //! Rejected input lines: streamed to `rejects/<iface>/<date>/<HH>.rej.gz`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
+
+use crate::atomic::AtomicFile;
 
 /// One rejected input line, as kept for messages.
 pub struct Reject {
@@ -17,24 +18,19 @@ pub struct Reject {
 /// written under a temporary name and renamed when the hour ends.
 pub(super) struct RejectSink<'a> {
     pub(super) path: Option<&'a Path>,
-    pub(super) out: Option<flate2::write::GzEncoder<BufWriter<File>>>,
+    pub(super) out: Option<flate2::write::GzEncoder<AtomicFile>>,
     /// The first few, for messages.
     pub(super) first: Vec<Reject>,
 }
 
 impl RejectSink<'_> {
-    fn part(&self) -> Option<PathBuf> {
-        let p = self.path?;
-        Some(p.with_file_name(format!(".{}.part", p.file_name()?.to_string_lossy())))
-    }
-
     pub(super) fn push(&mut self, file: &str, line: u64, reason: String, raw: &[u8]) -> anyhow::Result<()> {
         if self.out.is_none() {
-            if let Some(part) = self.part() {
-                std::fs::create_dir_all(part.parent().expect("rejects dir"))?;
-                let f = File::create(&part).with_context(|| format!("creating {}", part.display()))?;
+            if let Some(path) = self.path {
+                let dir = path.parent().expect("rejects dir");
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
                 self.out = Some(flate2::write::GzEncoder::new(
-                    BufWriter::new(f),
+                    AtomicFile::create(path)?,
                     flate2::Compression::new(6),
                 ));
             }
@@ -56,17 +52,12 @@ impl RejectSink<'_> {
 
     /// Finishes the rejects file; with no reject, removes an older one of the same hour.
     pub(super) fn finish(self) -> anyhow::Result<Vec<Reject>> {
-        let part = self.part();
-        match (self.out, part, self.path) {
-            (Some(out), Some(part), Some(path)) => {
-                let f = out.finish().with_context(|| format!("writing {}", part.display()))?;
-                f.into_inner()
-                    .map_err(|e| e.into_error())
-                    .and_then(|f| f.sync_all())
-                    .with_context(|| format!("writing {}", part.display()))?;
-                std::fs::rename(&part, path).with_context(|| format!("renaming {}", part.display()))?;
+        match (self.out, self.path) {
+            (Some(out), Some(path)) => {
+                let f = out.finish().with_context(|| format!("writing {}", path.display()))?;
+                f.commit()?;
             }
-            (None, _, Some(path)) if path.exists() => {
+            (None, Some(path)) if path.exists() => {
                 std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
             }
             _ => {}

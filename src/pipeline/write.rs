@@ -2,14 +2,14 @@
 //! member, hashes it, and renames it into place when complete.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 
 use anyhow::Context;
 use crossbeam_channel::Receiver;
 use md5::{Digest, Md5};
 
+use crate::atomic::AtomicFile;
 use crate::compress::{Deflated, Member};
 use crate::manifest::FileEntry;
 use crate::split::FileStart;
@@ -37,7 +37,7 @@ pub(super) enum ToWriter {
 
 /// Bytes to the file (if any) and through MD5.
 struct Hashing {
-    file: Option<BufWriter<File>>,
+    file: Option<AtomicFile>,
     md5: Md5,
 }
 
@@ -59,7 +59,6 @@ impl Write for Hashing {
 
 struct Open {
     name: String,
-    part: Option<PathBuf>,
     member: Option<Member<Hashing>>,
     next: u32,
     pending: BTreeMap<u32, Compressed>,
@@ -76,12 +75,8 @@ pub(super) fn write_loop(
     for msg in rx {
         let file = match msg {
             ToWriter::Start(s) => {
-                let part = dir.map(|d| d.join(format!(".{}.part", s.name)));
-                let f = match &part {
-                    Some(p) => Some(BufWriter::with_capacity(
-                        1 << 20,
-                        File::create(p).with_context(|| format!("creating {}", p.display()))?,
-                    )),
+                let f = match dir {
+                    Some(d) => Some(AtomicFile::create(&d.join(&s.name))?),
                     None => None,
                 };
                 let member = Member::start(Hashing {
@@ -91,7 +86,6 @@ pub(super) fn write_loop(
                 .context("writing")?;
                 let mut o = Open {
                     name: s.name,
-                    part,
                     member: Some(member),
                     next: 0,
                     pending: BTreeMap::new(),
@@ -125,19 +119,11 @@ pub(super) fn write_loop(
                     .expect("open")
                     .finish()
                     .with_context(|| format!("writing {}", o.name))?;
-                if let (Some(mut f), Some(part), Some(d)) = (hashing.file, o.part.as_ref(), dir) {
-                    f.flush().with_context(|| format!("writing {}", part.display()))?;
-                    f.get_ref()
-                        .sync_all()
-                        .with_context(|| format!("syncing {}", part.display()))?;
-                    let dest = d.join(&o.name);
-                    std::fs::rename(part, &dest)
-                        .with_context(|| format!("renaming {} to {}", part.display(), dest.display()))?;
+                if let Some(f) = hashing.file {
+                    f.commit()?;
                 }
                 let md5 = hashing.md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
-                let time = fixed_time
-                    .map(str::to_string)
-                    .unwrap_or_else(|| chrono::Local::now().format("%Y%m%d%H%M%S").to_string());
+                let time = crate::verf::file_time(fixed_time);
                 done.push(Done {
                     file,
                     entry: FileEntry {

@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod local;
 pub mod sftp;
 
+use crate::backoff::Backoff;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,8 +64,8 @@ pub struct Destination {
     pub mode: DeliveryMode,
     pub connections: usize,
     pub retries: u32,
-    pub delay: Duration,
-    pub max_delay: Duration,
+    /// The wait between tries of a file.
+    pub backoff: Backoff,
 }
 
 impl Destination {
@@ -83,8 +84,7 @@ impl Destination {
                 mode: DeliveryMode::Failover,
                 connections: 2,
                 retries: 2,
-                delay: Duration::from_millis(200),
-                max_delay: Duration::from_secs(2),
+                backoff: Backoff::from_millis(200, 2000),
             }),
             DestinationConfig::Sftp(c) => {
                 let hosts = sftp::hosts(name, c, remote_dir)
@@ -95,8 +95,7 @@ impl Destination {
                     mode: c.mode,
                     connections: c.connections.max(1),
                     retries: c.retries,
-                    delay: Duration::from_millis(c.retry_delay_ms),
-                    max_delay: Duration::from_millis(c.max_retry_delay_ms),
+                    backoff: Backoff::from_millis(c.retry_delay_ms, c.max_retry_delay_ms),
                 })
             }
         }

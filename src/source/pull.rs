@@ -11,11 +11,13 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
 
 use super::{list_ready, Entry, Readiness, Source};
+use crate::atomic::AtomicFile;
+use crate::backoff::Backoff;
 use crate::exit::{code_of, Code};
 
 /// The list of files a pull staged, in the hour's staging directory.
@@ -31,9 +33,22 @@ pub struct PullOptions {
     pub wait: Duration,
     /// How often to look again while waiting.
     pub poll: Duration,
-    /// First backoff between tries; doubles up to `max_delay`.
-    pub delay: Duration,
-    pub max_delay: Duration,
+    /// The wait between tries of a file.
+    pub backoff: Backoff,
+}
+
+impl PullOptions {
+    /// The `[pull]` settings of chama.toml, with `jobs` streams (default: the config's)
+    /// and `wait` for an hour that is not ready.
+    pub fn from_config(p: &crate::config::PullConfig, jobs: Option<usize>, wait: Duration) -> PullOptions {
+        PullOptions {
+            jobs: jobs.unwrap_or(p.jobs),
+            retries: p.retries,
+            wait,
+            poll: Duration::from_secs(p.poll_seconds.max(1)),
+            backoff: Backoff::from_millis(p.retry_delay_ms, p.max_retry_delay_ms),
+        }
+    }
 }
 
 impl Default for PullOptions {
@@ -43,8 +58,7 @@ impl Default for PullOptions {
             retries: 5,
             wait: Duration::ZERO,
             poll: Duration::from_secs(10),
-            delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            backoff: Backoff::from_millis(500, 30_000),
         }
     }
 }
@@ -111,7 +125,7 @@ pub fn pull_hour(
     // What chama put here, for `clean` (which deletes only what chama made).
     let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     names.extend(ready.marker);
-    crate::manifest::write_atomic(staging, PULLED, &serde_json::to_vec(&names)?)?;
+    crate::atomic::write(&staging.join(PULLED), &serde_json::to_vec(&names)?)?;
     let copied = copied.into_inner() as usize;
     Ok(PullReport {
         files: entries.len(),
@@ -188,26 +202,20 @@ fn pull_file(
         None => (staging.to_path_buf(), entry.name.as_str()),
     };
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let part = parent.join(format!(".{base}.part"));
+    let dest = parent.join(base);
     let mut entry = entry.clone();
     let mut attempt = 0u32;
     loop {
-        let result = copy_once(source, dir, &entry, &part);
+        let mut out = AtomicFile::create(&dest)?;
+        let result = copy_once(source, dir, &entry, &mut out);
         match result {
             Ok(n) if n == entry.size => {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&part)
-                    .with_context(|| format!("opening {}", part.display()))?;
-                f.set_modified(UNIX_EPOCH + Duration::from_millis(entry.mtime_ms.max(0) as u64))
-                    .with_context(|| format!("stamping {}", part.display()))?;
-                f.sync_all().with_context(|| format!("syncing {}", part.display()))?;
-                std::fs::rename(&part, &dest)
-                    .with_context(|| format!("renaming {} to {}", part.display(), dest.display()))?;
+                let mtime = UNIX_EPOCH + Duration::from_millis(entry.mtime_ms.max(0) as u64);
+                out.commit_with(|f| f.set_modified(mtime))?;
                 return Ok(Some(n));
             }
             outcome => {
-                let _ = std::fs::remove_file(&part);
+                drop(out);
                 let why = match outcome {
                     Ok(n) => {
                         // Still being written, or a short read: look again before the next try.
@@ -228,19 +236,15 @@ fn pull_file(
                     )));
                 }
                 retries.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(backoff(opts, attempt));
+                std::thread::sleep(opts.backoff.delay(attempt));
                 attempt += 1;
             }
         }
     }
 }
 
-fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, part: &Path) -> anyhow::Result<u64> {
+fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, out: &mut AtomicFile) -> anyhow::Result<u64> {
     let mut reader = source.open(dir, &entry.name)?;
-    let mut out = io::BufWriter::with_capacity(
-        1 << 20,
-        std::fs::File::create(part).with_context(|| format!("creating {}", part.display()))?,
-    );
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -251,30 +255,10 @@ fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, part: &Path) -> anyh
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", entry.name))),
         };
         out.write_all(&buf[..n])
-            .with_context(|| format!("writing {}", part.display()))?;
+            .with_context(|| format!("writing {}", out.part().display()))?;
         total += n as u64;
     }
-    out.flush().with_context(|| format!("writing {}", part.display()))?;
     Ok(total)
-}
-
-/// `delay * 2^attempt`, capped, times a jitter in [0.5, 1.5) so that parallel
-/// streams do not retry in lockstep.
-fn backoff(opts: &PullOptions, attempt: u32) -> Duration {
-    let base = opts.delay.saturating_mul(1u32 << attempt.min(16)).min(opts.max_delay);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        ^ std::process::id().rotate_left(16);
-    let jitter = 0.5 + f64::from(xorshift(seed) % 1000) / 1000.0;
-    base.mul_f64(jitter)
-}
-
-fn xorshift(mut x: u32) -> u32 {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    x
 }
 
 #[cfg(test)]
@@ -326,8 +310,7 @@ mod tests {
         PullOptions {
             jobs: 1,
             retries: 3,
-            delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
+            backoff: Backoff::from_millis(1, 2),
             ..PullOptions::default()
         }
     }
@@ -389,22 +372,5 @@ mod tests {
         assert!(err.contains("changed size while being read"), "{err}");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "nothing staged, not even the marker");
-    }
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let o = PullOptions {
-            delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-            ..PullOptions::default()
-        };
-        for attempt in 0..20 {
-            let d = backoff(&o, attempt);
-            let base = (100u64 << attempt.min(16)).min(1000);
-            assert!(
-                d >= Duration::from_millis(base / 2) && d < Duration::from_millis(base * 3 / 2),
-                "{attempt}: {d:?}"
-            );
-        }
     }
 }

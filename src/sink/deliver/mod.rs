@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use serde::Serialize;
@@ -121,9 +121,9 @@ pub fn deliver(
     report
 }
 
-/// A line on stderr; a closed stderr is not worth a panic in a worker.
+/// A warning on stderr, from a worker.
 fn note(args: std::fmt::Arguments<'_>) {
-    crate::log::emit(crate::log::Level::Warn, &args.to_string());
+    crate::log::warn(&args.to_string());
 }
 
 /// Whether `T` is anywhere in the error's chain.
@@ -356,7 +356,7 @@ impl<'a> Engine<'a> {
                         if refused {
                             break;
                         }
-                        std::thread::sleep(self.backoff(attempt));
+                        std::thread::sleep(self.dest.backoff.delay(attempt));
                     }
                 }
             }
@@ -396,7 +396,7 @@ impl<'a> Engine<'a> {
         if !slot.dead.swap(true, Ordering::SeqCst) {
             let msg = format!("{e:#}");
             note(format_args!(
-                "chama: push: {} host {} leaves the rotation: {msg}",
+                "push: {} host {} leaves the rotation: {msg}",
                 self.dest.name,
                 self.dest.hosts[h].label()
             ));
@@ -492,11 +492,11 @@ impl<'a> Engine<'a> {
                             break Outcome::HostFailed;
                         }
                         note(format_args!(
-                            "chama: push: {} {}: {e:#}; trying again",
+                            "push: {} {}: {e:#}; trying again",
                             self.dest.name,
                             self.dest.hosts[h].label()
                         ));
-                        std::thread::sleep(self.backoff(attempt));
+                        std::thread::sleep(self.dest.backoff.delay(attempt));
                         attempt += 1;
                     }
                 }
@@ -583,18 +583,5 @@ impl<'a> Engine<'a> {
             c.remove(&loser)?;
         }
         Ok(it.size - offset)
-    }
-
-    /// `delay * 2^attempt`, capped, times a jitter in [0.5, 1.5).
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self
-            .dest
-            .delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.dest.max_delay);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        base.mul_f64(0.5 + f64::from(nanos % 1000) / 1000.0)
     }
 }

@@ -1,0 +1,167 @@
+//! Retention (`chama clean`). Deletes, for days older than `keep_days`, only
+//! the files chama made: those its manifests list (hourly and daily sets),
+//! those its pulls recorded (staging), and its rejects and lock files by
+//! their exact names. Never a directory tree wholesale (a directory goes only
+//! once empty), never anything else: a file of another tool, a log, a name
+//! that merely looks like ours stays. Every deletion is written out, one per line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::manifest::Manifest;
+use crate::source::pull::PULLED;
+use crate::workdir::{days_under, hours_under, is_day, manifest_path, Sets, WorkDir};
+
+struct Cleaner<'a> {
+    dry_run: bool,
+    files: usize,
+    bytes: u64,
+    out: &'a mut dyn Write,
+}
+
+impl Cleaner<'_> {
+    fn remove(&mut self, path: &Path) -> anyhow::Result<()> {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        if !meta.is_file() {
+            return Ok(());
+        }
+        if !self.dry_run {
+            std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        }
+        self.files += 1;
+        self.bytes += meta.len();
+        let what = if self.dry_run { "would remove" } else { "removed" };
+        writeln!(self.out, "{what} {}", path.display())?;
+        Ok(())
+    }
+
+    /// Removes `dir` if it is empty (never its contents).
+    fn prune(&self, dir: &Path) {
+        if !self.dry_run {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+
+    /// A set directory (an hour, or a merged day): what its manifest lists, then the manifest.
+    fn sets_dir(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let Ok(m) = Manifest::read(dir) else { return Ok(()) };
+        for s in &m.sets {
+            for f in &s.files {
+                self.remove(&dir.join(&f.name))?;
+            }
+            self.remove(&dir.join(&s.verf))?;
+        }
+        self.remove(&manifest_path(dir))?;
+        self.prune(dir);
+        Ok(())
+    }
+
+    /// A staged hour: what the pull recorded, then the record.
+    fn staged_hour(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let Ok(text) = std::fs::read(dir.join(PULLED)) else {
+            return Ok(());
+        };
+        let names: Vec<String> = serde_json::from_slice(&text).unwrap_or_default();
+        // Names are paths under the hour (a pull keeps Hive's subdirectories); never anything above it.
+        let safe = |n: &&String| n.split('/').all(|c| !c.is_empty() && c != ".." && c != ".");
+        let mut subdirs = std::collections::BTreeSet::new();
+        for n in names.iter().filter(safe) {
+            self.remove(&dir.join(n))?;
+            let mut at = n.as_str();
+            while let Some((parent, _)) = at.rsplit_once('/') {
+                subdirs.insert(parent.to_string());
+                at = parent;
+            }
+        }
+        // Deepest first, each only once empty.
+        for sub in subdirs.iter().rev() {
+            self.prune(&dir.join(sub));
+        }
+        self.remove(&dir.join(PULLED))?;
+        self.prune(dir);
+        Ok(())
+    }
+}
+
+/// What a clean removed (or would remove).
+#[derive(Debug)]
+pub struct Cleaned {
+    pub files: usize,
+    pub bytes: u64,
+    /// Days before this one (`YYYYMMDD`) were cleaned.
+    pub cutoff: String,
+}
+
+/// Removes the files chama made for days more than `keep` days old; each
+/// removal (or, with `dry_run`, each file it would remove) is a line on `out`.
+pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> anyhow::Result<Cleaned> {
+    let cutoff = (chrono::Local::now().date_naive() - chrono::Days::new(u64::from(keep)))
+        .format("%Y%m%d")
+        .to_string();
+    let mut c = Cleaner {
+        dry_run,
+        files: 0,
+        bytes: 0,
+        out,
+    };
+    let work = config.work();
+    let old = |day: &str| day < cutoff.as_str();
+    for (_, iface) in work.ifaces(Sets::Hourly) {
+        for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
+            for (_, hour) in hours_under(&dir) {
+                c.sets_dir(&hour)?;
+            }
+            c.prune(&dir);
+        }
+        c.prune(&iface);
+    }
+    for (_, iface) in work.ifaces(Sets::Daily) {
+        for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
+            c.sets_dir(&dir)?;
+        }
+        c.prune(&iface);
+    }
+    for (_, iface) in work.tree_ifaces("staging") {
+        for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
+            for (_, hour) in hours_under(&dir) {
+                c.staged_hour(&hour)?;
+            }
+            c.prune(&dir);
+        }
+        c.prune(&iface);
+    }
+    for (name, iface) in work.tree_ifaces("rejects") {
+        for (day, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
+            for h in 0..24 {
+                c.remove(&work.rejects_file(&name, &day, h))?;
+            }
+            c.prune(&dir);
+        }
+        c.prune(&iface);
+    }
+    // Lock files of old days, unless someone holds one.
+    if let Ok(rd) = std::fs::read_dir(work.locks_dir()) {
+        let mut locks: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        locks.sort();
+        for p in locks {
+            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if !WorkDir::lock_day(&name).is_some_and(|d| is_day(d) && old(d)) {
+                continue;
+            }
+            let free = std::fs::File::open(&p).is_ok_and(|f| f.try_lock().is_ok());
+            if free {
+                c.remove(&p)?;
+            }
+        }
+    }
+    Ok(Cleaned {
+        files: c.files,
+        bytes: c.bytes,
+        cutoff,
+    })
+}

@@ -1,0 +1,94 @@
+//! The library layer under the commands: the workflows of the work
+//! directory, each taking plain option structs and returning what it did.
+//! Commands parse arguments, call one of these and print; no workflow knows
+//! about the command line, and none calls a command.
+//!
+//! - [`hour`]: build one hour (or every hour of a day) into `hourly/`.
+//! - [`day`]: merge a day's hours into `out/`.
+//! - [`sets`]: a period's sets, read from their manifest and checked against the files.
+//! - [`push`]: deliver a period's sets to the spec's destinations.
+//! - [`daily`]: the scheduled job (`run`): build what is missing, merge, push.
+//! - [`rerun`]: rebuild periods in a fresh place, swap them in, deliver again.
+//! - [`clean`], [`status`], [`report`], [`sample`]: retention, state, volumes, rows for analysts.
+//!
+//! Each opens with a paragraph saying what it owns. Paths come from
+//! `workdir.rs`, files are written through `atomic.rs`, `.verf`s through `verf.rs`.
+
+pub mod clean;
+pub mod daily;
+pub mod day;
+pub mod hour;
+pub mod push;
+pub mod report;
+pub mod rerun;
+pub mod sample;
+pub mod sets;
+pub mod status;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::exit::{code_of, Code};
+use crate::period::Period;
+use crate::spec::Spec;
+use crate::workdir::hh;
+
+/// The spec of interface `iface`, from the interfaces directory.
+pub fn load_spec(config: &Config, iface: &str) -> anyhow::Result<Spec> {
+    crate::spec::load(&config.spec_path(iface), &config.names())
+}
+
+/// The outcome of one hour of a command over a period, for its summary.
+#[derive(Debug, Serialize)]
+pub struct HourOutcome<T> {
+    pub hour: String,
+    pub code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub detail: T,
+}
+
+/// What a command over the hours of a period did: the most serious code of
+/// its hours, the last error it went past, and each hour's outcome.
+#[derive(Debug)]
+pub struct Hours<T> {
+    pub code: Code,
+    pub error: Option<String>,
+    pub hours: Vec<HourOutcome<T>>,
+}
+
+/// Runs `f` on every hour of `period`, keeping going past a failed hour:
+/// each failure is logged as `<iface> <YYYYMMDDHH>: <error>`.
+pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8) -> anyhow::Result<T>) -> Hours<T> {
+    let date = period.date_str();
+    let mut out = Hours {
+        code: Code::Ok,
+        error: None,
+        hours: Vec::new(),
+    };
+    for hour in period.hours() {
+        match f(hour) {
+            Ok(detail) => out.hours.push(HourOutcome {
+                hour: hh(hour),
+                code: 0,
+                error: None,
+                detail,
+            }),
+            Err(e) => {
+                let c = code_of(&e);
+                out.code = out.code.worse(c);
+                let msg = format!("{iface} {date}{}: {e:#}", hh(hour));
+                crate::log::error(&msg);
+                out.error = Some(msg.clone());
+                out.hours.push(HourOutcome {
+                    hour: hh(hour),
+                    code: c as u8,
+                    error: Some(msg),
+                    detail: T::default(),
+                });
+            }
+        }
+    }
+    out
+}

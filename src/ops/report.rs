@@ -1,0 +1,149 @@
+//! A day's volumes per interface against the day before and the same day
+//! last month, and when its push ran (`chama report`). Alarms: rows under
+//! `alarm_ratio` of last month's same day (or no rows at all where last
+//! month had some), and a push that ended after the spec's `deadline` the
+//! next morning (or has not ended by then).
+
+use chrono::{Months, NaiveDate};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ledger::Ledger;
+use crate::manifest::Manifest;
+use crate::spec;
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Volume {
+    pub rows: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Line {
+    pub interface: String,
+    pub day: Option<Volume>,
+    pub day_before: Option<Volume>,
+    pub last_month: Option<Volume>,
+    /// Rows against the same day last month.
+    pub ratio: Option<f64>,
+    pub push_started: Option<String>,
+    pub push_finished: Option<String>,
+    pub deadline: Option<String>,
+    pub alarms: Vec<String>,
+}
+
+/// A day's volume: the merged day, else the hours built.
+fn volume(config: &Config, iface: &str, day: &str) -> Option<Volume> {
+    let of = |m: &Manifest| Volume {
+        rows: m.counts.rows_out,
+        files: m.files() as u64,
+        bytes: m.bytes(),
+    };
+    let work = config.work();
+    if let Ok(m) = Manifest::read(&work.out_dir(iface, day)) {
+        return Some(of(&m));
+    }
+    let hours: Vec<Volume> = work.built_hours(iface, day).iter().map(|(_, _, m)| of(m)).collect();
+    (!hours.is_empty()).then(|| {
+        hours.iter().fold(Volume::default(), |a, v| Volume {
+            rows: a.rows + v.rows,
+            files: a.files + v.files,
+            bytes: a.bytes + v.bytes,
+        })
+    })
+}
+
+/// `YYYYMMDD`.
+pub fn ymd(d: NaiveDate) -> String {
+    d.format("%Y%m%d").to_string()
+}
+
+/// Each interface's line for `day`, with its alarms.
+pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
+    let (before, last_month) = (
+        day.pred_opt().expect("a day before"),
+        day.checked_sub_months(Months::new(1)).expect("a month before"),
+    );
+    let ledger_path = config.work().ledger_path();
+    let ledger = if ledger_path.exists() {
+        Some(Ledger::open(&ledger_path)?)
+    } else {
+        None
+    };
+    let mut lines = Vec::new();
+    for path in config.spec_files()? {
+        let spec = match spec::load(&path, &config.names()) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::say!("report: skipping {}: {e:#}", path.display());
+                continue;
+            }
+        };
+        let iface = spec.name.clone();
+        let today = volume(config, &iface, &ymd(day));
+        let prev = volume(config, &iface, &ymd(before));
+        let month = volume(config, &iface, &ymd(last_month));
+        let mut alarms = Vec::new();
+        let ratio = match (today, month) {
+            (t, Some(m)) if m.rows > 0 => Some(t.map_or(0, |t| t.rows) as f64 / m.rows as f64),
+            _ => None,
+        };
+        if let Some(r) = ratio {
+            if r < spec.delivery.alarm_ratio {
+                alarms.push(format!(
+                    "rows {} are {:.0}% of {} on {} (alarm under {:.0}%)",
+                    today.map_or(0, |t| t.rows),
+                    r * 100.0,
+                    month.map_or(0, |m| m.rows),
+                    ymd(last_month),
+                    spec.delivery.alarm_ratio * 100.0
+                ));
+            }
+        }
+        // The day's successful pushes (the day, or its hours): first start, last end.
+        let pushes: Vec<_> = match &ledger {
+            Some(l) => l
+                .pushes(Some(&iface), &ymd(day))?
+                .into_iter()
+                .filter(|p| p.period.starts_with(&ymd(day)) && p.code == Some(0))
+                .collect(),
+            None => Vec::new(),
+        };
+        let started = pushes.iter().map(|p| p.started.clone()).min();
+        let finished = pushes.iter().filter_map(|p| p.finished.clone()).max();
+        let deadline = spec.delivery.deadline.map(|t| {
+            let next = day.succ_opt().expect("a next day").and_time(t);
+            next.and_local_timezone(chrono::Local)
+                .earliest()
+                .map_or_else(|| next.to_string(), |d| d.to_rfc3339())
+        });
+        if let Some(dl) = &deadline {
+            let due = chrono::DateTime::parse_from_rfc3339(dl).ok();
+            let ended = finished
+                .as_deref()
+                .and_then(|f| chrono::DateTime::parse_from_rfc3339(f).ok());
+            match (due, ended) {
+                (Some(due), Some(end)) if end > due => {
+                    alarms.push(format!("push ended {end}, after the deadline {due}"))
+                }
+                (Some(due), None) if chrono::Local::now() > due => {
+                    alarms.push(format!("not pushed by the deadline {due}"))
+                }
+                _ => {}
+            }
+        }
+        lines.push(Line {
+            interface: iface,
+            day: today,
+            day_before: prev,
+            last_month: month,
+            ratio,
+            push_started: started,
+            push_finished: finished,
+            deadline,
+            alarms,
+        });
+    }
+    Ok(lines)
+}

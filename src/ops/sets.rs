@@ -1,0 +1,121 @@
+//! A period's sets: read from the manifest of their directory (an hour under
+//! `hourly/`, a merged day under `out/`) and checked against the files on
+//! disk before anything is sent or verified. Also what a day's sets say
+//! about it: the batch it is delivered under, its rows and files.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use md5::{Digest, Md5};
+
+use crate::config::Config;
+use crate::exit::Failure;
+use crate::manifest::Manifest;
+use crate::period::Period;
+use crate::sink::deliver::{Item, SetItems};
+use crate::workdir::{is_complete, manifest_path};
+
+/// The directory and manifest of the period's sets, or exit 3 when they are
+/// not built (an hour) or merged (a day) yet.
+pub fn read(config: &Config, iface: &str, period: &Period) -> anyhow::Result<(PathBuf, Manifest)> {
+    let dir = config.work().set_dir(iface, period);
+    if !is_complete(&dir) {
+        let what = if period.hour.is_some() {
+            "built (run `chama build`)"
+        } else {
+            "merged (run `chama merge`)"
+        };
+        return Err(Failure::NotReady(format!(
+            "{iface} {period} is not {what}: no {}",
+            manifest_path(&dir).display()
+        ))
+        .into());
+    }
+    let m = Manifest::read(&dir)?;
+    Ok((dir, m))
+}
+
+/// The MD5 (lowercase hex) and size of a local file.
+pub fn md5_file(path: &Path) -> anyhow::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((format!("{:x}", h.finalize()), n))
+}
+
+/// The files to deliver, checked against the manifest: a local file missing
+/// or of another size is an error (the set must be built again), never sent.
+pub fn items(dir: &Path, m: &Manifest) -> anyhow::Result<Vec<SetItems>> {
+    let mut sets = Vec::new();
+    for s in &m.sets {
+        let mut files = Vec::new();
+        for f in &s.files {
+            let local = dir.join(&f.name);
+            let size = std::fs::metadata(&local)
+                .with_context(|| format!("{}: listed in the manifest but missing", local.display()))?
+                .len();
+            anyhow::ensure!(
+                size == f.bytes,
+                "{} is {size} bytes, the manifest says {}: build the period again",
+                local.display(),
+                f.bytes
+            );
+            files.push(Item {
+                local,
+                name: f.name.clone(),
+                size,
+                md5: f.md5.clone(),
+            });
+        }
+        let local = dir.join(&s.verf);
+        let (md5, size) = md5_file(&local)?;
+        sets.push(SetItems {
+            files,
+            verf: Item {
+                local,
+                name: s.verf.clone(),
+                size,
+                md5,
+            },
+        });
+    }
+    Ok(sets)
+}
+
+/// The highest batch among a day's sets (hourly and merged), if any.
+pub fn current_batch(config: &Config, iface: &str, date: &str) -> Option<u32> {
+    let work = config.work();
+    let day = Manifest::read(&work.out_dir(iface, date)).ok();
+    day.into_iter()
+        .chain(work.built_hours(iface, date).into_iter().map(|(_, _, m)| m))
+        .flat_map(|m| m.sets.into_iter().map(|s| s.batch))
+        .filter_map(|b| b.parse::<u32>().ok())
+        .max()
+}
+
+/// Rows out and data files of a manifest's sets.
+pub fn totals(m: &Manifest) -> (u64, u64) {
+    (m.counts.rows_out, m.files() as u64)
+}
+
+/// The names of a manifest's data files (and, with `verfs`, its `.verf`s).
+pub fn names(m: &Manifest, verfs: bool) -> impl Iterator<Item = String> + '_ {
+    m.sets.iter().flat_map(move |s| {
+        s.files
+            .iter()
+            .map(|f| f.name.clone())
+            .chain(verfs.then(|| s.verf.clone()))
+    })
+}

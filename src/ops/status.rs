@@ -1,0 +1,119 @@
+//! The state of every interface's days, at a glance (`chama status`): hours
+//! built, merged, pushed where and when (the team's push log), rows, files,
+//! bytes, and the last error. Read from the work directory's manifests and
+//! the ledger; changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ledger::{Ledger, PushRow, RunRow};
+use crate::manifest::Manifest;
+use crate::workdir::{hh, Sets};
+
+#[derive(Debug, Serialize)]
+pub struct Day {
+    pub interface: String,
+    pub day: String,
+    pub hours_built: Vec<String>,
+    pub merged: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_hours: Vec<String>,
+    pub rows: u64,
+    pub files: usize,
+    pub bytes: u64,
+    /// The last push of each destination and period.
+    pub pushes: Vec<PushRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<RunRow>,
+}
+
+/// The state of every interface's days from `since` (`YYYYMMDD`) on, or only `only`'s.
+pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Result<Vec<Day>> {
+    let work = config.work();
+    let ledger_path = work.ledger_path();
+    let (pushes, runs) = if ledger_path.exists() {
+        let l = Ledger::open(&ledger_path)?;
+        (l.pushes(only, since)?, l.runs(only, since)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    let mut ifaces: BTreeSet<String> = BTreeSet::new();
+    match only {
+        Some(i) => {
+            ifaces.insert(i.to_string());
+        }
+        None => {
+            for tree in [Sets::Hourly, Sets::Daily] {
+                ifaces.extend(work.ifaces(tree).into_iter().map(|(name, _)| name));
+            }
+            ifaces.extend(pushes.iter().map(|p| p.iface.clone()));
+            ifaces.extend(runs.iter().filter(|r| r.iface != "(all)").map(|r| r.iface.clone()));
+        }
+    }
+
+    let mut out = Vec::new();
+    for iface in &ifaces {
+        let mut days: BTreeSet<String> = BTreeSet::new();
+        days.extend(work.days(Sets::Hourly, iface));
+        days.extend(work.days(Sets::Daily, iface));
+        days.extend(
+            pushes
+                .iter()
+                .filter(|p| &p.iface == iface)
+                .map(|p| p.period[..8].to_string()),
+        );
+        days.extend(
+            runs.iter()
+                .filter(|r| &r.iface == iface && r.period.len() >= 8)
+                .map(|r| r.period[..8].to_string()),
+        );
+        for day in days.into_iter().filter(|d| d.as_str() >= since) {
+            out.push(day_status(config, iface, &day, &pushes, &runs));
+        }
+    }
+    Ok(out)
+}
+
+fn day_status(config: &Config, iface: &str, day: &str, pushes: &[PushRow], runs: &[RunRow]) -> Day {
+    let work = config.work();
+    let mut hours_built = Vec::new();
+    let (mut rows, mut files, mut bytes) = (0, 0, 0);
+    for (h, _, m) in work.built_hours(iface, day) {
+        hours_built.push(hh(h));
+        rows += m.counts.rows_out;
+        files += m.files();
+        bytes += m.bytes();
+    }
+    let merged = Manifest::read(&work.out_dir(iface, day)).ok();
+    let mut missing_hours = Vec::new();
+    if let Some(m) = &merged {
+        rows = m.counts.rows_out;
+        files = m.files();
+        bytes = m.bytes();
+        missing_hours = m.missing_hours.clone();
+    }
+    let mut last: BTreeMap<(String, String), PushRow> = BTreeMap::new();
+    for p in pushes.iter().filter(|p| p.iface == iface && p.period.starts_with(day)) {
+        last.insert((p.dest.clone(), p.period.clone()), p.clone());
+    }
+    let last_error = runs
+        .iter()
+        .rfind(|r| r.iface == iface && r.period.starts_with(day))
+        .filter(|r| r.code.is_some_and(|c| c != 0))
+        .cloned();
+    Day {
+        interface: iface.to_string(),
+        day: day.to_string(),
+        hours_built,
+        merged: merged.is_some(),
+        missing_hours,
+        rows,
+        files,
+        bytes,
+        pushes: last.into_values().collect(),
+        last_error,
+    }
+}

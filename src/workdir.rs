@@ -1,0 +1,310 @@
+//! The work directory: every path chama keeps under `work_dir`, and the walks
+//! over it. Nothing else spells a name of the layout:
+//!
+//! ```text
+//! staging/<iface>/<YYYYMMDD>/<HH>/     raw input pulled for one hour (and `.pulled.json`)
+//! hourly/<iface>/<YYYYMMDD>/<HH>/      one hour's sets: data files, `.verf`s, manifest.json
+//! out/<iface>/<YYYYMMDD>/              the merged day's sets, as delivered
+//! rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz
+//! locks/<iface>.<YYYYMMDD>.lock
+//! rerun/<iface>/<YYYYMMDD>-<pid>/      a rerun's fresh work directory, gone when it ends
+//! ledger.sqlite
+//! ```
+//!
+//! A set directory (an hour, a day) is complete when its `manifest.json` is
+//! there: it is written last, and the directory is built hidden beside its
+//! final place (`.<name>.building-<pid>`) and swapped in whole.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::manifest::Manifest;
+use crate::period::Period;
+
+/// The name of a set directory's manifest, written last.
+pub const MANIFEST: &str = "manifest.json";
+
+/// An hour as it is named in paths and periods: `00` to `23`.
+pub fn hh(hour: u8) -> String {
+    format!("{hour:02}")
+}
+
+/// `YYYYMMDD` followed by the hour: the period of one hour.
+pub fn hour_period(date: &str, hour: u8) -> String {
+    format!("{date}{}", hh(hour))
+}
+
+/// Is `s` an hour directory's name (`00`-`23`)?
+pub fn is_hour(s: &str) -> bool {
+    s.len() == 2 && s.parse::<u8>().is_ok_and(|h| h < 24)
+}
+
+/// Is `s` a day directory's name (`YYYYMMDD`)?
+pub fn is_day(s: &str) -> bool {
+    s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The manifest of the set directory `dir`.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST)
+}
+
+/// Is the set directory `dir` complete (its manifest written)?
+pub fn is_complete(dir: &Path) -> bool {
+    manifest_path(dir).exists()
+}
+
+/// The two trees of sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sets {
+    /// `hourly/`: built hours.
+    Hourly,
+    /// `out/`: merged days.
+    Daily,
+}
+
+impl Sets {
+    fn dir(self) -> &'static str {
+        match self {
+            Sets::Hourly => "hourly",
+            Sets::Daily => "out",
+        }
+    }
+}
+
+/// A work directory.
+#[derive(Debug, Clone)]
+pub struct WorkDir<'a> {
+    root: &'a Path,
+}
+
+impl<'a> WorkDir<'a> {
+    pub fn new(root: &'a Path) -> Self {
+        WorkDir { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root
+    }
+
+    /// `staging/<iface>/<YYYYMMDD>/<HH>/`: the pulled raw input of one hour.
+    pub fn staging_dir(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+        self.root.join("staging").join(iface).join(date).join(hh(hour))
+    }
+
+    /// `hourly/<iface>/<YYYYMMDD>/`: the day's hourly sets, one directory per hour.
+    pub fn hourly_day_dir(&self, iface: &str, date: &str) -> PathBuf {
+        self.root.join("hourly").join(iface).join(date)
+    }
+
+    /// `hourly/<iface>/<YYYYMMDD>/<HH>/`: one hour's sets.
+    pub fn hour_dir(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+        self.hourly_day_dir(iface, date).join(hh(hour))
+    }
+
+    /// `out/<iface>/<YYYYMMDD>/`: the merged daily set(s), as delivered.
+    pub fn out_dir(&self, iface: &str, date: &str) -> PathBuf {
+        self.root.join("out").join(iface).join(date)
+    }
+
+    /// Where a period's sets are: an hour's directory under `hourly/`, or the day's under `out/`.
+    pub fn set_dir(&self, iface: &str, period: &Period) -> PathBuf {
+        let date = period.date_str();
+        match period.hour {
+            Some(h) => self.hour_dir(iface, &date, h),
+            None => self.out_dir(iface, &date),
+        }
+    }
+
+    /// `rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz`: the rejected lines of one hour.
+    pub fn rejects_file(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+        self.root
+            .join("rejects")
+            .join(iface)
+            .join(date)
+            .join(format!("{}.rej.gz", hh(hour)))
+    }
+
+    /// `locks/`.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    /// `locks/<iface>.<YYYYMMDD>.lock`.
+    pub fn lock_file(&self, iface: &str, date: &str) -> PathBuf {
+        self.locks_dir().join(format!("{iface}.{date}.lock"))
+    }
+
+    /// The day (`YYYYMMDD`) a lock file's name is for.
+    pub fn lock_day(name: &str) -> Option<&str> {
+        let (_, day) = name.strip_suffix(".lock")?.rsplit_once('.')?;
+        Some(day)
+    }
+
+    /// `rerun/<iface>/<YYYYMMDD>-<pid>/`: a rerun's fresh work directory.
+    pub fn rerun_dir(&self, iface: &str, date: &str) -> PathBuf {
+        self.root
+            .join("rerun")
+            .join(iface)
+            .join(format!("{date}-{}", std::process::id()))
+    }
+
+    /// `ledger.sqlite`: run, set and push history.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.sqlite")
+    }
+
+    /// `<tree>/<iface>/` for every interface with sets in `tree`, sorted.
+    pub fn ifaces(&self, tree: Sets) -> Vec<(String, PathBuf)> {
+        subdirs(&self.root.join(tree.dir()))
+    }
+
+    /// The interfaces of `staging/`, `rejects/` (trees of `iface/day/...`) by name, sorted.
+    pub fn tree_ifaces(&self, tree: &str) -> Vec<(String, PathBuf)> {
+        subdirs(&self.root.join(tree))
+    }
+
+    /// The days (`YYYYMMDD`) under `<tree>/<iface>/`, sorted.
+    pub fn days(&self, tree: Sets, iface: &str) -> Vec<String> {
+        days_under(&self.root.join(tree.dir()).join(iface))
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect()
+    }
+
+    /// The complete hours of a day: `(hour, directory, manifest)`, in order.
+    pub fn built_hours(&self, iface: &str, date: &str) -> Vec<(u8, PathBuf, Manifest)> {
+        (0..24u8)
+            .filter_map(|h| {
+                let dir = self.hour_dir(iface, date, h);
+                Manifest::read(&dir).ok().map(|m| (h, dir, m))
+            })
+            .collect()
+    }
+}
+
+/// `(name, path)` of the sub-directories of `dir`, sorted.
+pub fn subdirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The day directories (`YYYYMMDD`) of `dir`, sorted.
+pub fn days_under(dir: &Path) -> Vec<(String, PathBuf)> {
+    subdirs(dir).into_iter().filter(|(d, _)| is_day(d)).collect()
+}
+
+/// The hour directories (`HH`) of `dir`, sorted.
+pub fn hours_under(dir: &Path) -> Vec<(String, PathBuf)> {
+    subdirs(dir).into_iter().filter(|(h, _)| is_hour(h)).collect()
+}
+
+/// The hidden directory beside `final_dir` that a build or merge of it writes into.
+pub fn building_dir(final_dir: &Path) -> PathBuf {
+    hidden_beside(final_dir, "building")
+}
+
+fn hidden_beside(final_dir: &Path, what: &str) -> PathBuf {
+    final_dir.with_file_name(format!(
+        ".{}.{what}-{}",
+        final_dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ))
+}
+
+/// Puts a complete directory (an hour, a day) in place of the old one: old
+/// aside, new in, old gone.
+pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
+    let old = hidden_beside(final_dir, "old");
+    let had_old = final_dir.exists();
+    if had_old {
+        std::fs::rename(final_dir, &old).with_context(|| format!("moving aside {}", final_dir.display()))?;
+    }
+    std::fs::rename(building, final_dir).with_context(|| format!("moving {} into place", building.display()))?;
+    if had_old {
+        std::fs::remove_dir_all(&old).with_context(|| format!("removing replaced {}", old.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes what a build or merge of `final_dir` that died left beside it:
+/// its hidden `.<name>.building-<pid>` and `.<name>.old-<pid>` directories,
+/// and nothing else.
+pub fn remove_stale(final_dir: &Path) -> anyhow::Result<()> {
+    let (Some(dir), Some(name)) = (final_dir.parent(), final_dir.file_name()) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let name = name.to_string_lossy();
+    let prefixes = [format!(".{name}.building-"), format!(".{name}.old-")];
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| n.starts_with(p.as_str())) && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let w = WorkDir::new(Path::new("/w"));
+        assert_eq!(w.hour_dir("T", "20241212", 3), Path::new("/w/hourly/T/20241212/03"));
+        assert_eq!(
+            w.staging_dir("T", "20241212", 23),
+            Path::new("/w/staging/T/20241212/23")
+        );
+        assert_eq!(
+            w.rejects_file("T", "20241212", 0),
+            Path::new("/w/rejects/T/20241212/00.rej.gz")
+        );
+        assert_eq!(
+            w.set_dir("T", &"20241212".parse().unwrap()),
+            Path::new("/w/out/T/20241212")
+        );
+        assert_eq!(
+            w.set_dir("T", &"2024121205".parse().unwrap()),
+            Path::new("/w/hourly/T/20241212/05")
+        );
+        assert_eq!(w.lock_file("T", "20241212"), Path::new("/w/locks/T.20241212.lock"));
+        assert_eq!(WorkDir::lock_day("T.x.20241212.lock"), Some("20241212"));
+        assert!(is_hour("23") && !is_hour("24") && !is_hour("3"));
+        assert!(is_day("20241212") && !is_day("2024121"));
+        let b = building_dir(Path::new("/w/out/T/20241212"));
+        assert!(b.to_string_lossy().starts_with("/w/out/T/.20241212.building-"));
+    }
+
+    #[test]
+    fn swap_replaces_and_stale_goes() {
+        let t = tempfile::tempdir().unwrap();
+        let fin = t.path().join("03");
+        std::fs::create_dir(&fin).unwrap();
+        std::fs::write(fin.join("old"), "x").unwrap();
+        let b = building_dir(&fin);
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("new"), "y").unwrap();
+        swap_in(&b, &fin).unwrap();
+        assert!(fin.join("new").exists() && !fin.join("old").exists());
+        let dead = t.path().join(".03.building-1");
+        std::fs::create_dir(&dead).unwrap();
+        let other = t.path().join(".04.building-1");
+        std::fs::create_dir(&other).unwrap();
+        remove_stale(&fin).unwrap();
+        assert!(!dead.exists() && other.exists());
+    }
+}
