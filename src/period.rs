@@ -59,10 +59,20 @@ impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.date.format("%Y%m%d"))?;
         if let Some(h) = self.hour {
-            write!(f, "{h:02}")?;
+            write!(f, "{}", hh(h))?;
         }
         Ok(())
     }
+}
+
+/// An hour as it is named in paths and periods: `00` to `23`.
+pub fn hh(hour: u8) -> String {
+    format!("{hour:02}")
+}
+
+/// A batch number as it is named: two digits.
+pub fn batch_name(n: u32) -> String {
+    format!("{n:02}")
 }
 
 /// A period range, `P[..P2]`: days to days, or hours to hours, going forward.

@@ -25,10 +25,7 @@ use crate::period::Period;
 /// The name of a set directory's manifest, written last.
 pub const MANIFEST: &str = "manifest.json";
 
-/// An hour as it is named in paths and periods: `00` to `23`.
-pub fn hh(hour: u8) -> String {
-    format!("{hour:02}")
-}
+pub use crate::period::hh;
 
 /// `YYYYMMDD` followed by the hour: the period of one hour.
 pub fn hour_period(date: &str, hour: u8) -> String {

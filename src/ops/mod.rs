@@ -10,6 +10,8 @@
 //! - [`daily`]: the scheduled job (`run`): build what is missing, merge, push.
 //! - [`rerun`]: rebuild periods in a fresh place, swap them in, deliver again.
 //! - [`clean`], [`status`], [`report`], [`sample`]: retention, state, volumes, rows for analysts.
+//! - [`verify`]: a set checked against its `.verf`, here or on a destination.
+//! - [`try_spec`]: a spec run on local files, for its author.
 //!
 //! Each opens with a paragraph saying what it owns. Paths come from
 //! `workdir.rs`, files are written through `atomic.rs`, `.verf`s through `verf.rs`.
@@ -24,6 +26,8 @@ pub mod rerun;
 pub mod sample;
 pub mod sets;
 pub mod status;
+pub mod try_spec;
+pub mod verify;
 
 use serde::Serialize;
 

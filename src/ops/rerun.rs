@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::ledger::{self, Ledger, Rerun};
 use crate::manifest::Manifest;
-use crate::period::{Period, PeriodRange};
+use crate::period::{batch_name, Period, PeriodRange};
 use crate::sink::Destination;
 use crate::spec::{Cadence, Spec};
 use crate::workdir::{hh, hour_period, swap_in};
@@ -180,12 +180,12 @@ fn rerun_day(
     let existing = current_batch(config, &spec.name, date);
     let batch = match &opts.batch {
         BatchChoice::Given(b) => b.clone(),
-        BatchChoice::Next => format!("{:02}", existing.map_or(1, |b| b + 1)),
-        BatchChoice::Current => format!("{:02}", existing.unwrap_or(0)),
+        BatchChoice::Next => batch_name(existing.map_or(1, |b| b + 1)),
+        BatchChoice::Current => batch_name(existing.unwrap_or(0)),
     };
     anyhow::ensure!(batch.len() == 2, "batch {batch} does not fit in two digits");
     rec.batch = batch.clone();
-    let same_batch = existing.map(|b| format!("{b:02}")) == Some(batch.clone());
+    let same_batch = existing.map(batch_name) == Some(batch.clone());
 
     // 1. Rebuild every chosen hour in a fresh place.
     let fresh_root = work.rerun_dir(&spec.name, date);

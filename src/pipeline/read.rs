@@ -287,7 +287,7 @@ fn split_key(v: &Value<'_>, column: &str) -> Result<String, String> {
 /// Renders a data file's name; a sequence past `seq_width` or a name longer
 /// than the `.verf` column stops the build.
 fn file_name(job: &HourJob<'_>, split: Option<&str>, seq: u64) -> anyhow::Result<String> {
-    let hour = format!("{:02}", job.hour);
+    let hour = crate::period::hh(job.hour);
     let vars = Vars {
         date: job.date,
         hour: Some(&hour),

@@ -121,6 +121,15 @@ pub fn deliver(
     report
 }
 
+/// The remote temporary name of `name` while it is uploaded: `<name>.part`,
+/// or `<name>.h<host>.part` for a straggler's copy on another host.
+pub(crate) fn remote_part(name: &str, speculative_host: Option<usize>) -> String {
+    match speculative_host {
+        Some(h) => format!("{name}.h{h}.part"),
+        None => format!("{name}.part"),
+    }
+}
+
 /// A warning on stderr, from a worker.
 fn note(args: std::fmt::Arguments<'_>) {
     crate::log::warn(&args.to_string());
@@ -522,11 +531,7 @@ impl<'a> Engine<'a> {
         let it = self.item(job.item);
         let host = self.dest.hosts[h].label();
         let dest = &self.dest.name;
-        let part = if job.speculative {
-            format!("{}.h{h}.part", it.name)
-        } else {
-            format!("{}.part", it.name)
-        };
+        let part = remote_part(&it.name, job.speculative.then_some(h));
         let mut offset = 0;
         if !job.speculative {
             let prior = self.ledger.upload(dest, &it.name)?;

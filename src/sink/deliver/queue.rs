@@ -179,11 +179,7 @@ impl Engine<'_> {
                 if let Some(abort) = &f.abort {
                     abort();
                 }
-                if f.speculative {
-                    format!("{name}.h{}.part", f.host)
-                } else {
-                    format!("{name}.part")
-                }
+                super::remote_part(&name, f.speculative.then_some(f.host))
             })
             .collect()
     }
