@@ -30,6 +30,16 @@ use cli::{Cli, Command, SpecCommand};
 use config::Config;
 use exit::{Code, Outcome};
 
+/// chama's version and those of the libraries linked into it, for `--version`.
+pub fn versions() -> String {
+    format!(
+        "{}\n{}\nSQLite {}",
+        env!("CARGO_PKG_VERSION"),
+        sink::sftp::libssh2(),
+        rusqlite::version()
+    )
+}
+
 /// Runs one command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Code> {
     log::init(match cli.log_format {

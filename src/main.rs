@@ -3,10 +3,15 @@
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = chama::cli::Cli::parse();
+    // `--version` also names what is linked in (the patched libssh2, SQLite).
+    let matches = chama::cli::Cli::command().long_version(&*Box::leak(chama::versions().into_boxed_str())).get_matches();
+    let cli = match chama::cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match chama::run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {

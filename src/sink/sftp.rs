@@ -15,6 +15,30 @@ use ssh2::{CheckResult, KnownHostFileKind, OpenFlags, OpenType, RenameFlags, Ses
 use super::{Conn, Host, HostRefused, Pace};
 use crate::config::SftpConfig;
 
+// libssh2, linked in through `ssh2` (the patched copy in vendor/, see [patch.crates-io]).
+extern "C" {
+    fn libssh2_version(required: std::os::raw::c_int) -> *const std::os::raw::c_char;
+    /// Added by `vendor/libssh2-sys.patch`: only the patched library has it,
+    /// so a build that links another libssh2 does not link.
+    fn libssh2_chama_patch() -> *const std::os::raw::c_char;
+}
+
+/// The linked libssh2's version and the project's patch, e.g.
+/// `libssh2 1.11.2_DEV (chama patch: batched-crypt 1)`.
+pub fn libssh2() -> String {
+    let text = |p: *const std::os::raw::c_char| {
+        if p.is_null() {
+            "unknown".to_string()
+        } else {
+            // SAFETY: both functions return pointers to static NUL-terminated strings.
+            unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    // SAFETY: plain calls without arguments that point anywhere.
+    let (version, patch) = unsafe { (libssh2_version(0), libssh2_chama_patch()) };
+    format!("libssh2 {} (chama patch: {})", text(version), text(patch))
+}
+
 /// A password, never printed.
 #[derive(Clone)]
 struct Secret(String);
@@ -441,6 +465,13 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_patched_libssh2_is_linked() {
+        let v = libssh2();
+        assert!(v.starts_with("libssh2 1.11"), "{v}");
+        assert!(v.ends_with("(chama patch: batched-crypt 1)"), "{v}");
+    }
 
     #[test]
     fn host_urls() {

@@ -49,7 +49,9 @@ fn main() {
         }
     }
 
-    // chama: the sources are vendored beside this file; no submodule to fetch.
+    // chama: the sources are vendored beside this file; no submodule to fetch,
+    // and an edit to them builds the library again.
+    println!("cargo:rerun-if-changed=libssh2");
 
     let target = env::var("TARGET").unwrap();
     let profile = env::var("PROFILE").unwrap();

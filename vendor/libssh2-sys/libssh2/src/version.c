@@ -41,6 +41,14 @@ const char *libssh2_version(int req_version_num)
     return NULL; /* this is not a suitable library! */
 }
 
+/* chama patch: says that this library is the patched one (batched crypt
+   calls in transport.c, in-place ssh2_cipher_crypt in openssl.c); chama's
+   tests and `chama --version` ask for it. */
+const char *libssh2_chama_patch(void)
+{
+    return "batched-crypt 1";
+}
+
 libssh2_crypto_engine_t libssh2_crypto_engine(void)
 {
     return SSH2_CRYPTO_ENGINE;
