@@ -7,7 +7,9 @@ use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
     // `--version` also names what is linked in (the patched libssh2, SQLite).
-    let matches = chama::cli::Cli::command().long_version(&*Box::leak(chama::versions().into_boxed_str())).get_matches();
+    let matches = chama::cli::Cli::command()
+        .long_version(&*Box::leak(chama::versions().into_boxed_str()))
+        .get_matches();
     let cli = match chama::cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
