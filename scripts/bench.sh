@@ -7,8 +7,21 @@ cd "$(dirname "$0")/.."
 WHAT=${1:-all}
 DIR=${CHAMA_BENCH_DIR:-$HOME/.cache/chama-bench}
 mkdir -p "$DIR"
-cargo build --release --quiet
+cargo build --release --quiet --bin chama --example seal_set
 BIN=$PWD/target/release/chama
+SEAL=$PWD/target/release/examples/seal_set
+
+# Whatever a bench starts or leaves (servers, proxies, scratch directories) is
+# undone on every exit: done, failed, or interrupted.
+CLEANUP=()
+cleanup() {
+  local i
+  for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[i]}" >/dev/null 2>&1 || true; done
+  CLEANUP=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Python with duckdb and pyarrow, shared with scripts/test.sh.
 VENV=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}/venv
@@ -197,6 +210,7 @@ bench_build() {
   need pigz pigz; need /usr/bin/time time; need iconv libc-bin
   bench_data
   local cfg=(--config "$DIR/chama.toml")
+  CLEANUP+=("rm -rf '$DIR/seed-out' '$DIR/chama-out.raw' '$DIR/duck-out.csv.gz'")
   local raw
   raw=$(du -sb --apparent-size "$DIR/gz1g/cm001/dt=2024-12-12/hour=00" | cut -f1)
   raw=$(for f in "$DIR/gz1g/cm001/dt=2024-12-12/hour=00"/part-*; do gzip -l "$f" | awk 'NR==2{print $2}'; done | awk '{s+=$1} END{print s}')
@@ -222,7 +236,7 @@ bench_build() {
   duck_script "$DIR/gz1g/cm001p/dt=2024-12-12/hour=00/*.parquet" "$DIR/duck-out.csv.gz" > "$DIR/duck.py"
   best_timed 2 "$PY" "$DIR/duck.py"
   local d_real=$T_REAL
-  rm -f "$DIR/duck-out.csv.gz"; rm -rf "$DIR/seed-out"
+  cleanup
 
   local raw_mb; raw_mb=$(awk -v b="$raw" 'BEGIN{printf "%.0f", b/1e6}')
   echo "build: CM001, one hour of ${raw_mb} MB raw (gzip text in), GBK out (${out_mb} MB), 2 cores; best of 3 for chama, pigz, 4x and Parquet, of 2 for DuckDB"
@@ -278,6 +292,7 @@ bench_columnar() {
   bench_data
   spark_tables
   local cfg=(--config "$DIR/chama.toml")
+  CLEANUP+=("rm -f '$DIR/duckz-out.csv.gz'")
   : > "$DIR/sums.out"
   SUMS_OF=$DIR/var/hourly/CM001Z/20241212/00 AFTER_RUN=hour_sums best_timed 3 "$BIN" "${cfg[@]}" build --iface CM001Z --period 2024121200
   local z_real=$T_REAL z_rss=$T_RSS z_cpu=$T_CPU
@@ -296,7 +311,7 @@ bench_columnar() {
   duck_script "$DIR/gz1g/cm001z/dt=2024-12-12/hour=00/*.parquet" "$DIR/duckz-out.csv.gz" > "$DIR/duckz.py"
   best_timed 2 "$PY" "$DIR/duckz.py"
   local d_real=$T_REAL
-  rm -f "$DIR/duckz-out.csv.gz"
+  cleanup
   echo "columnar: CM001, the bench hour's rows as Spark writes Hive tables (zstd Parquet, 128 MB row groups; zlib ORC, 64 MB stripes); best of 3, of 2 for DuckDB"
   echo "  the same bytes in every run, and the same rows as from the text hour: yes"
   printf "  zstd Parquet: chama %6.2f s wall, %6.2f s CPU, %4d MB peak RSS (target <= 256); DuckDB COPY to csv.gz %6.2f s -> %sx (target >= 2)\n" \
@@ -308,11 +323,12 @@ bench_columnar() {
 # Pull of one hour (40 files, 1 GB) from a real HDFS: chama's native client vs `hdfs dfs -get`.
 bench_pull() {
   need /usr/bin/time time
-  local started=""
   if [ -z "${CHAMA_TEST_HDFS_CLI:-}" ]; then
-    eval "$(scripts/hdfs.sh start)"; started=1
+    eval "$(scripts/hdfs.sh start)"
+    CLEANUP+=("scripts/hdfs.sh stop")
   fi
   local cli=$CHAMA_TEST_HDFS_CLI src=$DIR/pull-src/hour=00
+  CLEANUP+=("'$cli' dfs -rm -r -f -skipTrash /bench" "rm -rf '$DIR/pull/var' '$DIR/pull/get'")
   if [ ! -f "$src/_SUCCESS" ]; then
     rm -rf "$DIR/pull-src"; mkdir -p "$src"
     for i in $(seq -w 0 39); do head -c 26214400 /dev/urandom > "$src/part-000$i"; done
@@ -357,45 +373,30 @@ EOC
   echo "pull: one hour of 40 files, ${mb} MB, from HDFS 2.7.3 on loopback"
   printf "  chama pull (hdfs, 4 streams)  %6.2f s, %d MB peak RSS\n" "$c_real" "$c_rss"
   printf "  hdfs dfs -get (FsShell)       %6.2f s  -> chama is %sx faster (target >= 1.5)\n" "$g_real" "$(ratio "$g_real" "$c_real")"
-  rm -rf "$DIR/pull/var" "$DIR/pull/get"
-  "$cli" dfs -rm -r -f -skipTrash /bench >/dev/null 2>&1 || true
-  [ -n "$started" ] && scripts/hdfs.sh stop
-  return 0
+  cleanup
 }
 
-# make_set DIR NAME N SIZE: a built-looking set of N files of SIZE bytes (random) with its .verf and manifest.
+# make_set DIR NAME N SIZE: a set of N files of SIZE random bytes, sealed as a build would
+# (its .verf and manifest.json) by the library, through examples/seal_set.rs.
 make_set() {
-  local dir=$1 name=$2 n=$3 size=$4
+  local dir=$1 name=$2 n=$3 size=$4 files=() i
   mkdir -p "$dir"
-  python3 - "$dir" "$name" "$n" "$size" "$DIR/rand500m" <<'EOP'
-import hashlib, json, os, sys
-d, name, n, size, src = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-files, verf = [], ""
-with open(src, "rb") as r:
-    for i in range(1, n + 1):
-        f = f"{name}_20241212_00_{i:04d}.dat.gz"
-        data = r.read(size)
-        if len(data) < size:
-            r.seek(0); data = r.read(size)
-        open(os.path.join(d, f), "wb").write(data)
-        md5 = hashlib.md5(data).hexdigest()
-        verf += f"{f:<48}{size:>20}{1000:>20}2024121220241213000000{md5}\r\n"
-        files.append({"name": f, "rows": 1000, "bytes": size, "md5": md5, "time": "20241213000000"})
-v = f"{name}_20241212_00.verf"
-open(os.path.join(d, v), "w", newline="").write(verf)
-m = {"chama_version": "bench", "interface": name.upper(), "period": "2024121200", "spec_fingerprint": "0", "inputs": [],
-     "counts": {"rows_in": 1000 * n, "rows_out": 1000 * n, "filtered": 0, "rejected": 0, "replaced_rows": 0, "replaced_chars": 0},
-     "sets": [{"split": None, "batch": "00", "verf": v, "rows": 1000 * n, "files": files}],
-     "started": "2024-12-13T00:00:00+00:00", "seconds": 0}
-json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
-EOP
+  for i in $(seq 1 "$n"); do
+    local f; f=$(printf '%s_20241212_00_%04d.dat.gz' "$name" "$i")
+    # Slices of the random file, wrapping round: different bytes for every file.
+    tail -c +$(( (i - 1) * size % 400000000 + 1 )) "$DIR/rand500m" | head -c "$size" > "$dir/$f"
+    files+=("$f")
+  done
+  SOURCE_DATE_EPOCH=1734048000 "$SEAL" "$dir" "${name^^}" 2024121200 "${name}_20241212_00.verf" 1000 "${files[@]}"
 }
 
 # Push: one 500 MB file vs OpenSSH sftp; spread over three 20 MB/s hosts vs one; a 2 MB/s straggler.
 bench_push() {
   need /usr/bin/time time
   eval "$(scripts/sftp.sh start)"
+  CLEANUP+=("scripts/sftp.sh stop")
   local T=$CHAMA_TEST_SFTP_DIR W=$DIR/push
+  CLEANUP+=("rm -rf '$T'/upload/bench-* '$T/upload/x' '$W'")
   [ -f "$DIR/rand500m" ] || head -c 500000000 /dev/urandom > "$DIR/rand500m"
   rm -rf "$W"; mkdir -p "$W/interfaces"
   for p in 2241:2222 2242:2223 2243:2224; do scripts/sftp.sh slow "${p%%:*}" "${p##*:}" 20000000; done
@@ -473,8 +474,7 @@ EOS
   printf "  spread over two fast         %6.2f s\n" "$two"
   printf "  two fast + one at 2 MB/s     %6.2f s  -> %sx the two alone (target <= 1.15)\n" "$mixed" "$(ratio "$mixed" "$two")"
   cd - >/dev/null
-  rm -rf "$T"/upload/bench-* "$T/upload/x"
-  scripts/sftp.sh stop
+  cleanup
 }
 
 case $WHAT in

@@ -136,6 +136,15 @@ pub fn now() -> String {
 
 impl Ledger {
     /// Opens (creating if needed) the ledger at `path`.
+    /// The ledger at `path` if there is one (for readers: a read never creates it).
+    pub fn open_existing(path: &Path) -> anyhow::Result<Option<Ledger>> {
+        if path.exists() {
+            Ledger::open(path).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     pub fn open(path: &Path) -> anyhow::Result<Ledger> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

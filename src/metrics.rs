@@ -73,12 +73,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // rerun of an old month still shows), so the series stay few.
     let mut days: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     let work = config.work();
-    let ledger_path = work.ledger_path();
-    let ledger = if ledger_path.exists() {
-        Some(Ledger::open(&ledger_path)?)
-    } else {
-        None
-    };
+    let ledger = Ledger::open_existing(&work.ledger_path())?;
     let (runs, all_pushes) = match &ledger {
         Some(l) => (l.runs(None, "")?, l.pushes(None, "")?),
         None => (Vec::new(), Vec::new()),

@@ -37,7 +37,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Outcome> {
             period: args.at.period.to_string(),
             dry_run: args.report.dry_run,
             code: built.code as u8,
-            hours: built.hours,
+            hours: built.parts,
         };
         println!("{}", serde_json::to_string(&s)?);
     }

@@ -13,7 +13,7 @@ pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Outcome> {
         println!(
             "{}",
             serde_json::json!({"command": "pull", "interface": spec.name, "period": args.at.period.to_string(),
-                "code": pulled.code as u8, "hours": pulled.hours})
+                "code": pulled.code as u8, "hours": pulled.parts})
         );
     }
     Ok(Outcome::new(pulled.code, pulled.error))

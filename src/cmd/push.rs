@@ -49,7 +49,7 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Outcome> {
     if args.report.json {
         println!(
             "{}",
-            serde_json::json!({"command": "push", "interface": spec.name, "period": period.to_string(), "code": pushed.code as u8, "destinations": pushed.reports})
+            serde_json::json!({"command": "push", "interface": spec.name, "period": period.to_string(), "code": pushed.code as u8, "destinations": pushed.parts})
         );
     }
     Ok(Outcome::new(pushed.code, pushed.error))

@@ -24,7 +24,7 @@ pub fn rerun(config: &Config, args: &RerunArgs) -> anyhow::Result<Outcome> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"command": "rerun", "interface": spec.name, "period": args.period.to_string(), "code": reran.code as u8, "days": reran.days})
+            serde_json::json!({"command": "rerun", "interface": spec.name, "period": args.period.to_string(), "code": reran.code as u8, "days": reran.parts})
         );
     }
     Ok(Outcome::new(reran.code, reran.error))

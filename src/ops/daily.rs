@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::day::{self, MergeOptions};
 use super::hour::{self, BuildOptions};
 use super::push::{self, PushOptions};
+use super::Done;
 use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::period::Period;
@@ -29,21 +30,10 @@ pub struct IfaceRun {
     pub error: Option<String>,
 }
 
-/// What the day's job did: the most serious code, the last error, each interface.
-pub struct DayRun {
-    pub code: Code,
-    pub error: Option<String>,
-    pub interfaces: Vec<IfaceRun>,
-}
-
 /// Runs the day `period` (a day, not an hour) for each of `ifaces`.
-pub fn run(config: &Config, ifaces: &[String], period: &Period) -> DayRun {
+pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Done<IfaceRun> {
     let date = period.date_str();
-    let mut out = DayRun {
-        code: Code::Ok,
-        error: None,
-        interfaces: Vec::new(),
-    };
+    let mut out = Done::new();
     for iface in ifaces {
         let mut r = IfaceRun {
             interface: iface.clone(),
@@ -53,20 +43,19 @@ pub fn run(config: &Config, ifaces: &[String], period: &Period) -> DayRun {
             .and_then(|_lock| run_one(config, iface, period, &mut r))
         {
             Ok((c, error)) => {
-                out.error = error.or(out.error.take());
+                out.note(c, error);
                 c
             }
             Err(e) => {
                 let msg = format!("{iface} {date}: {e:#}");
                 crate::log::error(&msg);
-                out.error = Some(msg);
+                out.note(code_of(&e), Some(msg));
                 r.error = Some(format!("{e:#}"));
                 code_of(&e)
             }
         };
         r.code = c as u8;
-        out.code = out.code.worse(c);
-        out.interfaces.push(r);
+        out.parts.push(r);
     }
     out
 }

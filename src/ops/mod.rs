@@ -53,27 +53,51 @@ pub struct HourOutcome<T> {
     pub detail: T,
 }
 
-/// What a command over the hours of a period did: the most serious code of
-/// its hours, the last error it went past, and each hour's outcome.
+/// What a workflow of several parts (hours, destinations, interfaces, days)
+/// did: the most serious code of its parts, the last error it went past, and
+/// each part's outcome.
 #[derive(Debug)]
-pub struct Hours<T> {
+pub struct Done<T> {
     pub code: Code,
     pub error: Option<String>,
-    pub hours: Vec<HourOutcome<T>>,
+    pub parts: Vec<T>,
 }
+
+impl<T> Done<T> {
+    pub fn new() -> Done<T> {
+        Done {
+            code: Code::Ok,
+            error: None,
+            parts: Vec::new(),
+        }
+    }
+
+    /// Notes a part's code and the error it went past, if any (logged by whoever made it).
+    pub fn note(&mut self, code: Code, error: Option<String>) {
+        self.code = self.code.worse(code);
+        if error.is_some() {
+            self.error = error;
+        }
+    }
+}
+
+impl<T> Default for Done<T> {
+    fn default() -> Self {
+        Done::new()
+    }
+}
+
+/// What a command over the hours of a period did.
+pub type Hours<T> = Done<HourOutcome<T>>;
 
 /// Runs `f` on every hour of `period`, keeping going past a failed hour:
 /// each failure is logged as `<iface> <YYYYMMDDHH>: <error>`.
 pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8) -> anyhow::Result<T>) -> Hours<T> {
     let date = period.date_str();
-    let mut out = Hours {
-        code: Code::Ok,
-        error: None,
-        hours: Vec::new(),
-    };
+    let mut out = Hours::new();
     for hour in period.hours() {
         match f(hour) {
-            Ok(detail) => out.hours.push(HourOutcome {
+            Ok(detail) => out.parts.push(HourOutcome {
                 hour: hh(hour),
                 code: 0,
                 error: None,
@@ -81,11 +105,10 @@ pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8)
             }),
             Err(e) => {
                 let c = code_of(&e);
-                out.code = out.code.worse(c);
                 let msg = format!("{iface} {date}{}: {e:#}", hh(hour));
                 crate::log::error(&msg);
-                out.error = Some(msg.clone());
-                out.hours.push(HourOutcome {
+                out.note(c, Some(msg.clone()));
+                out.parts.push(HourOutcome {
                     hour: hh(hour),
                     code: c as u8,
                     error: Some(msg),

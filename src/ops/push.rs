@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 
 use serde::Serialize;
 
-use super::sets;
+use super::{sets, Done};
 use crate::config::{Config, DestinationConfig};
 use crate::exit::{Code, Failure};
 use crate::ledger::{Ledger, PushRecord};
@@ -29,13 +29,6 @@ pub struct PushOptions {
     pub quiet: bool,
 }
 
-/// What a push did: the most serious code, the last error, each destination's report.
-pub struct Pushed {
-    pub code: Code,
-    pub error: Option<String>,
-    pub reports: Vec<Report>,
-}
-
 /// The destinations to push to: `only`, else every one the spec lists.
 fn destinations(spec: &Spec, only: Option<&str>) -> Vec<String> {
     match only {
@@ -45,17 +38,14 @@ fn destinations(spec: &Spec, only: Option<&str>) -> Vec<String> {
 }
 
 /// Pushes the period's sets to every destination (or `opts.dest`).
-pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -> anyhow::Result<Pushed> {
+/// Pushes the period's sets: a report per destination.
+pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -> anyhow::Result<Done<Report>> {
     let (dir, manifest) = sets::read(config, &spec.name, period)?;
     let items = sets::items(&dir, &manifest)?;
     let period_s = period.to_string();
     let ledger = Ledger::open(&config.work().ledger_path())?;
     let bars = std::io::stderr().is_terminal().then(indicatif::MultiProgress::new);
-    let mut out = Pushed {
-        code: Code::Ok,
-        error: None,
-        reports: Vec::new(),
-    };
+    let mut out = Done::new();
     for name in destinations(spec, opts.dest.as_deref()) {
         let dest = Destination::from_config(config, &name, &spec.delivery.remote_dir)?;
         let rec = PushRecord {
@@ -75,10 +65,9 @@ pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -
         }
         match &r.error {
             Some(e) => {
-                out.code = out.code.worse(Code::Delivery);
                 let msg = format!("{} {period_s}: {e}", spec.name);
                 crate::log::error(&msg);
-                out.error = Some(msg);
+                out.note(Code::Delivery, Some(msg));
             }
             None if !opts.quiet => crate::say!(
                 "pushed {} {period_s} to {name}: {} set(s), {} file(s) sent ({} bytes), {} already there, {:.1} s",
@@ -91,7 +80,7 @@ pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -
             ),
             None => {}
         }
-        out.reports.push(r);
+        out.parts.push(r);
     }
     Ok(out)
 }
@@ -121,12 +110,7 @@ pub struct FilePlan {
 pub fn plan(config: &Config, spec: &Spec, period: &Period, dest: Option<&str>) -> anyhow::Result<Vec<DestPlan>> {
     let (dir, manifest) = sets::read(config, &spec.name, period)?;
     let items = sets::items(&dir, &manifest)?;
-    let ledger_path = config.work().ledger_path();
-    let ledger = if ledger_path.exists() {
-        Some(Ledger::open(&ledger_path)?)
-    } else {
-        None
-    };
+    let ledger = Ledger::open_existing(&config.work().ledger_path())?;
     let mut out = Vec::new();
     for name in destinations(spec, dest) {
         let (kind, hosts, mode) = match config.destinations.get(&name) {

@@ -65,12 +65,7 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
         day.pred_opt().expect("a day before"),
         day.checked_sub_months(Months::new(1)).expect("a month before"),
     );
-    let ledger_path = config.work().ledger_path();
-    let ledger = if ledger_path.exists() {
-        Some(Ledger::open(&ledger_path)?)
-    } else {
-        None
-    };
+    let ledger = Ledger::open_existing(&config.work().ledger_path())?;
     let mut lines = Vec::new();
     for path in config.spec_files()? {
         let spec = match spec::load(&path, &config.names()) {

@@ -20,6 +20,7 @@ use super::day::{self, MergeOptions};
 use super::hour::{self, BuildOptions};
 use super::push::{self, PushOptions};
 use super::sets::{self, current_batch, totals};
+use super::Done;
 use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::ledger::{self, Ledger, Rerun};
@@ -64,22 +65,16 @@ pub struct DayResult {
     pub error: Option<String>,
 }
 
-/// What a rerun did: the most serious code, the last error, each day.
-pub struct Reran {
-    pub code: Code,
-    pub error: Option<String>,
-    pub days: Vec<DayResult>,
-}
-
 /// Reruns the period `range` (`P[..P2]`) of `spec`'s interface.
-pub fn rerun(config: &Config, spec: &Spec, range: &PeriodRange, opts: &RerunOptions) -> anyhow::Result<Reran> {
+pub fn rerun(
+    config: &Config,
+    spec: &Spec,
+    range: &PeriodRange,
+    opts: &RerunOptions,
+) -> anyhow::Result<Done<DayResult>> {
     let days = plan(range, opts.hours.as_deref());
     let ledger = Ledger::open(&config.work().ledger_path())?;
-    let mut out = Reran {
-        code: Code::Ok,
-        error: None,
-        days: Vec::new(),
-    };
+    let mut out = Done::new();
     for (date, hours) in &days {
         let mut rec = Rerun {
             iface: spec.name.clone(),
@@ -100,13 +95,13 @@ pub fn rerun(config: &Config, spec: &Spec, range: &PeriodRange, opts: &RerunOpti
             .and_then(|_lock| rerun_day(config, spec, opts, date, hours, &mut rec));
         let (c, error) = match result {
             Ok((c, error)) => {
-                out.error = error.or(out.error.take());
+                out.note(Code::Ok, error);
                 (c, None)
             }
             Err(e) => {
                 let msg = format!("{} {date}: rerun: {e:#}", spec.name);
                 crate::log::error(&msg);
-                out.error = Some(msg);
+                out.note(Code::Ok, Some(msg));
                 (code_of(&e), Some(format!("{e:#}")))
             }
         };
@@ -130,8 +125,8 @@ pub fn rerun(config: &Config, spec: &Spec, range: &PeriodRange, opts: &RerunOpti
                 }
             );
         }
-        out.code = out.code.worse(c);
-        out.days.push(DayResult { rerun: rec, error });
+        out.note(c, None);
+        out.parts.push(DayResult { rerun: rec, error });
     }
     Ok(out)
 }

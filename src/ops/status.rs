@@ -32,12 +32,9 @@ pub struct Day {
 /// The state of every interface's days from `since` (`YYYYMMDD`) on, or only `only`'s.
 pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Result<Vec<Day>> {
     let work = config.work();
-    let ledger_path = work.ledger_path();
-    let (pushes, runs) = if ledger_path.exists() {
-        let l = Ledger::open(&ledger_path)?;
-        (l.pushes(only, since)?, l.runs(only, since)?)
-    } else {
-        (Vec::new(), Vec::new())
+    let (pushes, runs) = match Ledger::open_existing(&work.ledger_path())? {
+        Some(l) => (l.pushes(only, since)?, l.runs(only, since)?),
+        None => (Vec::new(), Vec::new()),
     };
 
     let mut ifaces: BTreeSet<String> = BTreeSet::new();

@@ -319,28 +319,14 @@ impl Compiler<'_> {
                         return None;
                     }
                 };
-                Some((
-                    Expr::Matches {
-                        expr: x?,
-                        re,
-                        negated: *negated,
-                    },
-                    Ty::Bool,
-                ))
+                matches(x?, re, *negated)
             }
             A::RLike {
                 negated, expr, pattern, ..
             } => {
                 let x = self.boxed(expr);
                 let re = self.regex_literal(pattern, "an RLIKE pattern")?;
-                Some((
-                    Expr::Matches {
-                        expr: x?,
-                        re,
-                        negated: *negated,
-                    },
-                    Ty::Bool,
-                ))
+                matches(x?, re, *negated)
             }
             A::Case {
                 operand,
@@ -529,6 +515,11 @@ impl Compiler<'_> {
             ty,
         ))
     }
+}
+
+/// LIKE and RLIKE alike: a boolean match of `expr` against `re`.
+fn matches(expr: Box<Expr>, re: regex::Regex, negated: bool) -> Option<(Expr, Ty)> {
+    Some((Expr::Matches { expr, re, negated }, Ty::Bool))
 }
 
 fn unify(a: Ty, b: Ty) -> Ty {

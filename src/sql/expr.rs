@@ -101,28 +101,9 @@ impl Expr {
                 other => other.clone(),
             },
             Expr::Not(e) => truth(e.eval(row).as_bool().map(|b| !b)),
-            Expr::And(a, b) => {
-                let x = a.eval(row).as_bool();
-                if x == Some(false) {
-                    return Value::Bool(false);
-                }
-                match (x, b.eval(row).as_bool()) {
-                    (_, Some(false)) => Value::Bool(false),
-                    (Some(true), Some(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                }
-            }
-            Expr::Or(a, b) => {
-                let x = a.eval(row).as_bool();
-                if x == Some(true) {
-                    return Value::Bool(true);
-                }
-                match (x, b.eval(row).as_bool()) {
-                    (_, Some(true)) => Value::Bool(true),
-                    (Some(false), Some(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                }
-            }
+            // Three-valued logic: AND is decided by a FALSE, OR by a TRUE, either side.
+            Expr::And(a, b) => connective(a, b, row, false),
+            Expr::Or(a, b) => connective(a, b, row, true),
             Expr::Compare(op, a, b) => {
                 let (x, y) = (a.eval(row), b.eval(row));
                 truth(compare(&x, &y).map(|o| op.holds(o)))
@@ -186,5 +167,21 @@ impl Expr {
             }
             Expr::Call(f, args) => f.call(args, row),
         }
+    }
+}
+
+/// AND (`decisive` false) or OR (`decisive` true) in SQL's three-valued logic:
+/// either side equal to `decisive` decides (the right one is not evaluated
+/// when the left one does); both the other way give the other; else NULL.
+#[inline]
+fn connective<'a, R: Row<'a> + ?Sized>(a: &'a Expr, b: &'a Expr, row: &R, decisive: bool) -> Value<'a> {
+    let x = a.eval(row).as_bool();
+    if x == Some(decisive) {
+        return Value::Bool(decisive);
+    }
+    match (x, b.eval(row).as_bool()) {
+        (_, Some(y)) if y == decisive => Value::Bool(decisive),
+        (Some(_), Some(_)) => Value::Bool(!decisive),
+        _ => Value::Null,
     }
 }

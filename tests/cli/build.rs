@@ -2,22 +2,12 @@
 //! kind of bad input, checked as an operator would check them.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 use serde_json::Value;
 
-use crate::harness::{gzip, repo_root, Workdir};
-
-const CONFIG: &str = r#"work_dir = "var"
-[sources.default]
-kind = "local"
-root = "dumps"
-[destinations.outbox]
-kind = "local"
-root = "outbox"
-"#;
+use crate::harness::{gunzip, gzip, repo_root, Workdir, LOCAL_CONFIG};
 
 /// A small spec: 4 input columns, split by province, 3 lines per file.
 const SPEC: &str = r#"name = "T1"
@@ -58,7 +48,7 @@ struct Fixture {
 impl Fixture {
     fn new(name: &str, spec: &str) -> Fixture {
         let w = Workdir::new(name);
-        w.create("chama.toml", CONFIG);
+        w.create("chama.toml", LOCAL_CONFIG);
         w.create("interfaces/T1.toml", spec);
         Fixture { w }
     }
@@ -84,14 +74,6 @@ impl Fixture {
         cmd.env("SOURCE_DATE_EPOCH", "1734000000");
         self.w.run_cmd(cmd)
     }
-}
-
-fn gunzip(p: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(fs::File::open(p).unwrap())
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 fn gbk(s: &str) -> Vec<u8> {
@@ -371,8 +353,7 @@ fn build_of_a_day_builds_the_hours_that_are_there_and_exits_with_the_worst_code(
         fx.w.command(&["build", "--iface", "T1", "--period", "20241212", "--json"]);
     cmd.env("SOURCE_DATE_EPOCH", "1734000000");
     let r = fx.w.run_cmd(cmd);
-    let last = r.stdout().lines().last().unwrap().to_string();
-    let j: Value = serde_json::from_str(&last).unwrap();
+    let j = r.json();
     assert_eq!(j["code"], 3);
     assert_eq!(j["hours"].as_array().unwrap().len(), 24);
     assert_eq!(j["hours"][13]["code"], 3);

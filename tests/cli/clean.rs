@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{bundled_config, Workdir};
 
 fn all_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -25,14 +25,7 @@ fn all_files(dir: &Path) -> Vec<String> {
 #[test]
 fn clean_deletes_only_chamas_own_old_files_and_logs_each() {
     let w = Workdir::new("clean");
-    w.create(
-        "chama.toml",
-        format!(
-            "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-            repo_root().display(),
-            repo_root().display()
-        ),
-    );
+    w.create("chama.toml", bundled_config());
     // An old day, built, merged, pulled (a local source stages too) and locked.
     w.run(&["run", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0);

@@ -3,7 +3,6 @@
 //! with the Rust writers; `corpus.rs` checks files written by Spark itself.
 
 use std::fs;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,16 +11,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::*;
 use arrow_schema::{DataType, Field};
 
-use crate::harness::Workdir;
-
-const CONFIG: &str = r#"work_dir = "var"
-[sources.default]
-kind = "local"
-root = "dumps"
-[destinations.outbox]
-kind = "local"
-root = "outbox"
-"#;
+use crate::harness::{gunzip, Workdir, LOCAL_CONFIG};
 
 fn spec(format: &str, extra: &str) -> String {
     format!(
@@ -48,7 +38,7 @@ struct Fixture {
 impl Fixture {
     fn new(name: &str, spec: &str) -> Fixture {
         let w = Workdir::new(name);
-        w.create("chama.toml", CONFIG);
+        w.create("chama.toml", LOCAL_CONFIG);
         w.create("interfaces/C1.toml", spec);
         Fixture { w }
     }
@@ -71,20 +61,12 @@ impl Fixture {
 
     /// The built file, gunzipped, as text.
     fn lines(&self) -> String {
-        let mut s = String::new();
-        flate2::read::MultiGzDecoder::new(fs::File::open(self.out()).unwrap())
-            .read_to_string(&mut s)
-            .unwrap();
-        s
+        String::from_utf8(gunzip(&self.out())).unwrap()
     }
 
     fn rejects(&self) -> String {
-        let mut s = String::new();
         let p = self.w.join("var/rejects/C1/20241212/05.rej.gz");
-        flate2::read::MultiGzDecoder::new(fs::File::open(p).unwrap())
-            .read_to_string(&mut s)
-            .unwrap();
-        s
+        String::from_utf8(gunzip(&p)).unwrap()
     }
 }
 

@@ -1,6 +1,7 @@
-//! One harness for every CLI test: a scratch directory, files in it, and a
-//! `chama` run that reports command, directory, status, stdout and stderr
-//! when an expectation fails.
+//! One harness for every CLI test: a scratch directory, files in it (a
+//! work directory with its chama.toml), and a `chama` run that reports
+//! command, directory, status, stdout and stderr when an expectation fails,
+//! and reads its `--json` summary; gzip both ways.
 
 use std::fs;
 use std::io::Write;
@@ -61,6 +62,13 @@ impl Run {
         self
     }
 
+    /// The `--json` summary: the last line of stdout.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        let last = self.stdout().lines().last().map(str::to_string).unwrap_or_default();
+        serde_json::from_str(&last).unwrap_or_else(|e| panic!("no JSON summary ({e})\n{}", self.context()))
+    }
+
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
         assert!(
@@ -79,6 +87,14 @@ impl Workdir {
             .tempdir()
             .expect("tempdir");
         Workdir { dir }
+    }
+
+    /// A work directory delivering the bundled test day (the repository's
+    /// interfaces and `testdata/dumps`) from `var/` to a local `outbox/`.
+    pub fn bundled(name: &str) -> Workdir {
+        let w = Workdir::new(name);
+        w.create("chama.toml", bundled_config());
+        w
     }
 
     pub fn path(&self) -> &Path {
@@ -113,6 +129,40 @@ impl Workdir {
         let out = cmd.output().expect("running chama");
         Run { desc, out }
     }
+}
+
+/// A configuration reading the local source `dumps/` (beside it) into
+/// `var/`, with a local destination `outbox`.
+pub const LOCAL_CONFIG: &str = r#"work_dir = "var"
+[sources.default]
+kind = "local"
+root = "dumps"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+"#;
+
+/// The configuration of [`Workdir::bundled`].
+pub fn bundled_config() -> String {
+    let root = repo_root();
+    format!(
+        "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
+        root.display(),
+        root.display()
+    )
+}
+
+/// The decompressed bytes of a gzip file (all its members).
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(
+            fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        ),
+        &mut out,
+    )
+    .unwrap();
+    out
 }
 
 /// Gzip `data` as one member.

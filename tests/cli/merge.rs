@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{bundled_config, repo_root, Workdir};
 use crate::push::{make_set, SPEC};
 
 #[test]
@@ -26,7 +26,7 @@ fn merge_links_24_hours_of_40_files_in_hour_order_and_rewrites_none() {
     r.expect_code(0);
     eprintln!("merge of 24 x 40 files: {took:?}");
     assert!(took.as_secs_f64() < 3.0, "merge took {took:?}");
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert_eq!((j["files"].as_u64(), j["hours"].as_u64()), (Some(960), Some(24)));
 
     let out = w.join("var/out/T1/20241212");
@@ -69,16 +69,7 @@ fn merge_links_24_hours_of_40_files_in_hour_order_and_rewrites_none() {
 fn merge_refuses_a_missing_hour_unless_allowed_then_the_day_pushes() {
     let w = Workdir::new("merge-missing");
     let mut cmd = w.command(&["build", "--iface", "CM001", "--period", "20241212"]);
-    let cfg = w.create(
-        "chama.toml",
-        format!(
-            "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"{}\"\n",
-            w.join("var").display(),
-            repo_root().display(),
-            repo_root().display(),
-            w.join("outbox").display()
-        ),
-    );
+    let cfg = w.create("chama.toml", bundled_config());
     cmd.env("CHAMA_CONFIG", &cfg);
     w.run_cmd(cmd).expect_code(0);
     fs::remove_dir_all(w.join("var/hourly/CM001/20241212/05")).unwrap();

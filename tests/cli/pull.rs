@@ -3,21 +3,9 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use crate::harness::Workdir;
+use crate::harness::{Workdir, LOCAL_CONFIG};
 
-const CONFIG: &str = r#"work_dir = "var"
-[pull]
-jobs = 3
-retries = 2
-retry_delay_ms = 10
-poll_seconds = 1
-[sources.default]
-kind = "local"
-root = "dumps"
-[destinations.outbox]
-kind = "local"
-root = "outbox"
-"#;
+const PULL: &str = "[pull]\njobs = 3\nretries = 2\nretry_delay_ms = 10\npoll_seconds = 1\n";
 
 const SPEC: &str = r#"name = "T1"
 [input]
@@ -33,7 +21,7 @@ verf_name = "a_{date}_T1_{batch}.verf"
 
 fn setup(name: &str) -> Workdir {
     let w = Workdir::new(name);
-    w.create("chama.toml", CONFIG);
+    w.create("chama.toml", format!("{LOCAL_CONFIG}{PULL}"));
     w.create("interfaces/T1.toml", SPEC);
     w
 }
@@ -67,7 +55,7 @@ fn pull_copies_the_hour_then_skips_what_is_staged_unchanged() {
 
     let r = w.run(&["pull", "--iface", "T1", "--period", "2024121204", "--json"]);
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert_eq!(
         (j["hours"][0]["copied"].as_u64(), j["hours"][0]["skipped"].as_u64()),
         (Some(0), Some(5))

@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
-
-use crate::harness::{repo_root, Run, Workdir};
+use crate::harness::{Run, Workdir};
 
 /// The servers' directory, or `None` (and a note) when none run here.
 pub(crate) fn servers() -> Option<PathBuf> {
@@ -121,16 +119,12 @@ impl Setup {
     }
 }
 
-fn md5_hex(b: &[u8]) -> String {
-    format!("{:x}", Md5::digest(b))
-}
-
-/// Writes a set as `chama build` would: data files, the .verf, manifest.json.
+/// A set of `n` pseudo-random data files of `size` bytes (100 rows each,
+/// by the `.verf`), sealed by the library as a build would; every file by name.
 pub(crate) fn make_set(dir: &Path, n: usize, size: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
     fs::create_dir_all(dir).unwrap();
     let mut files = BTreeMap::new();
-    let mut verf = String::new();
-    let mut entries = Vec::new();
+    let mut listed = Vec::new();
     for i in 1..=n {
         let name = format!("t1_20241212_00_{i:04}.dat.gz");
         let mut x: u32 = 2_654_435_761u32.wrapping_mul(i as u32 + 1) ^ u32::from(salt);
@@ -143,27 +137,15 @@ pub(crate) fn make_set(dir: &Path, n: usize, size: usize, salt: u8) -> BTreeMap<
             })
             .collect();
         fs::write(dir.join(&name), &body).unwrap();
-        let md5 = md5_hex(&body);
-        verf.push_str(&format!(
-            "{name:<48}{:>20}{:>20}2024121220241213000000{md5}\r\n",
-            body.len(),
-            100
-        ));
-        entries.push(
-            serde_json::json!({"name": name, "rows": 100, "bytes": body.len(), "md5": md5, "time": "20241213000000"}),
-        );
+        listed.push((name.clone(), 100));
         files.insert(name, body);
     }
-    fs::write(dir.join("t1_20241212_00.verf"), &verf).unwrap();
-    files.insert("t1_20241212_00.verf".into(), verf.into_bytes());
-    let m = serde_json::json!({
-        "chama_version": "test", "interface": "T1", "period": "2024121200", "spec_fingerprint": "0",
-        "inputs": [], "counts": {"rows_in": 100 * n, "rows_out": 100 * n, "filtered": 0, "rejected": 0,
-        "replaced_rows": 0, "replaced_chars": 0},
-        "sets": [{"split": null, "batch": "00", "verf": "t1_20241212_00.verf", "rows": 100 * n, "files": entries}],
-        "started": "2024-12-13T00:00:00+08:00", "seconds": 0.0
-    });
-    fs::write(dir.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let period = "2024121200".parse().unwrap();
+    chama::ops::sets::seal(dir, "T1", &period, "t1_20241212_00.verf", &listed).unwrap();
+    files.insert(
+        "t1_20241212_00.verf".into(),
+        fs::read(dir.join("t1_20241212_00.verf")).unwrap(),
+    );
     files
 }
 
@@ -197,10 +179,6 @@ fn assert_delivered(dir: &Path, want: &BTreeMap<String, Vec<u8>>) {
     for (k, v) in want {
         assert!(got[k] == *v, "{k}: remote bytes differ");
     }
-}
-
-fn json_of(r: &Run) -> serde_json::Value {
-    serde_json::from_str(r.stdout().lines().last().unwrap_or("")).unwrap_or(serde_json::Value::Null)
 }
 
 /// Watches a remote directory until stopped: every time a .verf is there,
@@ -299,64 +277,71 @@ fn signal_host(sftp: &Path, port: u16, sig: &str) {
     Command::new("kill").args([sig, &pid]).status().unwrap();
 }
 
-#[test]
-fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
-    let sftp = servers();
-    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
-    let w = Workdir::new("sink");
-    let remote_root = sftp
-        .as_ref()
-        .map(|d| d.join("upload").join(format!("sink-{}", std::process::id())));
-    let mut cfg = format!(
-        "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n\
-         [destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-        repo_root().display(),
-        repo_root().display()
-    );
-    let mut dests = vec![("outbox", w.join("outbox/incoming/cm"))];
-    if let (Some(d), Some(root)) = (&sftp, &remote_root) {
-        // 2222 negotiates AES-GCM, 2223 AES-CTR with an HMAC, 2224 ChaCha20-Poly1305
-        // (scripts/sftp.sh): every cipher path of the vendored libssh2, both ways. `nofsync`
-        // also leaves out asking the server to flush each file.
-        for (name, port, extra) in [
-            ("exchange", 2222, ""),
-            ("nofsync", 2223, "fsync = false\n"),
-            ("chacha", 2224, ""),
-        ] {
-            let dir = if name == "exchange" {
-                root.clone()
-            } else {
-                root.with_extension(name)
-            };
-            cfg.push_str(&format!(
-                "[destinations.{name}]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:{port}\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n{extra}",
-                dir.display(),
-                d.join("client_ed25519").display(),
-                d.join("known_hosts").display()
-            ));
-            dests.push((name, dir.join("incoming/cm")));
+/// A work directory with every sink kind (the local outbox; with the test
+/// servers, one SFTP destination per cipher) and hour 2024121207 of CM001 built.
+struct SinkSite {
+    w: Workdir,
+    sftp: Option<PathBuf>,
+    /// Each destination and the remote directory its files land in.
+    dests: Vec<(&'static str, PathBuf)>,
+    /// The built set: data files and .verfs by name.
+    built: BTreeMap<String, Vec<u8>>,
+}
+
+impl SinkSite {
+    fn new(name: &str) -> SinkSite {
+        let sftp = servers();
+        let w = Workdir::new(name);
+        let mut cfg = crate::harness::bundled_config();
+        let mut dests = vec![("outbox", w.join("outbox/incoming/cm"))];
+        if let Some(d) = &sftp {
+            let root = d.join("upload").join(format!("{name}-{}", std::process::id()));
+            // 2222 negotiates AES-GCM, 2223 AES-CTR with an HMAC, 2224 ChaCha20-Poly1305
+            // (scripts/sftp.sh): every cipher path of the vendored libssh2, both ways. `nofsync`
+            // also leaves out asking the server to flush each file.
+            for (dest, port, extra) in [
+                ("exchange", 2222, ""),
+                ("nofsync", 2223, "fsync = false\n"),
+                ("chacha", 2224, ""),
+            ] {
+                let dir = if dest == "exchange" {
+                    root.clone()
+                } else {
+                    root.with_extension(dest)
+                };
+                cfg.push_str(&format!(
+                    "[destinations.{dest}]\nkind = \"sftp\"\nhosts = [\"sftp://sftptest@127.0.0.1:{port}\"]\nroot = \"{}\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n{extra}",
+                    dir.display(),
+                    d.join("client_ed25519").display(),
+                    d.join("known_hosts").display()
+                ));
+                dests.push((dest, dir.join("incoming/cm")));
+            }
         }
+        w.create("chama.toml", cfg);
+        w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
+            .expect_code(0);
+        let built: BTreeMap<String, Vec<u8>> = dir_files(&w.join("var/hourly/CM001/20241212/07"))
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".gz") || n.ends_with(".verf"))
+            .collect();
+        assert!(built.len() >= 20);
+        SinkSite { w, sftp, dests, built }
     }
-    w.create("chama.toml", cfg);
-    w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
-        .expect_code(0);
-    let built: BTreeMap<String, Vec<u8>> = dir_files(&w.join("var/hourly/CM001/20241212/07"))
-        .into_iter()
-        .filter(|(n, _)| n.ends_with(".gz") || n.ends_with(".verf"))
-        .collect();
-    assert!(built.len() >= 20);
-    // SSH sessions that sshd on 2222 accepted so far (the servers are ours while SERVERS is held).
-    let sessions = || {
-        sftp.as_ref().map_or(0, |d| {
+
+    /// SSH sessions that sshd on 2222 accepted so far (the servers are ours while SERVERS is held).
+    fn sessions(&self) -> usize {
+        self.sftp.as_ref().map_or(0, |d| {
             fs::read_to_string(d.join("sshd_2222.log"))
                 .unwrap_or_default()
                 .matches("Accepted publickey for sftptest")
                 .count()
         })
-    };
-    for (dest, dir) in &dests {
-        let before = sessions();
-        let r = w.run(&[
+    }
+
+    /// `chama push` of the hour to `dest`, with `--json`, exit 0; its summary.
+    fn push(&self, dest: &str) -> serde_json::Value {
+        let r = self.w.run(&[
             "push",
             "--iface",
             "CM001",
@@ -367,88 +352,86 @@ fn every_sink_kind_delivers_the_built_set_and_verify_checks_it() {
             "--json",
         ]);
         r.expect_code(0);
-        assert_eq!(
-            json_of(&r)["destinations"][0]["sent"].as_u64(),
-            Some(built.len() as u64),
-            "{dest}"
-        );
-        assert_delivered(dir, &built);
+        r.json()
+    }
+
+    fn verify(&self, dest: &str, deep: bool) -> Run {
+        let mut args = vec!["verify", "--iface", "CM001", "--period", "2024121207", "--dest", dest];
+        if deep {
+            args.push("--deep");
+        }
+        self.w.run(&args)
+    }
+}
+
+#[test]
+fn every_sink_kind_delivers_the_built_set_once() {
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let site = SinkSite::new("sink");
+    let n = site.built.len() as u64;
+    for (dest, dir) in &site.dests {
+        let before = site.sessions();
+        assert_eq!(site.push(dest)["destinations"][0]["sent"].as_u64(), Some(n), "{dest}");
+        assert_delivered(dir, &site.built);
         if *dest == "exchange" {
             // The planning session is reused by a worker, and the .verfs go over sessions that
             // are open already: no more sessions than `connections` (4) for the whole push.
-            let opened = sessions() - before;
+            let opened = site.sessions() - before;
             assert!((1..=4).contains(&opened), "{opened} SSH sessions for one push");
         }
         // Again: nothing to send.
-        let before = sessions();
-        let r = w.run(&[
-            "push",
-            "--iface",
-            "CM001",
-            "--period",
-            "2024121207",
-            "--dest",
-            dest,
-            "--json",
-        ]);
-        r.expect_code(0);
-        let j = json_of(&r);
+        let before = site.sessions();
+        let j = site.push(dest);
         assert_eq!(
             (
                 j["destinations"][0]["sent"].as_u64(),
                 j["destinations"][0]["skipped"].as_u64()
             ),
-            (Some(0), Some(built.len() as u64)),
+            (Some(0), Some(n)),
             "{dest}"
         );
         if *dest == "exchange" {
-            assert_eq!(sessions() - before, 1, "a push with nothing to send opens one session");
+            assert_eq!(
+                site.sessions() - before,
+                1,
+                "a push with nothing to send opens one session"
+            );
         }
-        w.run(&[
-            "verify",
-            "--iface",
-            "CM001",
-            "--period",
-            "2024121207",
-            "--dest",
-            dest,
-            "--deep",
-        ])
-        .expect_code(0)
-        .stderr_has("MD5 and lines");
+        site.verify(dest, true).expect_code(0).stderr_has("MD5 and lines");
+    }
+    // The local set itself.
+    site.w
+        .run(&["verify", "--iface", "CM001", "--period", "2024121207", "--deep"])
+        .expect_code(0);
+}
+
+#[test]
+fn verify_catches_a_changed_or_short_file_on_every_sink_and_push_puts_it_right() {
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let site = SinkSite::new("sink-verify");
+    for (dest, dir) in &site.dests {
+        site.push(dest);
         // A file changed in place (same size) is caught by --deep only; a short one by either.
-        let victim = built.keys().find(|n| n.ends_with(".gz")).unwrap();
-        let mut bytes = built[victim].clone();
+        let victim = site.built.keys().find(|n| n.ends_with(".gz")).unwrap();
+        let mut bytes = site.built[victim].clone();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(dir.join(victim), &bytes).unwrap();
-        w.run(&["verify", "--iface", "CM001", "--period", "2024121207", "--dest", dest])
-            .expect_code(0);
-        w.run(&[
-            "verify",
-            "--iface",
-            "CM001",
-            "--period",
-            "2024121207",
-            "--dest",
-            dest,
-            "--deep",
-        ])
-        .expect_code(5)
-        .stderr_has(&format!("{victim}: MD5"));
+        site.verify(dest, false).expect_code(0);
+        site.verify(dest, true)
+            .expect_code(5)
+            .stderr_has(&format!("{victim}: MD5"));
         fs::write(dir.join(victim), &bytes[..10]).unwrap();
-        w.run(&["verify", "--iface", "CM001", "--period", "2024121207", "--dest", dest])
+        site.verify(dest, false)
             .expect_code(5)
             .stderr_has(&format!("{victim}: 10 bytes, the .verf says"));
         // push notices, takes the set's .verf down, sends the file and the .verf again.
-        w.run(&["push", "--iface", "CM001", "--period", "2024121207", "--dest", dest])
+        site.w
+            .run(&["push", "--iface", "CM001", "--period", "2024121207", "--dest", dest])
             .expect_code(0)
             .stderr_has("2 file(s) sent");
-        assert_delivered(dir, &built);
+        assert_delivered(dir, &site.built);
     }
-    // The local set itself.
-    w.run(&["verify", "--iface", "CM001", "--period", "2024121207", "--deep"])
-        .expect_code(0);
 }
 
 #[test]
@@ -462,7 +445,7 @@ fn push_fails_over_from_a_dead_host_and_names_it() {
     let r = s.push(&["--json"]);
     r.expect_code(0).stderr_has("sftp://sftptest@127.0.0.1:2299");
     assert_delivered(&s.remote(), &want);
-    let j = json_of(&r);
+    let j = r.json();
     let hosts = &j["destinations"][0]["hosts"];
     assert!(hosts["sftp://sftptest@127.0.0.1:2299"]["error"].is_string(), "{j}");
     assert_eq!(hosts["sftp://sftptest@127.0.0.1:2223"]["files"].as_u64(), Some(7));
@@ -643,7 +626,7 @@ fn killed_at_random_moments_the_push_resumes_and_finishes_without_duplicates_or_
     }
     let r = s.push(&["--json"]);
     r.expect_code(0);
-    let sent = json_of(&r)["destinations"][0]["bytes"].as_u64().unwrap();
+    let sent = r.json()["destinations"][0]["bytes"].as_u64().unwrap();
     if sent < total {
         resumed = true;
     }
@@ -656,7 +639,7 @@ fn killed_at_random_moments_the_push_resumes_and_finishes_without_duplicates_or_
     // Done means done.
     let r = s.push(&["--json"]);
     r.expect_code(0);
-    assert_eq!(json_of(&r)["destinations"][0]["sent"].as_u64(), Some(0));
+    assert_eq!(r.json()["destinations"][0]["sent"].as_u64(), Some(0));
 }
 
 #[test]
@@ -715,7 +698,7 @@ fn spread_races_a_straggler_on_a_faster_host() {
     let took = t.elapsed();
     watcher.check();
     assert_delivered(&s.remote(), &want);
-    let j = json_of(&r);
+    let j = r.json();
     assert!(
         j["destinations"][0]["speculative"].as_u64() >= Some(1),
         "{j} {}",

@@ -40,7 +40,7 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
 
     let r = w.run(&["report", "--period", "20241212", "--json"]);
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     let l = &j["interfaces"][0];
     assert_eq!(l["interface"], "CM001");
     assert_eq!(l["ratio"].as_f64(), Some(1.0));

@@ -88,7 +88,7 @@ fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
         ],
     );
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     let d = &j["days"][0];
     assert_eq!(d["batch"], "00");
     assert_eq!(d["reason"], "files were duplicated");

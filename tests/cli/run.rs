@@ -5,21 +5,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::{repo_root, Run, Workdir};
+use crate::harness::{Run, Workdir};
 
-/// A work directory delivering the bundled day to a local outbox.
+/// A work directory delivering the bundled day to a local outbox, and its config.
 fn setup(name: &str) -> (Workdir, PathBuf) {
-    let w = Workdir::new(name);
-    let cfg = w.create(
-        "chama.toml",
-        format!(
-            "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"{}\"\n",
-            w.join("var").display(),
-            repo_root().display(),
-            repo_root().display(),
-            w.join("outbox").display()
-        ),
-    );
+    let w = Workdir::bundled(name);
+    let cfg = w.join("chama.toml");
     (w, cfg)
 }
 
@@ -34,7 +25,7 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
     let (w, cfg) = setup("run");
     let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212", "--json"]);
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert_eq!(j["interfaces"][0]["built"].as_array().unwrap().len(), 24);
     assert_eq!(j["interfaces"][0]["merged"], true);
     let out = w.join("var/out/CM001/20241212");
@@ -57,7 +48,7 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
     // Again: nothing built, merged or sent; exit 0.
     let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212", "--json"]);
     r.expect_code(0).stderr_has("0 file(s) sent");
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert_eq!(j["interfaces"][0]["built"], serde_json::json!([]));
     assert_eq!(j["interfaces"][0]["merged"], false);
 
@@ -69,7 +60,7 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
         &["status", "--iface", "CM001", "--since", "20241212", "--json"],
     );
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     let days = j["days"].as_array().unwrap();
     assert_eq!(days.len(), 2, "{j}");
     let d = &days[0];

@@ -4,18 +4,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{bundled_config, Workdir};
 
 fn setup() -> Workdir {
     let w = Workdir::new("sample");
-    w.create(
-        "chama.toml",
-        format!(
-            "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-            repo_root().display(),
-            repo_root().display()
-        ),
-    );
+    w.create("chama.toml", bundled_config());
     w
 }
 
@@ -31,96 +24,88 @@ fn counts(v: &[String]) -> BTreeMap<String, usize> {
     m
 }
 
+/// `chama sample --iface CM001 ARGS...` on the bundled day; its stdout.
+fn sample(w: &Workdir, args: &[&str]) -> String {
+    let mut a = vec!["sample", "--iface", "CM001"];
+    a.extend_from_slice(args);
+    let r = w.run(&a);
+    r.expect_code(0);
+    r.stdout()
+}
+
+/// Every row of the day, as `wt_prov<TAB>wt_ti`, with a condition if given.
+fn day_rows(w: &Workdir, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        "--period",
+        "20241212",
+        "--limit",
+        "1000000",
+        "--columns",
+        "wt_prov,wt_ti",
+    ];
+    a.extend_from_slice(extra);
+    rows(&sample(w, &a))
+}
+
 #[test]
-fn sample_limits_samples_reproducibly_filters_and_reads_built_files_back() {
+fn sample_limits_rows_and_projects_columns() {
     let w = setup();
-    let s = |args: &[&str]| {
-        let mut a = vec!["sample", "--iface", "CM001"];
-        a.extend_from_slice(args);
-        let r = w.run(&a);
-        r.expect_code(0);
-        r.stdout()
-    };
-    let out = s(&["--period", "2024121207", "--limit", "5", "--columns", "wt_prov,wt_ti"]);
+    let out = sample(
+        &w,
+        &["--period", "2024121207", "--limit", "5", "--columns", "wt_prov,wt_ti"],
+    );
     assert_eq!(out.lines().next(), Some("wt_prov\twt_ti"));
     assert_eq!(rows(&out).len(), 5);
+}
 
-    // The whole day, and the rows of one province two ways.
-    let all = rows(&s(&[
-        "--period",
-        "20241212",
-        "--limit",
-        "1000000",
-        "--columns",
-        "wt_prov,wt_ti",
-    ]));
+#[test]
+fn sample_where_keeps_the_rows_of_its_condition() {
+    let w = setup();
+    let all = day_rows(&w, &[]);
     assert_eq!(all.len(), 9578, "every row the build writes");
-    let by_where = rows(&s(&[
-        "--period",
-        "20241212",
-        "--limit",
-        "1000000",
-        "--columns",
-        "wt_prov,wt_ti",
-        "--where",
-        "wt_prov = '250'",
-    ]));
+    let by_where = day_rows(&w, &["--where", "wt_prov = '250'"]);
     let by_hand: Vec<String> = all.iter().filter(|r| r.starts_with("250\t")).cloned().collect();
     assert_eq!(by_where, by_hand);
     assert!(by_where.len() > 100);
+}
 
-    // Reservoir: the same seed gives the same rows; another seed, others; each a subset.
-    let a = s(&[
-        "--period",
-        "20241212",
-        "--sample",
-        "50",
-        "--seed",
-        "7",
-        "--columns",
-        "wt_cid",
-    ]);
-    let b = s(&[
-        "--period",
-        "20241212",
-        "--sample",
-        "50",
-        "--seed",
-        "7",
-        "--columns",
-        "wt_cid",
-    ]);
-    let c = s(&[
-        "--period",
-        "20241212",
-        "--sample",
-        "50",
-        "--seed",
-        "8",
-        "--columns",
-        "wt_cid",
-    ]);
+#[test]
+fn sample_reservoir_is_reproducible_by_seed() {
+    let w = setup();
+    let with_seed = |seed: &str| {
+        sample(
+            &w,
+            &[
+                "--period",
+                "20241212",
+                "--sample",
+                "50",
+                "--seed",
+                seed,
+                "--columns",
+                "wt_cid",
+            ],
+        )
+    };
+    let (a, b, c) = (with_seed("7"), with_seed("7"), with_seed("8"));
     assert_eq!(a, b);
     assert_ne!(a, c);
     assert_eq!(rows(&a).len(), 50);
+}
 
-    // Built files read back from GBK: the raw rows, with what GBK cannot hold as '?'.
+#[test]
+fn sample_reads_built_files_back_from_gbk() {
+    let w = setup();
+    let by_hand: Vec<String> = day_rows(&w, &[])
+        .into_iter()
+        .filter(|r| r.starts_with("250\t"))
+        .collect();
     w.run(&["build", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0);
     w.run(&["merge", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0);
-    let built = rows(&s(&[
-        "--period",
-        "20241212",
-        "--from",
-        "built",
-        "--split",
-        "250",
-        "--limit",
-        "1000000",
-        "--columns",
-        "wt_prov,wt_ti",
-    ]));
+    let built = day_rows(&w, &["--from", "built", "--split", "250"]);
+    // The raw rows, with what GBK cannot hold as '?'.
     let gbk = |t: &str| -> String {
         t.chars()
             .map(|ch| {
@@ -139,30 +124,28 @@ fn sample_limits_samples_reproducibly_filters_and_reads_built_files_back() {
         built.iter().any(|r| r.contains('?')),
         "the sample has characters GBK cannot hold"
     );
+}
 
-    // CSV and JSON lines.
-    let csv = s(&[
-        "--period",
-        "2024121207",
-        "--limit",
-        "2",
-        "--format",
-        "csv",
-        "--columns",
-        "wt_prov,wt_ti",
-    ]);
-    assert!(csv.starts_with("wt_prov,wt_ti\r\n"));
-    let jl = s(&[
-        "--period",
-        "2024121207",
-        "--limit",
-        "2",
-        "--format",
-        "jsonl",
-        "--columns",
-        "wt_prov,wt_ti",
-    ]);
-    for l in jl.lines() {
+#[test]
+fn sample_writes_csv_and_json_lines() {
+    let w = setup();
+    let as_format = |f: &str| {
+        sample(
+            &w,
+            &[
+                "--period",
+                "2024121207",
+                "--limit",
+                "2",
+                "--format",
+                f,
+                "--columns",
+                "wt_prov,wt_ti",
+            ],
+        )
+    };
+    assert!(as_format("csv").starts_with("wt_prov,wt_ti\r\n"));
+    for l in as_format("jsonl").lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["wt_prov"].is_string());
     }

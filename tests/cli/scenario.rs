@@ -1,6 +1,6 @@
 //! Two days end to end through three real OpenSSH servers: hourly builds,
-//! run (merge, push), a run that does nothing, a rerun with the same batch
-//! and one with the next batch, and `status --json` after each step.
+//! run (merge, push), a run that does nothing; then a rerun with the same
+//! batch and one with the next batch; `status --json` after each step.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -12,7 +12,7 @@ use crate::push::{servers, SERVERS};
 fn status(w: &Workdir) -> serde_json::Value {
     let r = w.run(&["status", "--since", "20241201", "--json"]);
     r.expect_code(0);
-    serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap()
+    r.json()
 }
 
 fn day<'a>(s: &'a serde_json::Value, d: &str) -> &'a serde_json::Value {
@@ -39,11 +39,11 @@ fn remote_names(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn two_days_end_to_end_through_openssh() {
-    let Some(sftp) = servers() else { return };
-    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
-    let w = Workdir::new("scenario");
+/// A work directory with two days of CM001's source (the bundled day, and
+/// the same rows as the next day) delivering to the three OpenSSH servers
+/// (spread); and the remote directory its files land in.
+fn two_day_site(name: &str, sftp: &Path) -> (Workdir, std::path::PathBuf) {
+    let w = Workdir::new(name);
     // Two days of source: the bundled day, and the same rows as the next day.
     let src = repo_root().join("testdata/dumps/cm001/dt=2024-12-12");
     for date in ["2024-12-12", "2024-12-13"] {
@@ -60,7 +60,7 @@ fn two_days_end_to_end_through_openssh() {
         .unwrap()
         .replace("destinations = [\"outbox\"]", "destinations = [\"exchange\"]");
     w.create("interfaces/CM001.toml", spec);
-    let remote_root = sftp.join("upload").join(format!("scenario-{}", std::process::id()));
+    let remote_root = sftp.join("upload").join(format!("{name}-{}", std::process::id()));
     w.create(
         "chama.toml",
         format!(
@@ -73,6 +73,14 @@ fn two_days_end_to_end_through_openssh() {
         ),
     );
     let remote = remote_root.join("incoming/cm");
+    (w, remote)
+}
+
+#[test]
+fn a_day_built_hour_by_hour_then_run_is_merged_and_pushed_once() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (w, remote) = two_day_site("scenario-day", &sftp);
 
     // Day 1, hour by hour as cron does: built, not merged, not pushed.
     for h in 0..24 {
@@ -108,7 +116,15 @@ fn two_days_end_to_end_through_openssh() {
     go(&w, &["run", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0)
         .stderr_has("0 file(s) sent");
+}
 
+#[test]
+fn reruns_of_the_same_batch_replace_and_of_the_next_add_beside() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (w, remote) = two_day_site("scenario-rerun", &sftp);
+    go(&w, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    let d1 = day(&status(&w), "20241212").clone();
     // Day 2 in one run.
     go(&w, &["run", "--iface", "CM001", "--period", "20241213"]).expect_code(0);
     let s = status(&w);
@@ -143,7 +159,7 @@ fn two_days_end_to_end_through_openssh() {
         ],
     );
     r.expect_code(0);
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert!(
         j["days"][0]["rows_after"].as_u64() < j["days"][0]["rows_before"].as_u64(),
         "{j}"

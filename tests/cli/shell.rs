@@ -1,6 +1,6 @@
 //! Shell integration: completions, the man page, and the cron file.
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{bundled_config, repo_root, Workdir};
 
 #[test]
 fn completions_and_man_page_cover_every_command() {
@@ -50,14 +50,7 @@ fn the_cron_file_uses_absolute_paths_and_real_commands() {
 #[test]
 fn log_format_json_gives_one_object_per_line() {
     let w = Workdir::new("logjson");
-    let cfg = w.create(
-        "chama.toml",
-        format!(
-            "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-            repo_root().display(),
-            repo_root().display()
-        ),
-    );
+    let cfg = w.create("chama.toml", bundled_config());
     let mut cmd = w.command(&[
         "--log-format",
         "json",

@@ -471,7 +471,7 @@ fn hdfs_pull_survives_a_datanode_restart_and_names_the_file_when_retries_run_out
         let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121210", "--json"]);
         restart.join().unwrap();
         r.expect_code(0);
-        let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+        let j = r.json();
         // The site's client waits out a short DataNode outage by itself; the native one fails and chama retries.
         if kind == "hdfs" {
             assert!(
@@ -553,7 +553,7 @@ fn hdfs_a_file_that_grows_after_its_listing_is_read_again_not_taken() {
     let r = w.run(&["pull", "--iface", "CM001", "--period", "2024121212", "--json"]);
     r.expect_code(0);
     assert!(w.join("appended").exists(), "the wrapper made the file grow");
-    let j: serde_json::Value = serde_json::from_str(r.stdout().lines().last().unwrap()).unwrap();
+    let j = r.json();
     assert_eq!(j["hours"][0]["retries"].as_u64(), Some(1), "hdfs-cli: one more read");
     assert_eq!(
         fs::read(w.join("var/staging/CM001/20241212/12/part-00000")).unwrap(),
