@@ -2,6 +2,8 @@
 //! temporary name beside its final one (`.<name>.part`), flushed to disk,
 //! then renamed. A reader never sees half a file under a final name; a file
 //! dropped before [`AtomicFile::commit`] (an error, a panic) leaves nothing.
+//! The temporary names of files being uploaded to a destination are named
+//! here too ([`remote_part`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -17,9 +19,26 @@ pub fn part_path(dest: &Path) -> PathBuf {
     ))
 }
 
-/// Is `name` a temporary name of ours (`.<name>.part`)?
-pub fn is_part(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".part")
+/// The remote temporary name of `name` while a destination receives it:
+/// `<name>.part`, or `<name>.h<host>.part` for a straggler's copy on another host.
+pub fn remote_part(name: &str, speculative_host: Option<usize>) -> String {
+    match speculative_host {
+        Some(h) => format!("{name}.h{h}.part"),
+        None => format!("{name}.part"),
+    }
+}
+
+/// A remote temporary name read back: the name it stands for as a regular
+/// upload (`<name>.part`), and, when it has a straggler's form
+/// (`<name>.h<host>.part`), that name and host too.
+pub fn remote_part_of(part: &str) -> Option<(&str, Option<(&str, usize)>)> {
+    let base = part.strip_suffix(".part")?;
+    let straggler = base.rsplit_once(".h").and_then(|(b, h)| {
+        h.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| h.parse().ok().map(|h| (b, h)))?
+    });
+    Some((base, straggler))
 }
 
 /// A file being written under its temporary name.
@@ -127,6 +146,11 @@ mod tests {
         assert_eq!(names, ["a.txt"]);
         write(&dest, b"again").unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"again");
-        assert!(is_part(".a.txt.part") && !is_part("a.txt"));
+        assert_eq!(remote_part_of(&remote_part("a.gz", None)), Some(("a.gz", None)));
+        assert_eq!(
+            remote_part_of(&remote_part("a.gz", Some(2))),
+            Some(("a.gz.h2", Some(("a.gz", 2))))
+        );
+        assert_eq!(remote_part_of("a.gz"), None);
     }
 }

@@ -28,6 +28,7 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use super::{Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
+use crate::atomic::{remote_part, remote_part_of};
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
 
@@ -119,15 +120,6 @@ pub fn deliver(
         report.error = Some(format!("{e:#}"));
     }
     report
-}
-
-/// The remote temporary name of `name` while it is uploaded: `<name>.part`,
-/// or `<name>.h<host>.part` for a straggler's copy on another host.
-pub(crate) fn remote_part(name: &str, speculative_host: Option<usize>) -> String {
-    match speculative_host {
-        Some(h) => format!("{name}.h{h}.part"),
-        None => format!("{name}.part"),
-    }
 }
 
 /// A warning on stderr, from a worker.
@@ -306,12 +298,12 @@ impl<'a> Engine<'a> {
                 todo.push((i, left));
             }
             for name in remote.keys() {
-                let Some(base) = name.strip_suffix(".part") else {
+                let Some((whole, straggler)) = remote_part_of(name) else {
                     continue;
                 };
-                let (base, speculative) = match base.rsplit_once(".h") {
-                    Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) && ours.contains_key(b) => (b, true),
-                    _ => (base, false),
+                let (base, speculative) = match straggler {
+                    Some((b, _)) if ours.contains_key(b) => (b, true),
+                    _ => (whole, false),
                 };
                 let Some(item) = ours.get(base) else { continue };
                 let resumable = !speculative

@@ -179,7 +179,7 @@ impl Engine<'_> {
                 if let Some(abort) = &f.abort {
                     abort();
                 }
-                super::remote_part(&name, f.speculative.then_some(f.host))
+                crate::atomic::remote_part(&name, f.speculative.then_some(f.host))
             })
             .collect()
     }
