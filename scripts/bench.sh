@@ -384,7 +384,8 @@ make_set() {
   for i in $(seq 1 "$n"); do
     local f; f=$(printf '%s_20241212_00_%04d.dat.gz' "$name" "$i")
     # Slices of the random file, wrapping round: different bytes for every file.
-    tail -c +$(( (i - 1) * size % 400000000 + 1 )) "$DIR/rand500m" | head -c "$size" > "$dir/$f"
+    dd if="$DIR/rand500m" of="$dir/$f" bs=1M iflag=skip_bytes,count_bytes \
+      skip=$(( (i - 1) * size % 400000000 )) count="$size" status=none
     files+=("$f")
   done
   SOURCE_DATE_EPOCH=1734048000 "$SEAL" "$dir" "${name^^}" 2024121200 "${name}_20241212_00.verf" 1000 "${files[@]}"
