@@ -78,6 +78,9 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
             cmd::build::build(config, &args)
         }),
         Command::Run(args) => {
+            if let Some(i) = &args.iface {
+                ops::check_iface(config, i)?;
+            }
             let iface = args.iface.clone().unwrap_or_else(|| "(all)".into());
             // `run` locks each interface itself, as it comes to it.
             recorded(config, "run", &iface, &args.period.to_string(), false, || {
@@ -85,6 +88,7 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
             })
         }
         Command::Rerun(args) => {
+            ops::check_iface(config, &args.iface)?;
             // `rerun` locks each day itself, as it comes to it.
             recorded(config, "rerun", &args.iface, &args.period.to_string(), false, || {
                 cmd::rerun::rerun(config, &args)
@@ -115,6 +119,7 @@ fn changing(
     dry_run: bool,
     f: impl FnOnce() -> anyhow::Result<Outcome>,
 ) -> anyhow::Result<Outcome> {
+    ops::check_iface(config, &at.iface)?;
     let _lock = match dry_run {
         true => None,
         false => Some(lock::acquire(config, &at.iface, &at.period.date_str(), command)?),

@@ -39,7 +39,38 @@ use crate::workdir::hh;
 
 /// The spec of interface `iface`, from the interfaces directory.
 pub fn load_spec(config: &Config, iface: &str) -> anyhow::Result<Spec> {
+    check_iface(config, iface)?;
     crate::spec::load(&config.spec_path(iface), &config.names())
+}
+
+/// Exit 2 unless `iface` is an interface of the interfaces directory, naming
+/// the ones there are (and the likeliest, for a typo): before any lock,
+/// ledger row or file is made for it, and never retried by a scheduler.
+pub fn check_iface(config: &Config, iface: &str) -> anyhow::Result<()> {
+    if config.spec_path(iface).is_file() {
+        return Ok(());
+    }
+    let known = config.spec_names().unwrap_or_default();
+    Err(crate::exit::Failure::Usage(unknown(
+        "interface",
+        iface,
+        &known,
+        &config.interfaces_dir.display().to_string(),
+    ))
+    .into())
+}
+
+/// `no <what> `name` in <place> (did you mean `x`?); known: a, b`.
+pub fn unknown(what: &str, name: &str, known: &[String], place: &str) -> String {
+    let hint = crate::sql::suggest(name, known)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    format!("no {what} `{name}` in {place}{hint}; known: {known}")
 }
 
 /// The outcome of one hour of a command over a period, for its summary.

@@ -29,11 +29,16 @@ pub struct PushOptions {
     pub quiet: bool,
 }
 
-/// The destinations to push to: `only`, else every one the spec lists.
-fn destinations(spec: &Spec, only: Option<&str>) -> Vec<String> {
+/// The destinations to push to: `only` (exit 2 unless the configuration
+/// defines it), else every one the spec lists.
+fn destinations(config: &Config, spec: &Spec, only: Option<&str>) -> anyhow::Result<Vec<String>> {
     match only {
-        Some(d) => vec![d.to_string()],
-        None => spec.delivery.destinations.clone(),
+        Some(d) if config.destinations.contains_key(d) => Ok(vec![d.to_string()]),
+        Some(d) => {
+            let known: Vec<String> = config.destinations.keys().cloned().collect();
+            Err(Failure::Usage(super::unknown("destination", d, &known, "the configuration")).into())
+        }
+        None => Ok(spec.delivery.destinations.clone()),
     }
 }
 
@@ -46,7 +51,7 @@ pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -
     let ledger = Ledger::open(&config.work().ledger_path())?;
     let bars = std::io::stderr().is_terminal().then(indicatif::MultiProgress::new);
     let mut out = Done::new();
-    for name in destinations(spec, opts.dest.as_deref()) {
+    for name in destinations(config, spec, opts.dest.as_deref())? {
         let dest = Destination::from_config(config, &name, &spec.delivery.remote_dir)?;
         let rec = PushRecord {
             iface: &spec.name,
@@ -112,7 +117,7 @@ pub fn plan(config: &Config, spec: &Spec, period: &Period, dest: Option<&str>) -
     let items = sets::items(&dir, &manifest)?;
     let ledger = Ledger::open_existing(&config.work().ledger_path())?;
     let mut out = Vec::new();
-    for name in destinations(spec, dest) {
+    for name in destinations(config, spec, dest)? {
         let (kind, hosts, mode) = match config.destinations.get(&name) {
             Some(DestinationConfig::Local { root }) => {
                 ("local", vec![root.display().to_string()], "failover".to_string())

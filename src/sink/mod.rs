@@ -73,7 +73,15 @@ impl Destination {
     /// (the spec's) under the destination's `root`.
     pub fn from_config(config: &Config, name: &str, remote_dir: &str) -> anyhow::Result<Destination> {
         let Some(d) = config.destinations.get(name) else {
-            return Err(Failure::Config(format!("destination `{name}` is not defined in the configuration")).into());
+            let known: Vec<String> = config.destinations.keys().cloned().collect();
+            let hint = crate::sql::suggest(name, &known)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(Failure::Config(format!(
+                "destination `{name}` is not defined in the configuration{hint}; known: {}",
+                known.join(", ")
+            ))
+            .into());
         };
         match d {
             DestinationConfig::Local { root } => Ok(Destination {

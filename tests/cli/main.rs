@@ -1,5 +1,6 @@
 //! The CLI integration tests: one binary, one harness, a module per subcommand.
 
+mod accidents;
 mod build;
 mod clean;
 mod columnar;
