@@ -2,7 +2,8 @@
 //!
 //! From the raw input (a local source in place, a remote one from staging)
 //! through the spec's transform and cleaning, or from the built files (the
-//! merged day, else the hours) decoded from the spec's charset. Then a split
+//! merged day, else the hours) decoded from the spec's charset, the spec's
+//! output NULL marker read as NULL. Then a split
 //! value, a condition (the same Hive subset, over the output columns) and a
 //! projection; a limit stops reading, or a seeded reservoir keeps a
 //! reproducible uniform sample. Rows are written as TSV, CSV or JSON lines.
@@ -415,6 +416,9 @@ fn from_built(
         crate::spec::Encoding::Gb18030 => encoding_rs::GB18030,
     };
     let delim = spec.output.delimiter.as_str();
+    // A cell that is the spec's output NULL marker was NULL (with `null = ""`,
+    // an empty string was written the same way, and reads back as NULL too).
+    let null = spec.output.null.as_str();
     let mut any = false;
     for dir in dirs {
         let Ok(m) = Manifest::read(&dir) else { continue };
@@ -442,7 +446,7 @@ fn from_built(
                         raw.pop();
                     }
                     let (text, _, _) = encoding.decode(&raw);
-                    let cells: Vec<Option<&str>> = text.split(delim).map(|c| (c != "null").then_some(c)).collect();
+                    let cells: Vec<Option<&str>> = text.split(delim).map(|c| (c != null).then_some(c)).collect();
                     if let Some(row) = filter.apply(&cells) {
                         if !sink.take(row)? {
                             return Ok(());
