@@ -5,7 +5,7 @@
 //! staging/<iface>/<YYYYMMDD>/<HH>/     raw input pulled for one hour (and `.pulled.json`)
 //! hourly/<iface>/<YYYYMMDD>/<HH>/      one hour's sets: data files, `.verf`s, manifest.json
 //! out/<iface>/<YYYYMMDD>/              the merged day's sets, as delivered
-//! rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz
+//! rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz     (<HH>.failed.rej.gz: of a build that failed)
 //! locks/<iface>.<YYYYMMDD>.lock
 //! rerun/<iface>/<YYYYMMDD>-<pid>/      a rerun's fresh work directory, gone when it ends
 //! ledger.sqlite
@@ -121,6 +121,16 @@ impl<'a> WorkDir<'a> {
             .join(iface)
             .join(date)
             .join(format!("{}.rej.gz", hh(hour)))
+    }
+
+    /// `rejects/<iface>/<YYYYMMDD>/<HH>.failed.rej.gz`: the rejected lines of
+    /// the last build of an hour that failed (the hour's set, and its rejects, stay as they were).
+    pub fn failed_rejects_file(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+        self.root
+            .join("rejects")
+            .join(iface)
+            .join(date)
+            .join(format!("{}.failed.rej.gz", hh(hour)))
     }
 
     /// `locks/`.

@@ -139,6 +139,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         for (day, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
             for h in 0..24 {
                 c.remove(&work.rejects_file(&name, &day, h))?;
+                c.remove(&work.failed_rejects_file(&name, &day, h))?;
             }
             c.prune(&dir);
         }

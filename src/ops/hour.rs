@@ -233,7 +233,13 @@ fn build_one_hour(
 
     let final_dir = ctx.hour_dir();
     let building = building_dir(&final_dir);
-    let rejects_path = ctx.work.rejects_file(&spec.name, ctx.date, ctx.hour);
+    // Rejects belong to their set: written aside, put in place with the hour,
+    // kept apart (`HH.failed.rej.gz`) when the hour fails.
+    let rejects = Rejects {
+        built: building_dir(&ctx.work.rejects_file(&spec.name, ctx.date, ctx.hour)),
+        current: ctx.work.rejects_file(&spec.name, ctx.date, ctx.hour),
+        failed: ctx.work.failed_rejects_file(&spec.name, ctx.date, ctx.hour),
+    };
     if !ctx.dry_run {
         remove_stale(&final_dir)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
@@ -248,25 +254,63 @@ fn build_one_hour(
         out_dir: (!ctx.dry_run).then_some(building.as_path()),
         workers,
         fixed_time,
-        rejects_path: (!ctx.dry_run).then_some(rejects_path.as_path()),
+        rejects_path: (!ctx.dry_run).then_some(rejects.built.as_path()),
         columns: &columns,
         progress: &progress,
         stream_from: streamed.then_some((ctx.source, rel.as_str())),
     };
-    let result =
-        build_hour(&job).and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects_path, started, plan));
+    let result = build_hour(&job)
+        .and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects.failed, started, plan));
     match result {
         Ok(out) => {
             if !ctx.dry_run {
                 swap_in(&building, &final_dir)?;
+                rejects.put_in_place()?;
             }
             Ok(out)
         }
         Err(e) => {
             if !ctx.dry_run {
                 let _ = std::fs::remove_dir_all(&building);
+                rejects.keep_apart();
             }
             Err(e)
+        }
+    }
+}
+
+/// The rejects file of an hour being built, and where it goes.
+struct Rejects {
+    /// Where the pipeline writes it (hidden; absent when no row was rejected).
+    built: PathBuf,
+    /// The rejects of the hour's current set.
+    current: PathBuf,
+    /// The rejects of the last build of the hour that failed.
+    failed: PathBuf,
+}
+
+impl Rejects {
+    /// The hour is in place: its rejects replace the old set's (or the old set's go).
+    fn put_in_place(&self) -> anyhow::Result<()> {
+        let gone = |p: &Path| match std::fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", p.display()))
+            }
+            _ => Ok(()),
+        };
+        if self.built.exists() {
+            std::fs::rename(&self.built, &self.current)
+                .with_context(|| format!("moving {} into place", self.built.display()))?;
+        } else {
+            gone(&self.current)?;
+        }
+        gone(&self.failed)
+    }
+
+    /// The hour failed: the old set's rejects stay; these are kept apart, to be read.
+    fn keep_apart(&self) {
+        if self.built.exists() {
+            let _ = std::fs::rename(&self.built, &self.failed);
         }
     }
 }

@@ -203,6 +203,22 @@ fn rerun_day(
     match built {
         Ok((Code::Ok, _)) => {}
         other => {
+            // The failed rebuild's rejects, kept apart beside the old set's (which stay).
+            for &h in hours {
+                let from = fresh.work().failed_rejects_file(&spec.name, date, h);
+                let to = work.failed_rejects_file(&spec.name, date, h);
+                let moved = from.exists()
+                    && to.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+                    && std::fs::rename(&from, &to).is_ok();
+                if moved {
+                    crate::say!(
+                        "{} {}: the failed rebuild's rejects are in {}",
+                        spec.name,
+                        hour_period(date, h),
+                        to.display()
+                    );
+                }
+            }
             discard(&fresh_root);
             crate::say!(
                 "{} {date}: the rebuild did not complete; the old sets and delivery are untouched",
@@ -229,6 +245,7 @@ fn rerun_day(
         } else {
             let _ = std::fs::remove_file(&to);
         }
+        let _ = std::fs::remove_file(work.failed_rejects_file(&spec.name, date, h));
     }
     discard(&fresh_root);
 

@@ -271,7 +271,11 @@ fn build_rejects_bad_lines_with_file_line_and_reason() {
         .stderr_has("3 rows rejected, more than max_bad_rows = 2")
         .stderr_has("part-00000:2: 3 fields, expected 4");
     assert!(!fx.out("05").exists(), "no set is published past the tolerance");
-    let rej = String::from_utf8_lossy(&gunzip(&fx.w.join("var/rejects/T1/20241212/05.rej.gz"))).into_owned();
+    assert!(
+        !fx.w.join("var/rejects/T1/20241212/05.rej.gz").exists(),
+        "rejects belong to a set"
+    );
+    let rej = String::from_utf8_lossy(&gunzip(&fx.w.join("var/rejects/T1/20241212/05.failed.rej.gz"))).into_owned();
     let rows: Vec<&str> = rej.lines().collect();
     assert_eq!(rows.len(), 3, "{rej}");
     assert_eq!(rows[0], "part-00000\t2\t3 fields, expected 4\t2\u{1}250\u{1}too few");
@@ -287,6 +291,42 @@ fn build_rejects_bad_lines_with_file_line_and_reason() {
         .stderr_has("2 rows in, 1 out, 0 filtered, 1 rejected");
     let m: Value = serde_json::from_slice(&fs::read(fx.out("05").join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["counts"]["rejected"], 1);
+}
+
+#[test]
+fn rejects_belong_to_their_set_and_a_failed_rebuild_keeps_the_old_ones() {
+    let fx = Fixture::new("build-rejects-set", SPEC);
+    let rejects = |name: &str| -> Vec<String> {
+        let p = fx.w.join("var/rejects/T1/20241212").join(name);
+        if !p.exists() {
+            return Vec::new();
+        }
+        String::from_utf8_lossy(&gunzip(&p)).lines().map(String::from).collect()
+    };
+    let ok = line(&["1", "250", "ok", "clk"]);
+    // One bad row: the hour is built, its rejects beside it.
+    fx.hour(
+        "05",
+        &[("part-00000", format!("{ok}{}", line(&["2", "250"])).into_bytes())],
+    );
+    fx.build("2024121205").expect_code(0);
+    let set = names(&fx.out("05"));
+    assert_eq!(rejects("05.rej.gz").len(), 1);
+    // Three: the rebuild fails; the old set and its rejects stay, the new ones are kept apart.
+    let bad = [line(&["x"]), line(&["y"]), line(&["z"])].concat();
+    fx.hour("05", &[("part-00000", format!("{ok}{bad}").into_bytes())]);
+    fx.build("2024121205")
+        .expect_code(4)
+        .stderr_has("all of them are in ")
+        .stderr_has("05.failed.rej.gz");
+    assert_eq!(names(&fx.out("05")), set);
+    assert_eq!(rejects("05.rej.gz").len(), 1, "the old set's rejects, as they were");
+    assert_eq!(rejects("05.failed.rej.gz").len(), 3);
+    // Clean input: the new set replaces the old with no rejects at all, and nothing failed is left.
+    fx.hour("05", &[("part-00000", ok.into_bytes())]);
+    fx.build("2024121205").expect_code(0);
+    let left: Vec<String> = names(&fx.w.join("var/rejects/T1/20241212"));
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
