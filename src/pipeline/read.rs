@@ -34,6 +34,11 @@ pub(super) fn read_and_split(
             .as_ref()
             .and_then(|c| transformer.output_names().iter().position(|n| n == c)),
         transformer: &transformer,
+        longest_split: spec
+            .output
+            .file_name
+            .longest_split(spec.output.seq_width, crate::verf::NAME)
+            .unwrap_or(0),
         encoder: LineEncoder::new(spec.output.encoding, spec.output.unmappable),
         splitter: Splitter::new(spec.output.lines_per_file),
         counts: Counts::default(),
@@ -144,6 +149,8 @@ struct RowWriter<'j, 't> {
     job: &'j HourJob<'j>,
     transformer: &'t Transformer<'t>,
     split_col: Option<usize>,
+    /// The longest split value whose file names fit the `.verf`'s name column.
+    longest_split: usize,
     encoder: LineEncoder,
     splitter: Splitter,
     counts: Counts,
@@ -185,6 +192,14 @@ impl<'t> RowWriter<'_, 't> {
         let key = match self.split_col {
             None => None,
             Some(i) => match split_key(&values[i], &names[i]) {
+                Ok(k) if k.len() > self.longest_split => {
+                    let why = format!(
+                        "split_by column {} is `{k}`: a file name with it would be longer than the .verf's {}-character column",
+                        names[i],
+                        crate::verf::NAME
+                    );
+                    return self.reject(&input.name, row_no, why, raw);
+                }
                 Ok(k) => Some(k),
                 Err(why) => return self.reject(&input.name, row_no, why, raw),
             },
@@ -297,9 +312,10 @@ fn file_name(job: &HourJob<'_>, split: Option<&str>, seq: u64) -> anyhow::Result
         seq_width: job.spec.output.seq_width,
     };
     let name = job.spec.output.file_name.render(&vars).map_err(Failure::BadInput)?;
-    if name.len() > 48 {
+    if name.len() > crate::verf::NAME {
         return Err(Failure::Usage(format!(
-            "file name {name} is longer than the .verf's 48-character column"
+            "file name {name} is longer than the .verf's {}-character column",
+            crate::verf::NAME
         ))
         .into());
     }

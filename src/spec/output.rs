@@ -116,6 +116,21 @@ impl Validator<'_, '_> {
         let file_name = template(self, "file_name", &raw.file_name, true);
         let verf_name = template(self, "verf_name", &raw.verf_name, false);
         let (file_name, verf_name) = (file_name?, verf_name?);
+        // Every data file's name goes in the .verf's name column, with the widest sequence.
+        let longest = file_name.longest_split(raw.seq_width, crate::verf::NAME);
+        if longest.is_none_or(|n| n == 0) {
+            let what = if split { " with a one-character split value" } else { "" };
+            self.problem(
+                &["output", "file_name"],
+                format!(
+                    "file_name `{}` cannot fit the .verf's {}-character name column{what} at the widest sequence ({} digits)",
+                    file_name.as_str(),
+                    crate::verf::NAME,
+                    raw.seq_width
+                ),
+            );
+            ok = false;
+        }
         if file_name.as_str() == verf_name.as_str() {
             self.problem(&["output", "verf_name"], "verf_name must differ from file_name".into());
             ok = false;

@@ -124,6 +124,31 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// The longest `{split}` value with which a data file name still fits
+    /// `limit` characters at the widest sequence (`usize::MAX` without a
+    /// `{split}`; `None` when even an empty value does not fit).
+    pub fn longest_split(&self, seq_width: u32, limit: usize) -> Option<usize> {
+        let len = |split: &str| {
+            let vars = Vars {
+                date: "20241212",
+                hour: Some("00"),
+                split: Some(split),
+                batch: Some("00"),
+                seq: Some(10u64.pow(seq_width.min(18)) - 1),
+                seq_width,
+            };
+            self.render(&vars).map_or(usize::MAX, |s| s.len())
+        };
+        let base = len("");
+        if base > limit {
+            return None;
+        }
+        match len("x").saturating_sub(base) {
+            0 => Some(usize::MAX),
+            per_char => Some((limit - base) / per_char),
+        }
+    }
 }
 
 #[cfg(test)]

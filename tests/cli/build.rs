@@ -330,6 +330,34 @@ fn rejects_belong_to_their_set_and_a_failed_rebuild_keeps_the_old_ones() {
 }
 
 #[test]
+fn a_split_value_too_long_for_the_verf_is_a_rejected_row_not_a_failed_hour() {
+    // `a_20241212_T1_<split>_00_0001.dat.gz`: 29 characters and the split value; 19 fit in 48.
+    let fx = Fixture::new("build-long-split", SPEC);
+    let (fits, long) = ("p".repeat(19), "p".repeat(20));
+    let data = [
+        line(&["1", "250", "ok", "clk"]),
+        line(&["2", &fits, "just fits", "clk"]),
+        line(&["3", &long, "one too many", "clk"]),
+    ]
+    .concat();
+    fx.hour("07", &[("part-00000", data.into_bytes())]);
+    fx.build("2024121207")
+        .expect_code(0)
+        .stderr_has("3 rows in, 2 out, 0 filtered, 1 rejected");
+    assert!(fx
+        .out("07")
+        .join(format!("a_20241212_T1_{fits}_00_0001.dat.gz"))
+        .exists());
+    let rej = String::from_utf8_lossy(&gunzip(&fx.w.join("var/rejects/T1/20241212/07.rej.gz"))).into_owned();
+    assert!(
+        rej.starts_with(&format!(
+            "part-00000\t3\tsplit_by column prov is `{long}`: a file name with it would be longer than the .verf's 48-character column\t"
+        )),
+        "{rej}"
+    );
+}
+
+#[test]
 fn build_unmappable_characters_fail_naming_file_line_column_and_character() {
     let fx = Fixture::new(
         "build-unmappable",

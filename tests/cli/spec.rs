@@ -73,6 +73,19 @@ fn spec_check_reports_each_problem_with_file_and_line() {
             SPEC.replace("FROM input\n", "FROM input JOIN dim ON input.id = dim.id\n"),
             "T1.toml:11: JOIN is not supported",
         ),
+        (
+            "long-name",
+            SPEC.replace("a_{date}_T1_{batch}_{seq}", "a_{date}_a_name_of_twenty_eight_chars_{batch}_{seq}"),
+            "T1.toml:20: file_name `a_{date}_a_name_of_twenty_eight_chars_{batch}_{seq}.dat.gz` cannot fit \
+             the .verf's 48-character name column at the widest sequence (4 digits)",
+        ),
+        (
+            "long-split-name",
+            SPEC.replace("a_{date}_T1_{batch}_{seq}", "a_{date}_{split}_a_name_of_twenty_six_chars_{batch}_{seq}")
+                .replace("[output]\n", "[output]\nsplit_by = \"wt_xy\"\n")
+                .replace("verf_name = \"a_{date}_T1_{batch}.verf\"", "verf_name = \"a_{date}_{split}_{batch}.verf\""),
+            "cannot fit the .verf's 48-character name column with a one-character split value at the widest sequence (4 digits)",
+        ),
     ];
     for (dir, text, want) in cases {
         let f = w.create(format!("{dir}/T1.toml"), text);
