@@ -23,7 +23,7 @@ use crate::manifest::{Counts, InputEntry, Manifest, SetEntry};
 use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
 use crate::source::columnar;
-use crate::source::local::list_hour;
+use crate::source::local::{check_unchanged, list_hour, SizeChanged};
 use crate::spec::{Format, Spec, Vars};
 use crate::sql::Program;
 use crate::verf;
@@ -102,7 +102,21 @@ pub fn build(
             dry_run,
             batch: &opts.batch,
         };
-        let out = build_one_hour(&ctx, program, workers, fixed_time.clone(), &mut opts.plan)?;
+        // A local file that changed while it was read: the hour again, as a pull would.
+        let mut attempt = 0;
+        let out = loop {
+            match build_one_hour(&ctx, program, workers, fixed_time.clone(), &mut opts.plan) {
+                Err(e) if e.downcast_ref::<SizeChanged>().is_some() => {
+                    if attempt >= pull_opts.retries {
+                        break Err(e.context(format!("gave up after {} tries", attempt + 1)));
+                    }
+                    crate::say_warn!("{e:#}; building {} {} again", spec.name, hour_period(&date, hour));
+                    std::thread::sleep(pull_opts.backoff.delay(attempt));
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }?;
         let built = Built {
             counts: out.counts,
             sets: out.sets.len(),
@@ -260,6 +274,13 @@ fn build_one_hour(
         stream_from: streamed.then_some((ctx.source, rel.as_str())),
     };
     let result = build_hour(&job)
+        .and_then(|out| {
+            // What was read is what was listed, or the hour is read again.
+            if !streamed {
+                check_unchanged(&inputs)?;
+            }
+            Ok(out)
+        })
         .and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects.failed, started, plan));
     match result {
         Ok(out) => {

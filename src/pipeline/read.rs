@@ -1,6 +1,7 @@
 //! The reader: input files, in order, cut into rows, through the spec, into
 //! blocks for the compressors.
 
+use anyhow::Context;
 use crossbeam_channel::Sender;
 
 use super::rejects::{Reject, RejectSink};
@@ -106,7 +107,17 @@ fn read_text<'t>(
                 rows.job.progress,
             )?
         }
-        None => text::open(&input.path, spec.input.compression, rows.job.progress)?,
+        // A local file: the bytes listed at the start of the hour, not one more
+        // (what was appended since is checked for once the hour is read).
+        None => {
+            let file = std::fs::File::open(&input.path).with_context(|| format!("opening {}", input.path.display()))?;
+            text::open_reader(
+                Box::new(std::io::Read::take(file, input.size)),
+                &input.path.display().to_string(),
+                spec.input.compression,
+                rows.job.progress,
+            )?
+        }
     };
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();

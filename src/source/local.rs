@@ -17,6 +17,34 @@ pub struct InputFile {
     pub size: u64,
 }
 
+/// A local input file whose size is not the size it was listed with: still
+/// being written (or rewritten). Its hour is read again, as a pull would.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {now} bytes now, {listed} when the hour was listed: the file changed while being read (still being written?)")]
+pub struct SizeChanged {
+    pub path: String,
+    pub listed: u64,
+    pub now: u64,
+}
+
+/// Fails with [`SizeChanged`] when a file is no longer the size it was listed with.
+pub fn check_unchanged(inputs: &[InputFile]) -> anyhow::Result<()> {
+    for f in inputs {
+        let now = std::fs::metadata(&f.path)
+            .with_context(|| format!("reading {}", f.path.display()))?
+            .len();
+        if now != f.size {
+            return Err(SizeChanged {
+                path: f.path.display().to_string(),
+                listed: f.size,
+                now,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 pub struct LocalSource {
     pub root: PathBuf,
 }

@@ -95,3 +95,58 @@ fn an_unknown_destination_exits_2_naming_the_known_ones() {
     .stderr_has("(did you mean `outbox`?)");
     assert!(!w.join("outbox").exists(), "nothing was delivered");
 }
+
+#[test]
+fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
+    let w = Workdir::new("growing");
+    w.create(
+        "chama.toml",
+        format!(
+            "{}[pull]\nretries = 2\nretry_delay_ms = 50\n",
+            crate::harness::LOCAL_CONFIG
+        ),
+    );
+    w.create(
+        "interfaces/G1.toml",
+        "name = \"G1\"\n[input]\npath = \"g1/{date}{hour}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
+         [output]\nfile_name = \"g1_{date}_{batch}_{seq}.dat.gz\"\nverf_name = \"g1_{date}_{batch}.verf\"\n",
+    );
+    let rows: String = (0..100_000).map(|i| format!("{i}\u{1}value-{i}\n")).collect();
+    let file = w.create("dumps/g1/2024121200/part-0", &rows);
+    // A writer still appending, half a line at a time: any listing may end inside a line.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, file) = (stop.clone(), file.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                f.write_all(format!("late{n}\u{1}ha").as_bytes()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                f.write_all(b"lf\n").unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let r = w.run(&["build", "--iface", "G1", "--period", "2024121200"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let late = writer.join().unwrap();
+    r.expect_code(1)
+        .stderr_has("the file changed while being read (still being written?)")
+        .stderr_has("building G1 2024121200 again")
+        .stderr_has("gave up after 3 tries");
+    assert!(
+        !w.join("var/hourly/G1/20241212/00").exists(),
+        "no set from a file being written"
+    );
+    // Once it is written: every whole line, none torn.
+    w.run(&["build", "--iface", "G1", "--period", "2024121200"])
+        .expect_code(0)
+        .stderr_has(&format!(
+            "{} rows in, {} out, 0 filtered, 0 rejected",
+            100_000 + late,
+            100_000 + late
+        ));
+}
