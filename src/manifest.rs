@@ -20,6 +20,15 @@ pub struct Counts {
     /// Rows in which at least one character became `?` (unmappable = "replace").
     pub replaced_rows: u64,
     pub replaced_chars: u64,
+    /// Input files that began with a UTF-8 byte order mark, which was stripped.
+    #[serde(default)]
+    pub bom_stripped: u64,
+    /// Input lines with a NUL byte, or a CR (a CRLF line end, say): kept, unless
+    /// the spec's `[clean] strip` lists them.
+    #[serde(default)]
+    pub rows_with_nul: u64,
+    #[serde(default)]
+    pub rows_with_cr: u64,
 }
 
 impl Counts {
@@ -30,6 +39,9 @@ impl Counts {
         self.rejected += o.rejected;
         self.replaced_rows += o.replaced_rows;
         self.replaced_chars += o.replaced_chars;
+        self.bom_stripped += o.bom_stripped;
+        self.rows_with_nul += o.rows_with_nul;
+        self.rows_with_cr += o.rows_with_cr;
     }
 
     pub fn balanced(&self) -> bool {

@@ -124,6 +124,18 @@ pub fn build(
             bytes: out.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum(),
             seconds: out.seconds,
         };
+        let c = &built.counts;
+        if c.bom_stripped + c.rows_with_nul + c.rows_with_cr > 0 {
+            crate::say_warn!(
+                "{} {}: {} file(s) began with a UTF-8 BOM (stripped); {} row(s) hold a NUL byte, {} a CR \
+                 (kept: `[clean] strip` can remove them)",
+                spec.name,
+                hour_period(&date, hour),
+                c.bom_stripped,
+                c.rows_with_nul,
+                c.rows_with_cr
+            );
+        }
         if !opts.quiet {
             crate::say!(
                 "{} {}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",

@@ -130,6 +130,17 @@ fn read_text<'t>(
         };
         line_no += 1;
         rows.counts.rows_in += 1;
+        let line = match line.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) if line_no == 1 => {
+                rows.counts.bom_stripped += 1;
+                rest
+            }
+            _ => line,
+        };
+        if memchr::memchr2(0, b'\r', line).is_some() {
+            rows.counts.rows_with_nul += u64::from(memchr::memchr(0, line).is_some());
+            rows.counts.rows_with_cr += u64::from(memchr::memchr(b'\r', line).is_some());
+        }
         let text_line = match std::str::from_utf8(line) {
             Ok(s) => s,
             Err(e) => {

@@ -150,3 +150,60 @@ fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
             100_000 + late
         ));
 }
+
+/// A work directory with interface O1 (`id`, `v`, then `clean`, a `[clean]`
+/// section) and an hour whose file begins with a BOM and holds a CRLF line
+/// end and a NUL byte; built. The built rows, and the run.
+fn odd_bytes(name: &str, clean: &str) -> (Vec<String>, crate::harness::Run, Workdir) {
+    let w = Workdir::new(name);
+    w.create("chama.toml", crate::harness::LOCAL_CONFIG);
+    w.create(
+        "interfaces/O1.toml",
+        format!(
+            "name = \"O1\"\n[input]\npath = \"o1/{{date}}{{hour}}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
+             {clean}[output]\nfile_name = \"o1_{{date}}_{{batch}}_{{seq}}.dat.gz\"\nverf_name = \"o1_{{date}}_{{batch}}.verf\"\n"
+        ),
+    );
+    w.create(
+        "dumps/o1/2024121200/part-0",
+        b"\xEF\xBB\xBF1\x01a\r\n2\x01b\x00c\n3\x01plain\n",
+    );
+    let r = w.run(&["build", "--iface", "O1", "--period", "2024121200"]);
+    r.expect_code(0);
+    let out = crate::harness::gunzip(&w.join("var/hourly/O1/20241212/00/o1_20241212_00_0001.dat.gz"));
+    // Split on LF alone: `str::lines` would take a CR before it away.
+    let rows = String::from_utf8(out)
+        .unwrap()
+        .split_terminator('\n')
+        .map(String::from)
+        .collect();
+    (rows, r, w)
+}
+
+#[test]
+fn a_bom_is_stripped_and_nul_and_cr_are_counted_and_said() {
+    let (rows, r, w) = odd_bytes("oddbytes", "");
+    assert_eq!(
+        rows,
+        ["1|a\r", "2|b\0c", "3|plain"],
+        "the BOM goes; NUL and CR are kept by default"
+    );
+    r.stderr_has(
+        "chama: warning: O1 2024121200: 1 file(s) began with a UTF-8 BOM (stripped); 1 row(s) hold a NUL byte, 1 a CR",
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.join("var/hourly/O1/20241212/00/manifest.json")).unwrap()).unwrap();
+    let c = &m["counts"];
+    assert_eq!(
+        (
+            c["bom_stripped"].as_u64(),
+            c["rows_with_nul"].as_u64(),
+            c["rows_with_cr"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!((c["rows_in"].as_u64(), c["rows_out"].as_u64()), (Some(3), Some(3)));
+    // The spec's [clean] rule removes them.
+    let (rows, _, _) = odd_bytes("oddbytes-clean", "[clean]\nstrip = [\"\\r\", \"\\u0000\"]\n");
+    assert_eq!(rows, ["1|a", "2|bc", "3|plain"]);
+}
