@@ -25,6 +25,12 @@ pub enum Code {
     Locked = 6,
     /// Volume alarm.
     Alarm = 7,
+    /// Stopped by SIGHUP (128 + 1).
+    HungUp = 129,
+    /// Stopped by SIGINT (128 + 2).
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15).
+    Terminated = 143,
 }
 
 impl Code {
@@ -41,6 +47,7 @@ impl Code {
                 Code::Alarm => 5,
                 Code::BadInput => 6,
                 Code::Usage => 7,
+                Code::HungUp | Code::Interrupted | Code::Terminated => 8,
             }
         }
         if rank(other) > rank(self) {
@@ -107,9 +114,22 @@ impl From<Code> for Outcome {
 
 /// The exit code for an error: the first classified cause in its chain.
 pub fn code_of(err: &anyhow::Error) -> Code {
+    if let Some(i) = err.downcast_ref::<crate::signals::Interrupted>() {
+        return i.code();
+    }
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code();
+        }
+        if let Some(i) = cause.downcast_ref::<crate::signals::Interrupted>() {
+            return i.code();
+        }
+        if let Some(i) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|e| e.get_ref())
+            .and_then(|e| e.downcast_ref::<crate::signals::Interrupted>())
+        {
+            return i.code();
         }
         if cause.downcast_ref::<crate::spec::SpecError>().is_some() {
             return Code::Usage;

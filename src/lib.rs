@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod ops;
 pub mod period;
 pub mod pipeline;
+pub mod signals;
 pub mod sink;
 pub mod source;
 pub mod spec;
@@ -139,6 +140,10 @@ fn recorded(
     if dry_run {
         return f();
     }
+    // From here a signal stops the work at its next check, cleanly (signals.rs).
+    if let Err(e) = signals::install() {
+        crate::say_warn!("not catching SIGTERM, SIGINT and SIGHUP: {e}");
+    }
     // The record is worth having, not worth failing the work for (a full disk, say).
     let started = ledger::Ledger::open(&config.work().ledger_path())
         .and_then(|l| l.run_started(command, iface, period).map(|id| (l, id)));
@@ -149,7 +154,21 @@ fn recorded(
             None
         }
     };
-    let result = f();
+    let result = match (f(), signals::received()) {
+        (Ok(mut o), Some(i)) => {
+            o.code = i.code();
+            o.error = Some(i.to_string());
+            Ok(o)
+        }
+        (Err(e), Some(i)) if exit::code_of(&e) != i.code() => Err(e.context(i)),
+        (r, _) => r,
+    };
+    if let Some(i) = signals::received() {
+        crate::say_error!(
+            "{command} {iface} {period} {i}: what was complete stays (built hours, merged days, delivered files); \
+             what was under way is gone, or for an upload kept to resume; run the same command again to go on"
+        );
+    }
     if let Some((ledger, id)) = started {
         let (code, error) = match &result {
             Ok(o) => (o.code, o.error.clone().filter(|_| o.code != Code::Ok)),

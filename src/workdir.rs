@@ -228,6 +228,20 @@ fn hidden_beside(final_dir: &Path, what: &str) -> PathBuf {
     ))
 }
 
+/// The process that owns a hidden work entry (`.<name>.building-<pid>`,
+/// `.<name>.old-<pid>`, a rerun's `<date>-<pid>`), by its name.
+pub fn owner_pid(name: &str) -> Option<u32> {
+    let (head, pid) = name.rsplit_once('-')?;
+    let ours = (name.starts_with('.') && (head.ends_with(".building") || head.ends_with(".old")))
+        || (is_day(head) && !name.starts_with('.'));
+    ours.then(|| pid.parse().ok()).flatten()
+}
+
+/// Is process `pid` running (on this machine)?
+pub fn is_running(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
 /// Puts a complete directory (an hour, a day) in place of the old one: old
 /// aside, new in, old gone.
 pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
@@ -292,6 +306,13 @@ mod tests {
         assert_eq!(WorkDir::lock_day("T.x.20241212.lock"), Some("20241212"));
         assert!(is_hour("23") && !is_hour("24") && !is_hour("3"));
         assert!(is_day("20241212") && !is_day("2024121"));
+        assert_eq!(owner_pid(".03.building-42"), Some(42));
+        assert_eq!(owner_pid(".20241212.old-7"), Some(7));
+        assert_eq!(owner_pid(".05.rej.gz.building-9"), Some(9));
+        assert_eq!(owner_pid("20241212-5"), Some(5));
+        assert_eq!(owner_pid("03"), None);
+        assert_eq!(owner_pid("x-5"), None);
+        assert!(is_running(std::process::id()));
         let b = building_dir(Path::new("/w/out/T/20241212"));
         assert!(b.to_string_lossy().starts_with("/w/out/T/.20241212.building-"));
     }

@@ -13,12 +13,13 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::source::pull::PULLED;
-use crate::workdir::{days_under, hours_under, is_day, manifest_path, Sets, WorkDir};
+use crate::workdir::{days_under, hours_under, is_day, is_running, manifest_path, owner_pid, Sets, WorkDir};
 
 struct Cleaner<'a> {
     dry_run: bool,
     files: usize,
     bytes: u64,
+    abandoned: usize,
     out: &'a mut dyn Write,
 }
 
@@ -37,6 +38,42 @@ impl Cleaner<'_> {
         self.bytes += meta.len();
         let what = if self.dry_run { "would remove" } else { "removed" };
         writeln!(self.out, "{what} {}", path.display())?;
+        Ok(())
+    }
+
+    /// Removes what a killed build, merge or rerun left in `dir` (hidden
+    /// `.<name>.building-<pid>` and `.<name>.old-<pid>` entries, a rerun's
+    /// `<date>-<pid>`): only where that process is gone and `locked` (its
+    /// interface and day) is not held. Any day, however recent.
+    fn abandoned(&mut self, dir: &Path, locked: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+        let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
+        let mut found: Vec<(String, PathBuf)> = rd
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        found.sort();
+        for (name, path) in found {
+            let Some(pid) = owner_pid(&name) else { continue };
+            if is_running(pid) || locked(&name) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path)?;
+            if !self.dry_run {
+                let removed = if meta.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("removing {}", path.display()))?;
+            }
+            self.abandoned += 1;
+            let what = if self.dry_run { "would remove" } else { "removed" };
+            writeln!(
+                self.out,
+                "{what} {} (left by process {pid}, which is gone)",
+                path.display()
+            )?;
+        }
         Ok(())
     }
 
@@ -93,6 +130,8 @@ impl Cleaner<'_> {
 pub struct Cleaned {
     pub files: usize,
     pub bytes: u64,
+    /// Hidden directories and files of killed runs removed (or that would be).
+    pub abandoned: usize,
     /// Days before this one (`YYYYMMDD`) were cleaned.
     pub cutoff: String,
 }
@@ -107,6 +146,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         dry_run,
         files: 0,
         bytes: 0,
+        abandoned: 0,
         out,
     };
     let work = config.work();
@@ -145,6 +185,27 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         }
         c.prune(&iface);
     }
+    // What killed builds, merges and reruns left, on any day.
+    let held =
+        |iface: &str, day: &str| std::fs::File::open(work.lock_file(iface, day)).is_ok_and(|f| f.try_lock().is_err());
+    for (name, iface) in work.ifaces(Sets::Hourly) {
+        for (day, dir) in days_under(&iface) {
+            c.abandoned(&dir, |_| held(&name, &day))?;
+        }
+    }
+    for (name, iface) in work.ifaces(Sets::Daily) {
+        c.abandoned(&iface, |entry| entry.get(1..9).is_some_and(|day| held(&name, day)))?;
+    }
+    for (name, iface) in work.tree_ifaces("rejects") {
+        for (day, dir) in days_under(&iface) {
+            c.abandoned(&dir, |_| held(&name, &day))?;
+        }
+    }
+    for (name, iface) in work.tree_ifaces("rerun") {
+        c.abandoned(&iface, |entry| entry.get(..8).is_some_and(|day| held(&name, day)))?;
+        c.prune(&iface);
+    }
+    c.prune(&work.root().join("rerun"));
     // Lock files of old days, unless someone holds one.
     if let Ok(rd) = std::fs::read_dir(work.locks_dir()) {
         let mut locks: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
@@ -163,6 +224,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
     Ok(Cleaned {
         files: c.files,
         bytes: c.bytes,
+        abandoned: c.abandoned,
         cutoff,
     })
 }

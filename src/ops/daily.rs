@@ -35,6 +35,10 @@ pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Done<IfaceRun
     let date = period.date_str();
     let mut out = Done::new();
     for iface in ifaces {
+        if let Some(i) = crate::signals::received() {
+            out.note(i.code(), Some(format!("{iface} {date}: not started: {i}")));
+            break;
+        }
         let mut r = IfaceRun {
             interface: iface.clone(),
             ..IfaceRun::default()
@@ -80,6 +84,9 @@ fn run_one(config: &Config, iface: &str, period: &Period, r: &mut IfaceRun) -> a
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&h) = missing.get(i) else { return };
+                if crate::signals::received().is_some() {
+                    return;
+                }
                 let mut opts = BuildOptions {
                     jobs: Some((cores / lanes).max(1)),
                     ..BuildOptions::regular()

@@ -137,6 +137,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
             };
             let mut entries = Vec::new();
             for (hh, f) in &linked {
+                crate::signals::check()?;
                 let name = name_of(entries.len() as u64 + 1)?;
                 let from = hourly.join(hh).join(&f.name);
                 if let Some(so) = plan.as_mut() {
@@ -270,6 +271,7 @@ fn compact_tails(
     let mut out = Vec::new();
     type Open = (String, flate2::write::GzEncoder<AtomicFile>, u64);
     let mut cur: Option<Open> = None;
+    let mut lines_read = 0u64;
     let finish = |(name, enc, rows): Open| {
         enc.finish().with_context(|| format!("compressing {name}"))?.commit()?;
         let (md5, bytes) = md5_file(&dir.join(&name))?;
@@ -293,6 +295,10 @@ fn compact_tails(
                 .with_context(|| format!("reading {}", src.display()))?;
             if n == 0 {
                 break;
+            }
+            lines_read += 1;
+            if lines_read.is_multiple_of(4096) {
+                crate::signals::check()?;
             }
             if cur.is_none() {
                 let name = name_of(seq)?;

@@ -145,6 +145,10 @@ pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8)
                     error: Some(msg),
                     detail: T::default(),
                 });
+                // A signal stops the period here, not just this hour.
+                if crate::signals::received().is_some() {
+                    break;
+                }
             }
         }
     }

@@ -68,6 +68,8 @@ pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -
         for (host, h) in &r.hosts {
             ledger.push_host(id, host, h.files, h.bytes, h.error.as_deref())?;
         }
+        // Cut by a signal: what was sent is in the ledger, for the next push to resume.
+        crate::signals::check()?;
         match &r.error {
             Some(e) => {
                 let msg = format!("{} {period_s}: {e}", spec.name);

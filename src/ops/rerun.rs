@@ -76,6 +76,7 @@ pub fn rerun(
     let ledger = Ledger::open(&config.work().ledger_path())?;
     let mut out = Done::new();
     for (date, hours) in &days {
+        crate::signals::check()?;
         let mut rec = Rerun {
             iface: spec.name.clone(),
             period: date.clone(),

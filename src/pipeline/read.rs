@@ -63,6 +63,9 @@ pub(super) fn read_and_split(
                 let mut file = ColumnarRows::open(&input.path, &spec.input, job.columns, job.program.used_columns())?;
                 let mut row_no = 0;
                 file.for_each(|fields, unwritable| {
+                    if row_no % 1024 == 0 {
+                        crate::signals::check()?;
+                    }
                     row_no += 1;
                     rows.counts.rows_in += 1;
                     if let Some(why) = unwritable {
@@ -128,6 +131,9 @@ fn read_text<'t>(
             Ok(None) => return Ok(()),
             Err(e) => return Err(text::read_error(&e, &input.path.display().to_string(), line_no)),
         };
+        if line_no.is_multiple_of(1024) {
+            crate::signals::check()?;
+        }
         line_no += 1;
         rows.counts.rows_in += 1;
         let line = match line.strip_prefix(b"\xEF\xBB\xBF") {

@@ -147,7 +147,7 @@ impl Pace<'_> {
         if let Some(l) = self.limit {
             l.take(n as u64);
         }
-        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || crate::signals::received().is_some() {
             return Err(Cancelled.into());
         }
         Ok(())

@@ -143,7 +143,12 @@ fn wait_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>, opts: &Pull
     loop {
         match list_ready(source, dir, ready) {
             Err(e) if code_of(&e) == Code::NotReady && Instant::now() + opts.poll <= deadline => {
-                std::thread::sleep(opts.poll)
+                // A second at a time: a signal stops the wait.
+                let until = Instant::now() + opts.poll;
+                while Instant::now() < until {
+                    crate::signals::check()?;
+                    std::thread::sleep((until - Instant::now()).min(Duration::from_secs(1)));
+                }
             }
             other => return other,
         }
@@ -228,6 +233,9 @@ fn pull_file(
                     }
                     Err(e) => e,
                 };
+                if let Some(i) = crate::signals::received() {
+                    return Err(anyhow::Error::new(i));
+                }
                 if attempt >= opts.retries {
                     return Err(why.context(format!(
                         "pulling {} (gave up after {} tries)",
@@ -248,6 +256,7 @@ fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, out: &mut AtomicFile
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
+        crate::signals::check()?;
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

@@ -207,3 +207,182 @@ fn a_bom_is_stripped_and_nul_and_cr_are_counted_and_said() {
     let (rows, _, _) = odd_bytes("oddbytes-clean", "[clean]\nstrip = [\"\\r\", \"\\u0000\"]\n");
     assert_eq!(rows, ["1|a", "2|bc", "3|plain"]);
 }
+
+/// Waits (up to 60 s) until `ready` holds, polling.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let t = std::time::Instant::now();
+    while !ready() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "never saw {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn kill(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// Every path under `dir` whose name has `needle`.
+fn paths_with(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(needle) {
+                out.push(e.path().display().to_string());
+            }
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The last run the ledger recorded: command, code, error.
+fn last_run(w: &Workdir) -> (String, Option<i64>, Option<String>) {
+    let ledger = chama::ledger::Ledger::open(&w.join("var/ledger.sqlite")).unwrap();
+    let r = ledger.runs(None, "").unwrap().pop().expect("a run recorded");
+    (r.command, r.code, r.error)
+}
+
+/// A work directory with interface B1 (`id`, `v`) whose hour 2024121200 is
+/// a few hundred thousand lines, long enough to stop in the middle.
+fn big_hour(name: &str) -> Workdir {
+    let w = Workdir::new(name);
+    w.create("chama.toml", crate::harness::LOCAL_CONFIG);
+    w.create(
+        "interfaces/B1.toml",
+        "name = \"B1\"\n[input]\npath = \"b1/{date}{hour}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
+         [output]\nlines_per_file = 20000\nfile_name = \"b1_{date}_{batch}_{seq}.dat.gz\"\nverf_name = \"b1_{date}_{batch}.verf\"\n\
+         [delivery]\ndestinations = [\"outbox\"]\nremote_dir = \"/in\"\n",
+    );
+    let rows: String = (0..600_000)
+        .map(|i| format!("{i}\u{1}some value of the row {i}\n"))
+        .collect();
+    w.create("dumps/b1/2024121200/part-0", &rows);
+    w
+}
+
+#[test]
+fn sigterm_stops_a_build_cleans_up_records_it_and_exits_143() {
+    let w = big_hour("sigterm-build");
+    let child = w
+        .command(&["build", "--iface", "B1", "--period", "2024121200", "--jobs", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let day = w.join("var/hourly/B1/20241212");
+    wait_for("the hour being built", || !paths_with(&day, ".00.building-").is_empty());
+    kill(&child, "-TERM");
+    let t = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "stopped promptly");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(stderr.contains("run the same command again to go on"), "{stderr}");
+    assert!(
+        paths_with(&w.join("var"), "building").is_empty(),
+        "no building directory is left"
+    );
+    assert!(
+        paths_with(&w.join("var"), ".part").is_empty(),
+        "no temporary file is left"
+    );
+    assert!(!day.join("00").exists(), "no set was published");
+    let (command, code, error) = last_run(&w);
+    assert_eq!((command.as_str(), code), ("build", Some(143)));
+    assert!(error.unwrap_or_default().contains("interrupted by SIGTERM"));
+    // The same command again finishes the hour.
+    w.run(&["build", "--iface", "B1", "--period", "2024121200"])
+        .expect_code(0)
+        .stderr_has("600000 rows in, 600000 out");
+}
+
+#[test]
+fn sigint_cuts_a_push_short_with_no_verf_and_the_next_push_resumes() {
+    let w = big_hour("sigint-push");
+    w.run(&["build", "--iface", "B1", "--period", "2024121200"])
+        .expect_code(0);
+    let child = w
+        .command(&["push", "--iface", "B1", "--period", "2024121200", "--bwlimit", "2M"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let remote = w.join("outbox/in");
+    wait_for("an upload under way", || !paths_with(&remote, ".part").is_empty());
+    kill(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert!(paths_with(&remote, ".verf").is_empty(), "no .verf over a set cut short");
+    assert_eq!(last_run(&w).1, Some(130));
+    w.run(&["push", "--iface", "B1", "--period", "2024121200"])
+        .expect_code(0);
+    w.run(&[
+        "verify",
+        "--iface",
+        "B1",
+        "--period",
+        "2024121200",
+        "--dest",
+        "outbox",
+        "--deep",
+    ])
+    .expect_code(0);
+}
+
+#[test]
+fn sighup_ends_a_pull_waiting_for_its_hour_with_129() {
+    let w = big_hour("sighup-wait");
+    let child = w
+        .command(&["pull", "--iface", "B1", "--period", "2024121201", "--wait", "10m"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    kill(&child, "-HUP");
+    let t = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(129), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(t.elapsed() < std::time::Duration::from_secs(3), "the wait ends at once");
+}
+
+#[test]
+fn clean_removes_what_killed_runs_left_and_only_that() {
+    let w = Workdir::bundled("clean-abandoned");
+    let gone = 999_999; // no such process
+    for p in [
+        format!("var/hourly/CM001/20241212/.03.building-{gone}/x.dat.gz"),
+        format!("var/hourly/CM001/20241212/.04.old-{gone}/manifest.json"),
+        format!("var/out/CM001/.20241212.building-{gone}/y.verf"),
+        format!("var/rerun/CM001/20241212-{gone}/hourly/z"),
+    ] {
+        w.create(&p, "left behind");
+    }
+    w.create(format!("var/rejects/CM001/20241212/.05.rej.gz.building-{gone}"), "x");
+    // Ours, still running: stays.
+    let mine = format!("var/hourly/CM001/20241212/.06.building-{}/a", std::process::id());
+    w.create(&mine, "in use");
+    w.run(&["clean", "--dry-run"])
+        .expect_code(0)
+        .stdout_has(&format!(
+            "would remove var/hourly/CM001/20241212/.03.building-{gone} (left by process {gone}, which is gone)"
+        ))
+        .stderr_has("would remove 5 hidden entr(ies) left by killed runs");
+    w.run(&["clean"])
+        .expect_code(0)
+        .stdout_has(&format!("(left by process {gone}, which is gone)"))
+        .stderr_has("removed 5 hidden entr(ies) left by killed runs");
+    let left = paths_with(&w.join("var"), &gone.to_string());
+    assert!(left.is_empty(), "{left:?}");
+    assert!(w.join(&mine).exists(), "a live process's directory stays");
+    assert!(!w.join("var/rerun").exists(), "an emptied rerun/ goes");
+}

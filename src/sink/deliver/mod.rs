@@ -246,6 +246,8 @@ impl<'a> Engine<'a> {
             }
         }
         self.drain()?;
+        // A signal cut the data files short: no .verf goes up.
+        crate::signals::check()?;
         // Then each set's .verf, once all its data files are there.
         {
             let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
@@ -466,7 +468,7 @@ impl<'a> Engine<'a> {
                 if slot.dead.load(Ordering::Relaxed) {
                     break Outcome::HostFailed;
                 }
-                if job.cancel.load(Ordering::Relaxed) {
+                if job.cancel.load(Ordering::Relaxed) || crate::signals::received().is_some() {
                     break Outcome::Cancelled;
                 }
                 if conn.is_none() {
@@ -488,6 +490,9 @@ impl<'a> Engine<'a> {
                     }
                     Err(e) => {
                         conn = None;
+                        if crate::signals::received().is_some() {
+                            break Outcome::Cancelled;
+                        }
                         if has::<HostRefused>(&e) || attempt >= self.dest.retries {
                             self.fail_host(h, &e);
                             break Outcome::HostFailed;

@@ -53,7 +53,7 @@ impl Engine<'_> {
     pub(super) fn next_job(&self, h: usize) -> Option<Job> {
         let mut q = self.q();
         loop {
-            if self.slots[h].dead.load(Ordering::Relaxed) {
+            if self.slots[h].dead.load(Ordering::Relaxed) || crate::signals::received().is_some() {
                 return None;
             }
             if let Some(item) = q.pending.pop_front() {
