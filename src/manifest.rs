@@ -23,8 +23,8 @@ pub struct Counts {
     /// Input files that began with a UTF-8 byte order mark, which was stripped.
     #[serde(default)]
     pub bom_stripped: u64,
-    /// Input lines with a NUL byte, or a CR (a CRLF line end, say): kept, unless
-    /// the spec's `[clean] strip` lists them.
+    /// Rows whose NUL bytes, or CRs (a CRLF line end, say), passed into the
+    /// output: those the spec's `[clean] strip` does not take out.
     #[serde(default)]
     pub rows_with_nul: u64,
     #[serde(default)]

@@ -125,13 +125,19 @@ pub fn build(
             seconds: out.seconds,
         };
         let c = &built.counts;
-        if c.bom_stripped + c.rows_with_nul + c.rows_with_cr > 0 {
+        if c.bom_stripped > 0 {
             crate::say_warn!(
-                "{} {}: {} file(s) began with a UTF-8 BOM (stripped); {} row(s) hold a NUL byte, {} a CR \
-                 (kept: `[clean] strip` can remove them)",
+                "{} {}: {} file(s) began with a UTF-8 BOM (stripped)",
                 spec.name,
                 hour_period(&date, hour),
-                c.bom_stripped,
+                c.bom_stripped
+            );
+        }
+        if c.rows_with_nul + c.rows_with_cr > 0 {
+            crate::say_warn!(
+                "{} {}: {} row(s) hold a NUL byte, {} a CR (kept: `[clean] strip` can remove them)",
+                spec.name,
+                hour_period(&date, hour),
                 c.rows_with_nul,
                 c.rows_with_cr
             );

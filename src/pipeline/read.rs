@@ -125,6 +125,7 @@ fn read_text<'t>(
     let mut line_no = 0u64;
     let mut fields_store: Vec<Option<&str>> = Vec::new();
     let mut cutter = text::FieldCutter::new(&spec.input);
+    let (count_nul, count_cr) = (!spec.clean.strip.contains(&'\0'), !spec.clean.strip.contains(&'\r'));
     loop {
         let line = match lines.next_line() {
             Ok(Some(l)) => l,
@@ -143,10 +144,6 @@ fn read_text<'t>(
             }
             _ => line,
         };
-        if memchr::memchr2(0, b'\r', line).is_some() {
-            rows.counts.rows_with_nul += u64::from(memchr::memchr(0, line).is_some());
-            rows.counts.rows_with_cr += u64::from(memchr::memchr(b'\r', line).is_some());
-        }
         let text_line = match std::str::from_utf8(line) {
             Ok(s) => s,
             Err(e) => {
@@ -164,6 +161,12 @@ fn read_text<'t>(
         if n != columns {
             rows.reject(&input.name, line_no, text::field_count_error(n, columns), line)?;
         } else {
+            // NUL and CR passing into a row that goes on (a rejected one is in the
+            // rejects already; `[clean] strip` may take them out).
+            if (count_nul || count_cr) && memchr::memchr2(0, b'\r', line).is_some() {
+                rows.counts.rows_with_nul += u64::from(count_nul && memchr::memchr(0, line).is_some());
+                rows.counts.rows_with_cr += u64::from(count_cr && memchr::memchr(b'\r', line).is_some());
+            }
             let mut values = recycle(std::mem::take(values_store));
             rows.row(text_line, &fields, &mut values, input, line_no, line)?;
             *values_store = recycle(values);
