@@ -11,7 +11,10 @@ Settings, from the environment of the scheduler and workers:
   CHAMA_CONFIG      its chama.toml (default: chama's own lookup)
   CHAMA_WORKDIR     the directory chama runs in (default: the current one)
   CHAMA_INTERFACES  the interfaces directory, one task per *.toml (default: $CHAMA_WORKDIR/interfaces)
+  CHAMA_IFACES      the interfaces to run, comma-separated (default: one task per spec there)
   CHAMA_RETRIES     retries of a retryable failure (default 3), CHAMA_RETRY_MINUTES between them (default 20)
+  CHAMA_TIMEOUT_MINUTES  each task's execution_timeout (default 240); a task past it is
+                    retried, its chama stopped with SIGTERM first (exit 143, nothing left half-made)
 """
 import json
 import os
@@ -26,27 +29,56 @@ CHAMA = os.environ.get("CHAMA_BIN", "chama")
 WORKDIR = os.environ.get("CHAMA_WORKDIR", os.getcwd())
 INTERFACES = Path(os.environ.get("CHAMA_INTERFACES", os.path.join(WORKDIR, "interfaces")))
 RETRYABLE = {1, 3, 5, 6}
+TIMEOUT = timedelta(minutes=float(os.environ.get("CHAMA_TIMEOUT_MINUTES", "240")))
+# How long a chama that was sent SIGTERM may take to stop before it is killed.
+STOP_SECONDS = 60
 
 
 def run_chama(iface: str, period: str) -> dict:
-    """Runs the daily job for one interface; returns chama's JSON summary."""
-    p = subprocess.run(
+    """Runs the daily job for one interface; returns chama's JSON summary.
+
+    When Airflow ends the task (its execution_timeout, an operator marking it
+    failed or clearing it), chama gets SIGTERM and is waited for: it stops
+    cleanly (exit 143), leaving nothing half-made, before the task ends.
+    """
+    p = subprocess.Popen(
         [CHAMA, "run", "--iface", iface, "--period", period, "--json"],
         cwd=WORKDIR,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    print(p.stderr, end="")
-    last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "{}"
+    try:
+        out, err = p.communicate()
+    except BaseException:
+        p.terminate()
+        try:
+            out, err = p.communicate(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        print(err, end="")
+        print(f"chama run {iface} {period} stopped with SIGTERM: exited {p.returncode}")
+        raise
+    print(err, end="")
+    last = out.strip().splitlines()[-1] if out.strip() else "{}"
     try:
         summary = json.loads(last)
     except json.JSONDecodeError:
-        summary = {"code": p.returncode, "stdout": p.stdout[-2000:]}
+        summary = {"code": p.returncode, "stdout": out[-2000:]}
     if p.returncode == 0:
         return summary
     if p.returncode in RETRYABLE:
         raise AirflowException(f"chama run {iface} {period} exited {p.returncode} (retryable)")
     raise AirflowFailException(f"chama run {iface} {period} exited {p.returncode}: needs a person, not a retry")
+
+
+def interfaces() -> list:
+    """CHAMA_IFACES if set (a typo there fails its task once: chama exits 2), else every spec."""
+    listed = os.environ.get("CHAMA_IFACES", "").strip()
+    if listed:
+        return [i.strip() for i in listed.split(",") if i.strip()]
+    return [spec.stem for spec in sorted(INTERFACES.glob("*.toml"))]
 
 
 with DAG(
@@ -57,11 +89,11 @@ with DAG(
     default_args={
         "retries": int(os.environ.get("CHAMA_RETRIES", "3")),
         "retry_delay": timedelta(minutes=float(os.environ.get("CHAMA_RETRY_MINUTES", "20"))),
+        "execution_timeout": TIMEOUT,
     },
     tags=["chama"],
 ) as dag:
-    for spec in sorted(INTERFACES.glob("*.toml")):
-        iface = spec.stem
+    for iface in interfaces():
 
         @task(task_id=f"run_{iface}")
         def run_one(iface: str = iface, ds_nodash=None) -> dict:

@@ -63,3 +63,44 @@ tries=$(grep -c "exited 3 (retryable)" "$T/late.log" || true)
 [ "$tries" -ge 2 ] && grep -qi "up_for_retry" "$T/late.log" || {
   tail -40 "$T/late.log"; echo "FAIL: exit 3 was not retried ($tries tries)" >&2; exit 1; }
 echo "ok: data not there yet (exit 3) was retried: $tries tries"
+
+echo "airflow dags test chama_daily 2024-12-15 with CHAMA_IFACES=CM01 (a typo: exit 2, no retry)"
+if CHAMA_IFACES=CM01 "$AV/bin/airflow" dags test chama_daily 2024-12-15 > "$T/typo.log" 2>&1; then
+  echo "FAIL: a mistyped interface succeeded" >&2; exit 1
+fi
+tries=$(grep -c "exited 2: needs a person" "$T/typo.log" || true)
+{ [ "$tries" -ge 1 ] && grep -q "no interface \`CM01\`" "$T/typo.log" && ! grep -qi "up_for_retry" "$T/typo.log"; } || {
+  tail -40 "$T/typo.log"; echo "FAIL: a mistyped interface was not failed once, without retry" >&2; exit 1; }
+[ ! -e "$T/work/var/locks/CM01.20241215.lock" ] || { echo "FAIL: a lock was taken for a mistyped interface" >&2; exit 1; }
+echo "ok: the mistyped interface failed its task once, naming the known ones, with no retry"
+
+echo "airflow dags test chama_daily 2024-12-16: a task past its execution_timeout"
+# One hour big enough that building it outlasts a 3-second timeout.
+mkdir -p "$T/slow/slow/2024121600"
+seq 1 4000000 | awk '{print $1 "\001some value of the row " $1}' > "$T/slow/slow/2024121600/part-0"
+cat > "$T/work/interfaces/SLOW.toml" <<EOS
+name = "SLOW"
+[input]
+source = "slow"
+path = "slow/{date}{hour}"
+columns = ["id", "v"]
+[transform]
+sql = "SELECT id, v FROM input"
+[output]
+file_name = "slow_{date}_{batch}_{seq}.dat.gz"
+verf_name = "slow_{date}_{batch}.verf"
+[delivery]
+destinations = ["outbox"]
+remote_dir = "/slow"
+EOS
+printf '[sources.slow]\nkind = "local"\nroot = "%s/slow"\n' "$T" >> "$T/work/chama.toml"
+if CHAMA_IFACES=SLOW CHAMA_RETRIES=1 CHAMA_TIMEOUT_MINUTES=0.05 \
+   "$AV/bin/airflow" dags test chama_daily 2024-12-16 > "$T/timeout.log" 2>&1; then
+  echo "FAIL: a task past its timeout succeeded" >&2; exit 1
+fi
+stops=$(grep -c "stopped with SIGTERM: exited 143" "$T/timeout.log" || true)
+{ [ "$stops" -ge 2 ] && grep -qi "up_for_retry" "$T/timeout.log"; } || {
+  tail -60 "$T/timeout.log"; echo "FAIL: the timed-out task was not stopped with SIGTERM and retried ($stops stops)" >&2; exit 1; }
+left=$(find "$T/work/var" \( -name '*.part' -o -name '*.building-*' -o -name '*.old-*' \) | wc -l)
+[ "$left" -eq 0 ] || { find "$T/work/var" -name '*.part' -o -name '*.building-*'; echo "FAIL: $left half-made entries left" >&2; exit 1; }
+echo "ok: the task past its timeout was retried; each try stopped chama with SIGTERM (exit 143), nothing left half-made"

@@ -643,6 +643,52 @@ fn killed_at_random_moments_the_push_resumes_and_finishes_without_duplicates_or_
 }
 
 #[test]
+fn sigterm_cuts_a_push_to_openssh_short_and_the_same_push_resumes_byte_identical() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Setup::new("sigterm-push", &sftp);
+    s.config(&[2222, 2223, 2224], "spread", "");
+    let want = s.set(8, 2_000_000, 7);
+    let total: u64 = want.values().map(|v| v.len() as u64).sum();
+    let watcher = Watcher::start(s.remote());
+    let child = s.spawn_push(&["--bwlimit", "4M"]);
+    let t = Instant::now();
+    while dir_files(&s.remote()).keys().all(|n| !n.ends_with(".part")) {
+        assert!(t.elapsed() < Duration::from_secs(30), "no upload started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "in-flight uploads are cut, not finished"
+    );
+    assert!(stderr.contains("push T1 2024121200 interrupted by SIGTERM"), "{stderr}");
+    assert!(
+        dir_files(&s.remote()).keys().all(|n| !n.ends_with(".verf")),
+        "no .verf over a set cut short"
+    );
+    // The same push goes on where it stopped, and the set is whole, byte for byte.
+    let r = s.push(&["--json"]);
+    r.expect_code(0);
+    let sent = r.json()["destinations"][0]["bytes"].as_u64().unwrap();
+    assert!(
+        sent < total,
+        "the last push sent {sent} of {total} bytes: the cut one's work was kept"
+    );
+    watcher.check();
+    assert_delivered(&s.remote(), &want);
+}
+
+#[test]
 fn a_rebuilt_set_replaces_the_old_one_without_a_stale_verf_showing() {
     let Some(sftp) = servers() else { return };
     let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());

@@ -157,6 +157,49 @@ fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 }
 
 #[test]
+fn run_stopped_by_sigterm_leaves_nothing_half_made_and_resumes_byte_identical() {
+    let run_env = |w: &Workdir, cfg: &PathBuf| {
+        let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
+        cmd.env("CHAMA_CONFIG", cfg).env("SOURCE_DATE_EPOCH", "1734000000");
+        cmd
+    };
+    let (a, acfg) = setup("run-term-ref");
+    a.run_cmd(run_env(&a, &acfg)).expect_code(0);
+    let want = tree(&a.join("outbox"));
+
+    let (b, bcfg) = setup("run-term");
+    let child = run_env(&b, &bcfg).stderr(Stdio::piped()).spawn().unwrap();
+    let hourly = b.join("var/hourly/CM001/20241212");
+    let t = Instant::now();
+    while fs::read_dir(&hourly).map_or(0, |rd| rd.count()) < 3 {
+        assert!(t.elapsed() < Duration::from_secs(60), "no hour built");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("run CM001 20241212 interrupted by SIGTERM"), "{stderr}");
+    let leftovers: Vec<String> = tree(&b.join("var"))
+        .into_keys()
+        .filter(|k| k.ends_with(".part") || k.contains(".building-") || k.contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!b.join("outbox/incoming").exists() || tree(&b.join("outbox")).len() < want.len());
+    // The same command again: the day as an undisturbed run delivers it.
+    b.run_cmd(run_env(&b, &bcfg)).expect_code(0);
+    let got = tree(&b.join("outbox"));
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (k, v) in &want {
+        assert!(got[k] == *v, "{k} differs from the undisturbed run");
+    }
+}
+
+#[test]
 fn run_killed_20_times_at_random_points_then_finishes_byte_identical() {
     let run_env = |w: &Workdir, cfg: &PathBuf| {
         let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
