@@ -556,8 +556,9 @@ impl<'a> Engine<'a> {
             progress: Some(&self.slots[h].bar),
         };
         if let Err(e) = c.upload(&it.local, &part, offset, &pace) {
-            if has::<Cancelled>(&e) {
-                // The other copy won: this one's temporary file goes.
+            // The other copy won: this one's temporary file goes. Cut by a signal,
+            // it stays for the next push to resume (a straggler's copy never resumes).
+            if has::<Cancelled>(&e) && (crate::signals::received().is_none() || job.speculative) {
                 c.remove(&part)?;
             }
             return Err(e);
