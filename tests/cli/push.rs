@@ -508,6 +508,39 @@ fn a_frozen_host_times_out_and_the_next_takes_over_within_the_bound() {
 }
 
 #[test]
+fn a_second_signal_ends_a_push_stuck_on_a_frozen_host_at_once() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Setup::new("second-signal", &sftp);
+    // timeout_seconds = 3: a call blocked on the frozen host returns after 3 s at the earliest.
+    s.config(&[2224], "failover", "");
+    s.set(1, 100_000, 4);
+    signal_host(&sftp, 2224, "-STOP");
+    let child = s.spawn_push(&[]);
+    std::thread::sleep(Duration::from_millis(800));
+    let term = || {
+        assert!(Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success())
+    };
+    // The first asks chama to stop at its next check, which a call blocked on the frozen host does not reach.
+    term();
+    std::thread::sleep(Duration::from_millis(500));
+    term();
+    let t = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    signal_host(&sftp, 2224, "-CONT");
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "the second signal ended it at once, not the timeout: {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn bad_credentials_and_host_keys_are_refused_naming_the_host_and_no_secret_is_shown() {
     let Some(sftp) = servers() else { return };
     let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
