@@ -2,7 +2,7 @@
 //! names that are paths; each an exit 2 (fix it, do not retry) that says
 //! what there is, before anything is locked, recorded or written.
 
-use crate::harness::Workdir;
+use crate::harness::{id_v_spec, Workdir};
 
 #[test]
 fn an_unknown_interface_exits_2_naming_the_known_ones_before_any_lock() {
@@ -65,34 +65,16 @@ fn an_unknown_destination_exits_2_naming_the_known_ones() {
     let w = Workdir::bundled("desttypo");
     w.run(&["build", "--iface", "CM001", "--period", "2024121203"])
         .expect_code(0);
-    for args in [
-        &["push", "--iface", "CM001", "--period", "2024121203", "--dest", "outbx"][..],
-        &[
-            "push",
-            "--iface",
-            "CM001",
-            "--period",
-            "2024121203",
-            "--dest",
-            "outbx",
-            "--dry-run",
-        ],
-    ] {
-        w.run(args)
-            .expect_code(2)
-            .stderr_has("no destination `outbx` in the configuration (did you mean `outbox`?); known: outbox");
+    let known = "no destination `outbx` in the configuration (did you mean `outbox`?); known: outbox";
+    for (command, extra) in [("push", None), ("push", Some("--dry-run")), ("verify", None)] {
+        let mut args = vec![command, "--iface", "CM001", "--period", "2024121203", "--dest", "outbx"];
+        args.extend(extra);
+        let r = w.run(&args);
+        r.expect_code(2).stderr_has("(did you mean `outbox`?)");
+        if command == "push" {
+            r.stderr_has(known);
+        }
     }
-    w.run(&[
-        "verify",
-        "--iface",
-        "CM001",
-        "--period",
-        "2024121203",
-        "--dest",
-        "outbx",
-    ])
-    .expect_code(2)
-    .stderr_has("(did you mean `outbox`?)");
     assert!(!w.join("outbox").exists(), "nothing was delivered");
 }
 
@@ -106,11 +88,7 @@ fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
             crate::harness::LOCAL_CONFIG
         ),
     );
-    w.create(
-        "interfaces/G1.toml",
-        "name = \"G1\"\n[input]\npath = \"g1/{date}{hour}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
-         [output]\nfile_name = \"g1_{date}_{batch}_{seq}.dat.gz\"\nverf_name = \"g1_{date}_{batch}.verf\"\n",
-    );
+    w.create("interfaces/G1.toml", id_v_spec("G1", "", "", ""));
     let rows: String = (0..100_000).map(|i| format!("{i}\u{1}value-{i}\n")).collect();
     let file = w.create("dumps/g1/2024121200/part-0", &rows);
     // A writer still appending, half a line at a time: any listing may end inside a line.
@@ -157,13 +135,7 @@ fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
 fn odd_bytes(name: &str, clean: &str) -> (Vec<String>, crate::harness::Run, Workdir) {
     let w = Workdir::new(name);
     w.create("chama.toml", crate::harness::LOCAL_CONFIG);
-    w.create(
-        "interfaces/O1.toml",
-        format!(
-            "name = \"O1\"\n[input]\npath = \"o1/{{date}}{{hour}}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
-             {clean}[output]\nfile_name = \"o1_{{date}}_{{batch}}_{{seq}}.dat.gz\"\nverf_name = \"o1_{{date}}_{{batch}}.verf\"\n"
-        ),
-    );
+    w.create("interfaces/O1.toml", id_v_spec("O1", clean, "", ""));
     w.create(
         "dumps/o1/2024121200/part-0",
         b"\xEF\xBB\xBF1\x01a\r\n2\x01b\x00c\n3\x01plain\n",
@@ -259,9 +231,12 @@ fn big_hour(name: &str) -> Workdir {
     w.create("chama.toml", crate::harness::LOCAL_CONFIG);
     w.create(
         "interfaces/B1.toml",
-        "name = \"B1\"\n[input]\npath = \"b1/{date}{hour}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
-         [output]\nlines_per_file = 20000\nfile_name = \"b1_{date}_{batch}_{seq}.dat.gz\"\nverf_name = \"b1_{date}_{batch}.verf\"\n\
-         [delivery]\ndestinations = [\"outbox\"]\nremote_dir = \"/in\"\n",
+        id_v_spec(
+            "B1",
+            "",
+            "lines_per_file = 20000\n",
+            "[delivery]\ndestinations = [\"outbox\"]\nremote_dir = \"/in\"\n",
+        ),
     );
     let rows: String = (0..600_000)
         .map(|i| format!("{i}\u{1}some value of the row {i}\n"))

@@ -142,6 +142,19 @@ kind = "local"
 root = "outbox"
 "#;
 
+/// A small spec `name` over two input columns, `id` and `v`, read from
+/// `dumps/<name in lower case>/<YYYYMMDDHH>/` (with [`LOCAL_CONFIG`]) and
+/// written as they are; `before_output` goes before `[output]` (a `[clean]`
+/// section), `output` into it, `after` at the end (a `[delivery]` section).
+pub fn id_v_spec(name: &str, before_output: &str, output: &str, after: &str) -> String {
+    let n = name.to_lowercase();
+    format!(
+        "name = \"{name}\"\n[input]\npath = \"{n}/{{date}}{{hour}}\"\ncolumns = [\"id\", \"v\"]\n\
+         [transform]\nsql = \"SELECT id, v FROM input\"\n{before_output}[output]\n{output}\
+         file_name = \"{n}_{{date}}_{{batch}}_{{seq}}.dat.gz\"\nverf_name = \"{n}_{{date}}_{{batch}}.verf\"\n{after}"
+    )
+}
+
 /// The configuration of [`Workdir::bundled`].
 pub fn bundled_config() -> String {
     let root = repo_root();

@@ -179,10 +179,7 @@ fn null_site(name: &str, null_out: &str) -> Workdir {
     w.create("chama.toml", crate::harness::LOCAL_CONFIG);
     w.create(
         "interfaces/N1.toml",
-        format!(
-            "name = \"N1\"\n[input]\npath = \"n1/{{date}}{{hour}}\"\ncolumns = [\"id\", \"v\"]\n[transform]\nsql = \"SELECT id, v FROM input\"\n\
-             [output]\nnull = \"{null_out}\"\nfile_name = \"n1_{{date}}_{{batch}}_{{seq}}.dat.gz\"\nverf_name = \"n1_{{date}}_{{batch}}.verf\"\n"
-        ),
+        crate::harness::id_v_spec("N1", "", &format!("null = \"{null_out}\"\n"), ""),
     );
     w.create("dumps/n1/2024121200/part-0", "1\u{1}\\N\n2\u{1}\n3\u{1}null\n");
     w.run(&["build", "--iface", "N1", "--period", "2024121200"])
