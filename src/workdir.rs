@@ -231,6 +231,8 @@ fn hidden_beside(final_dir: &Path, what: &str) -> PathBuf {
 /// The process that owns a hidden work entry (`.<name>.building-<pid>`,
 /// `.<name>.old-<pid>`, a rerun's `<date>-<pid>`), by its name.
 pub fn owner_pid(name: &str) -> Option<u32> {
+    // The temporary file of a hidden entry (`..<name>.building-<pid>.part`) is its owner's too.
+    let name = name.strip_suffix(".part").unwrap_or(name);
     let (head, pid) = name.rsplit_once('-')?;
     let ours = (name.starts_with('.') && (head.ends_with(".building") || head.ends_with(".old")))
         || (is_day(head) && !name.starts_with('.'));
@@ -257,9 +259,10 @@ pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes what a build or merge of `final_dir` that died left beside it:
-/// its hidden `.<name>.building-<pid>` and `.<name>.old-<pid>` directories,
-/// and nothing else.
+/// Removes what a build or merge of `final_dir` (a directory, or a file
+/// such as an hour's rejects) that died left beside it: its hidden
+/// `.<name>.building-<pid>` and `.<name>.old-<pid>` entries, the temporary
+/// file of such an entry, and nothing else.
 pub fn remove_stale(final_dir: &Path) -> anyhow::Result<()> {
     let (Some(dir), Some(name)) = (final_dir.parent(), final_dir.file_name()) else {
         return Ok(());
@@ -268,12 +271,22 @@ pub fn remove_stale(final_dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     };
     let name = name.to_string_lossy();
-    let prefixes = [format!(".{name}.building-"), format!(".{name}.old-")];
+    let prefixes = [
+        format!(".{name}.building-"),
+        format!(".{name}.old-"),
+        format!("..{name}.building-"),
+    ];
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if prefixes.iter().any(|p| n.starts_with(p.as_str())) && e.path().is_dir() {
-            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing stale {}", e.path().display()))?;
+        if !prefixes.iter().any(|p| n.starts_with(p.as_str())) {
+            continue;
         }
+        let removed = if e.path().is_dir() {
+            std::fs::remove_dir_all(e.path())
+        } else {
+            std::fs::remove_file(e.path())
+        };
+        removed.with_context(|| format!("removing stale {}", e.path().display()))?;
     }
     Ok(())
 }
@@ -310,6 +323,7 @@ mod tests {
         assert_eq!(owner_pid(".20241212.old-7"), Some(7));
         assert_eq!(owner_pid(".05.rej.gz.building-9"), Some(9));
         assert_eq!(owner_pid("20241212-5"), Some(5));
+        assert_eq!(owner_pid("..05.rej.gz.building-9.part"), Some(9));
         assert_eq!(owner_pid("03"), None);
         assert_eq!(owner_pid("x-5"), None);
         assert!(is_running(std::process::id()));
@@ -334,5 +348,18 @@ mod tests {
         std::fs::create_dir(&other).unwrap();
         remove_stale(&fin).unwrap();
         assert!(!dead.exists() && other.exists());
+        // A file's leftovers, and their temporary files.
+        let rejects = t.path().join("05.rej.gz");
+        for n in [
+            ".05.rej.gz.building-1",
+            "..05.rej.gz.building-1.part",
+            ".06.rej.gz.building-1",
+        ] {
+            std::fs::write(t.path().join(n), "x").unwrap();
+        }
+        remove_stale(&rejects).unwrap();
+        assert!(!t.path().join(".05.rej.gz.building-1").exists());
+        assert!(!t.path().join("..05.rej.gz.building-1.part").exists());
+        assert!(t.path().join(".06.rej.gz.building-1").exists());
     }
 }

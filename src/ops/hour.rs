@@ -274,6 +274,7 @@ fn build_one_hour(
     };
     if !ctx.dry_run {
         remove_stale(&final_dir)?;
+        remove_stale(&rejects.current)?;
         std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
     }
     let job = HourJob {
