@@ -109,6 +109,27 @@ pub enum SpecCommand {
     Check(SpecCheckArgs),
     /// Run a spec's transform and cleaning on a local input; print UTF-8 TSV with a header.
     Try(SpecTryArgs),
+    /// Print the interfaces, one name a line: all, or those of one queue (machine).
+    List(SpecListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecListArgs {
+    /// Only the interfaces whose `[delivery] queue` is this (`default` for specs that name none).
+    #[arg(long, env = "CHAMA_QUEUE", value_parser = queue_name)]
+    pub queue: Option<String>,
+    /// One JSON array of {"name", "queue"} instead of names.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A queue name (letters, digits, `_`, `-`, `.`), as `[delivery] queue` takes it.
+pub fn queue_name(s: &str) -> Result<String, String> {
+    if crate::spec::valid_queue(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a queue name (letters, digits, `_`, `-`, `.`)"))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -215,9 +236,13 @@ pub struct RunArgs {
     /// The interface (a spec in the interfaces directory).
     #[arg(long, required_unless_present = "all", conflicts_with = "all", value_parser = plain_name)]
     pub iface: Option<String>,
-    /// Every interface in the interfaces directory.
+    /// Every interface in the interfaces directory (of `--queue`, if given).
     #[arg(long)]
     pub all: bool,
+    /// This machine's queue: `--all` runs only the interfaces whose `[delivery] queue` is
+    /// this; `--iface` warns when the interface is on another queue.
+    #[arg(long, env = "CHAMA_QUEUE", value_parser = queue_name)]
+    pub queue: Option<String>,
     /// The day, YYYYMMDD.
     #[arg(long)]
     pub period: Period,

@@ -350,6 +350,31 @@ impl Config {
             .collect())
     }
 
+    /// Every interface in `interfaces_dir` with the queue its spec names (`default` when
+    /// none); `None` for a spec that is not TOML at all, whose queue cannot be known.
+    pub fn spec_queues(&self) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        let names = self.spec_names()?;
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.spec_path(&name)).unwrap_or_default();
+                let queue = crate::spec::queue_of(&text);
+                (name, queue)
+            })
+            .collect())
+    }
+
+    /// The interfaces (and their queues) that queue `queue` runs, every one when `None`.
+    /// A spec whose queue cannot be read is on every queue, so that its error is seen
+    /// rather than skipped.
+    pub fn spec_queues_on(&self, queue: Option<&str>) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        let mut all = self.spec_queues()?;
+        if let Some(queue) = queue {
+            all.retain(|(_, q)| q.as_deref().is_none_or(|q| q == queue));
+        }
+        Ok(all)
+    }
+
     /// Every spec file in `interfaces_dir`, sorted by name.
     pub fn spec_files(&self) -> anyhow::Result<Vec<PathBuf>> {
         let dir = &self.interfaces_dir;

@@ -31,13 +31,16 @@ use cli::{Cli, Command, SpecCommand};
 use config::Config;
 use exit::{Code, Outcome};
 
-/// chama's version and those of the libraries linked into it, for `--version`.
+/// chama's version and those of the libraries linked into it, for `--version`
+/// (libssh2 with the project's patch, OpenSSL, SQLite, zlib-rs).
 pub fn versions() -> String {
     format!(
-        "{}\n{}\nSQLite {}",
+        "{}\n{}\n{}\nSQLite {}\nzlib-rs {}",
         env!("CARGO_PKG_VERSION"),
         sink::sftp::libssh2(),
-        rusqlite::version()
+        sink::sftp::openssl(),
+        rusqlite::version(),
+        env!("CHAMA_ZLIB_RS_VERSION")
     )
 }
 
@@ -108,6 +111,7 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
         Command::Clean(args) => cmd::clean::clean(config, &args),
         Command::Spec(SpecCommand::Check(args)) => cmd::spec::check(config, &args).map(Outcome::from),
         Command::Spec(SpecCommand::Try(args)) => cmd::spec::try_spec(config, &args).map(Outcome::from),
+        Command::Spec(SpecCommand::List(args)) => cmd::spec::list(config, &args).map(Outcome::from),
         Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    // `--version` also names what is linked in (the patched libssh2, SQLite).
+    // `--version` also names what is linked in (the patched libssh2, OpenSSL, SQLite, zlib-rs).
     let matches = chama::cli::Cli::command()
         .long_version(&*Box::leak(chama::versions().into_boxed_str()))
         .get_matches();

@@ -1,6 +1,12 @@
 """chama's daily job in Airflow: one task per interface, each running
 `chama run --iface I --period {{ ds_nodash }} --json`.
 
+Each task goes to the Airflow queue its spec names (`[delivery] queue =
+"node03"`), one queue per machine, so that an interface always runs on the same
+machine and finds its hours in that machine's work directory; a spec that names
+none goes to Airflow's default queue. With the Celery executor, start each
+machine's worker with `airflow celery worker --queues <its queue>`.
+
 Exit codes decide retries (README, "Exit codes"): 1, 3, 5 and 6 may pass on a
 later try and are retried; 2 (configuration or spec), 4 (bad input) and 7
 (volume alarm) need a person and fail the task at once. The JSON summary chama
@@ -19,6 +25,7 @@ Settings, from the environment of the scheduler and workers:
 import json
 import os
 import subprocess
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +88,26 @@ def interfaces() -> list:
     return [spec.stem for spec in sorted(INTERFACES.glob("*.toml"))]
 
 
+def queues() -> dict:
+    """Each interface's queue: its spec's `[delivery] queue`, read as chama reads it
+    (`chama spec list --queue Q` on a machine lists the same interfaces).
+
+    An interface without one is left out (its task takes Airflow's default queue);
+    a spec that is not TOML is left to chama to report (exit 2).
+    """
+    mapping = {}
+    for spec in sorted(INTERFACES.glob("*.toml")):
+        try:
+            queue = tomllib.loads(spec.read_text()).get("delivery", {}).get("queue")
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if queue:
+            mapping[spec.stem] = queue
+    return mapping
+
+
+QUEUES = queues()
+
 with DAG(
     dag_id="chama_daily",
     schedule="30 1 * * *",
@@ -95,7 +122,8 @@ with DAG(
 ) as dag:
     for iface in interfaces():
 
-        @task(task_id=f"run_{iface}")
+        # No queue argument at all for an unmapped interface: Airflow's default queue.
+        @task(task_id=f"run_{iface}", **({"queue": QUEUES[iface]} if iface in QUEUES else {}))
         def run_one(iface: str = iface, ds_nodash=None) -> dict:
             return run_chama(iface, ds_nodash)
 

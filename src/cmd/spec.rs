@@ -1,9 +1,10 @@
-//! `chama spec check` and `chama spec try` (`ops/try_spec.rs` runs a spec on files).
+//! `chama spec check`, `chama spec try` (`ops/try_spec.rs` runs a spec on files) and
+//! `chama spec list`.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{SpecCheckArgs, SpecTryArgs};
+use crate::cli::{SpecCheckArgs, SpecListArgs, SpecTryArgs};
 use crate::config::Config;
 use crate::exit::{Code, Failure};
 use crate::spec;
@@ -83,5 +84,23 @@ fn spec_path(config: &Config, arg: &str) -> PathBuf {
 pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&spec_path(config, &args.spec), &config.names())?;
     crate::ops::try_spec::try_spec(&spec, &args.input, args.limit, &mut io::stdout().lock())?;
+    Ok(Code::Ok)
+}
+
+/// Prints the interfaces of one queue (or all), for cron loops and the Airflow DAG.
+pub fn list(config: &Config, args: &SpecListArgs) -> anyhow::Result<Code> {
+    let mine = config.spec_queues_on(args.queue.as_deref())?;
+    if args.json {
+        let rows: Vec<_> = mine
+            .iter()
+            .map(|(name, q)| serde_json::json!({"name": name, "queue": q}))
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        let mut out = io::stdout().lock();
+        for (name, _) in mine {
+            writeln!(out, "{name}")?;
+        }
+    }
     Ok(Code::Ok)
 }

@@ -39,6 +39,19 @@ pub fn libssh2() -> String {
     format!("libssh2 {} (chama patch: {})", text(version), text(patch))
 }
 
+/// The OpenSSL under libssh2, e.g. `OpenSSL 3.5.4 30 Sep 2025`: compiled in by the
+/// portable build (`vendored-openssl`), else the host's.
+pub fn openssl() -> String {
+    // SAFETY: OpenSSL_version takes a plain integer and returns a pointer to a static
+    // NUL-terminated string.
+    let p = unsafe { openssl_sys::OpenSSL_version(openssl_sys::OPENSSL_VERSION) };
+    if p.is_null() {
+        return "OpenSSL unknown".to_string();
+    }
+    // SAFETY: checked non-null above; static and NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
 /// A password, never printed.
 #[derive(Clone)]
 struct Secret(String);
@@ -471,6 +484,7 @@ mod tests {
         let v = libssh2();
         assert!(v.starts_with("libssh2 1.11"), "{v}");
         assert!(v.ends_with("(chama patch: batched-crypt 1)"), "{v}");
+        assert!(openssl().starts_with("OpenSSL "), "{}", openssl());
     }
 
     #[test]

@@ -107,6 +107,31 @@ pub struct Delivery {
     /// Delivered by this time the day after the period.
     pub deadline: Option<chrono::NaiveTime>,
     pub alarm_ratio: f64,
+    /// The queue (machine) that runs this interface: `[delivery] queue`, else [`DEFAULT_QUEUE`].
+    pub queue: String,
+}
+
+/// The queue of an interface whose spec names none.
+pub const DEFAULT_QUEUE: &str = "default";
+
+/// A queue name as Airflow and Celery take it: letters, digits, `_`, `-`, `.`, not first.
+pub fn valid_queue(q: &str) -> bool {
+    !q.is_empty()
+        && !q.starts_with('.')
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The queue a spec file names, read without checking the rest of the spec (so that a
+/// machine can pick its interfaces even when another machine's spec is broken).
+/// `None` when the file is not TOML at all.
+pub fn queue_of(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let queue = table
+        .get("delivery")
+        .and_then(|d| d.get("queue"))
+        .and_then(|q| q.as_str());
+    Some(queue.unwrap_or(DEFAULT_QUEUE).to_string())
 }
 
 /// What a spec may refer to outside itself: names defined in chama.toml.

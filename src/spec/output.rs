@@ -191,7 +191,15 @@ impl Validator<'_, '_> {
             );
             ok = false;
         }
+        if let Some(q) = raw.queue.as_deref().filter(|q| !super::valid_queue(q)) {
+            self.problem(
+                &["delivery", "queue"],
+                format!("queue `{q}` must be letters, digits, `_`, `-` or `.` (not first)"),
+            );
+            ok = false;
+        }
         ok.then_some(Delivery {
+            queue: raw.queue.unwrap_or_else(|| super::DEFAULT_QUEUE.to_string()),
             cadence: raw.cadence,
             destinations: raw.destinations,
             remote_dir: raw.remote_dir,

@@ -183,6 +183,9 @@ pub struct RawDelivery {
     /// `report` alarms when a day's rows fall under this share of the same day last month.
     #[serde(default = "default_alarm_ratio")]
     pub alarm_ratio: f64,
+    /// The Airflow queue (one per machine) whose worker runs this interface; none is `default`.
+    #[serde(default)]
+    pub queue: Option<String>,
 }
 
 fn default_alarm_ratio() -> f64 {
@@ -197,6 +200,7 @@ impl Default for RawDelivery {
             remote_dir: default_remote_dir(),
             deadline: None,
             alarm_ratio: default_alarm_ratio(),
+            queue: None,
         }
     }
 }

@@ -116,7 +116,10 @@ impl Workdir {
     /// A `chama` command run in this directory, with no inherited config.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chama"));
-        cmd.args(args).current_dir(self.path()).env_remove("CHAMA_CONFIG");
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("CHAMA_CONFIG")
+            .env_remove("CHAMA_QUEUE");
         cmd
     }
 

@@ -9,6 +9,7 @@ mod harness;
 mod merge;
 mod pull;
 mod push;
+mod queues;
 mod report;
 mod rerun;
 mod run;
