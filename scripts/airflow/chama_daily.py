@@ -8,8 +8,9 @@ none goes to Airflow's default queue. With the Celery executor, start each
 machine's worker with `airflow celery worker --queues <its queue>`.
 
 Exit codes decide retries (README, "Exit codes"): 1, 3, 5 and 6 may pass on a
-later try and are retried; 2 (configuration or spec), 4 (bad input) and 7
-(volume alarm) need a person and fail the task at once. The JSON summary chama
+later try and are retried, and so is a chama killed by a signal or stopped by
+one (129, 130, 143); 2 (configuration or spec), 4 (bad input) and 7 (volume
+alarm) need a person and fail the task at once. The JSON summary chama
 prints as its last stdout line is the task's XCom.
 
 Settings, from the environment of the scheduler and workers:
@@ -19,6 +20,8 @@ Settings, from the environment of the scheduler and workers:
   CHAMA_INTERFACES  the interfaces directory, one task per *.toml (default: $CHAMA_WORKDIR/interfaces)
   CHAMA_IFACES      the interfaces to run, comma-separated (default: one task per spec there)
   CHAMA_RETRIES     retries of a retryable failure (default 3), CHAMA_RETRY_MINUTES between them (default 20)
+  CHAMA_SCHEDULE    the DAG's schedule, a cron expression (default "30 1 * * *"); "none"
+                    for runs triggered only by hand or by another system
   CHAMA_TIMEOUT_MINUTES  each task's execution_timeout (default 240); a task past it is
                     retried, its chama stopped with SIGTERM first (exit 143, nothing left half-made)
 """
@@ -36,6 +39,9 @@ CHAMA = os.environ.get("CHAMA_BIN", "chama")
 WORKDIR = os.environ.get("CHAMA_WORKDIR", os.getcwd())
 INTERFACES = Path(os.environ.get("CHAMA_INTERFACES", os.path.join(WORKDIR, "interfaces")))
 RETRYABLE = {1, 3, 5, 6}
+# chama stopped by SIGHUP, SIGINT or SIGTERM (it leaves nothing half-made).
+STOPPED = {129, 130, 143}
+SCHEDULE = os.environ.get("CHAMA_SCHEDULE", "30 1 * * *")
 TIMEOUT = timedelta(minutes=float(os.environ.get("CHAMA_TIMEOUT_MINUTES", "240")))
 # How long a chama that was sent SIGTERM may take to stop before it is killed.
 STOP_SECONDS = 60
@@ -77,6 +83,11 @@ def run_chama(iface: str, period: str) -> dict:
         return summary
     if p.returncode in RETRYABLE:
         raise AirflowException(f"chama run {iface} {period} exited {p.returncode} (retryable)")
+    if p.returncode < 0 or p.returncode in STOPPED:
+        # Killed (the OOM killer, SIGKILL) or stopped by someone else's signal: a new
+        # try resumes from what is complete.
+        how = f"killed by signal {-p.returncode}" if p.returncode < 0 else f"stopped (exit {p.returncode})"
+        raise AirflowException(f"chama run {iface} {period} {how} (retryable)")
     raise AirflowFailException(f"chama run {iface} {period} exited {p.returncode}: needs a person, not a retry")
 
 
@@ -110,7 +121,7 @@ QUEUES = queues()
 
 with DAG(
     dag_id="chama_daily",
-    schedule="30 1 * * *",
+    schedule=None if SCHEDULE.lower() == "none" else SCHEDULE,
     start_date=datetime(2024, 12, 1),
     catchup=False,
     default_args={

@@ -47,7 +47,13 @@ impl Conn for LocalConn {
         let mut out = BTreeMap::new();
         for e in fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))? {
             let e = e?;
-            let meta = e.metadata()?;
+            // Another push into the same directory (two interfaces with one remote_dir)
+            // may rename or remove an entry between the listing and its stat.
+            let meta = match e.metadata() {
+                Ok(m) => m,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err.into()),
+            };
             if meta.is_file() {
                 out.insert(e.file_name().to_string_lossy().into_owned(), meta.len());
             }
@@ -110,5 +116,38 @@ impl Conn for LocalConn {
             }
             sink(&buf[..n])?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_goes_on_while_another_push_renames_in_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = {
+            let (root, stop) = (root.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    fs::write(root.join(format!("f{i}")), b"x").unwrap();
+                }
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for i in 0..200 {
+                        let (name, part) = (root.join(format!("f{i}")), root.join(format!("f{i}.part")));
+                        fs::rename(&name, &part).unwrap();
+                        fs::rename(&part, &name).unwrap();
+                    }
+                }
+            })
+        };
+        let mut conn = LocalHost::new(&root).connect().unwrap();
+        for _ in 0..500 {
+            conn.list().expect("a listing that races renames still lists");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        other.join().unwrap();
     }
 }
