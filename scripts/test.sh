@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: a real HDFS, three OpenSSH servers, lint, Rust unit
-# and CLI tests, then the DuckDB differential tests. Safe to run on a fresh
+# and CLI tests, the DuckDB and Spark differential tests, Airflow (standalone and Celery
+# with PostgreSQL and Redis), then the packages (built and installed). Safe to run on a fresh
 # machine (it installs Java's jersey jars, Python tools and Hadoop's jars, cached
 # in $CHAMA_TEST_CACHE, default ~/.cache/chama-test).
 set -euo pipefail
@@ -56,9 +57,6 @@ cargo fmt --all -- --check
 step "cargo clippy -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
-step "cargo build"
-cargo build --quiet
-
 step "cargo test"
 # Judged by cargo's exit status; the filter only quiets empty test binaries.
 set +e
@@ -75,3 +73,12 @@ CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q
 
 step "Airflow: the chama_daily DAG in a real Airflow (scripts/airflow/test.sh)"
 scripts/airflow/test.sh "$PWD/target/debug/chama"
+
+step "Airflow's Celery executor: two machines, a queue each, one lost mid-task (scripts/airflow/celery_test.sh)"
+scripts/airflow/celery_test.sh "$PWD/target/debug/chama"
+
+step "packages: the portable binary, tarball, RPM, .deb (scripts/package.sh, cached by source state)"
+scripts/package.sh dist
+
+step "the packages on this machine: glibc 2.17, ldd, daily job, push, rpm -qlp, dpkg -c, dpkg -i (scripts/test_package.sh)"
+scripts/test_package.sh dist

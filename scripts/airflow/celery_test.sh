@@ -56,7 +56,7 @@ redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no --da
 mkdir -p "$T/interfaces" "$T/dags" "$T/py" "$T/slow"
 sed '/^\[delivery\]/a queue = "node01"' interfaces/CM001.toml > "$T/interfaces/CM001.toml"
 sed '/^\[delivery\]/a queue = "node01"' interfaces/CM003.toml > "$T/interfaces/CM003.toml"
-cat > "$T/interfaces/SLOW.toml" <<EOS
+sed '/^\[delivery\]/a queue = "node02"' scripts/airflow/SLOW.toml > "$T/interfaces/SLOW.toml"
 name = "SLOW"
 [input]
 source = "slow"

@@ -78,7 +78,7 @@ echo "airflow dags test chama_daily 2024-12-16: a task past its execution_timeou
 # One hour big enough that building it outlasts a 3-second timeout.
 mkdir -p "$T/slow/slow/2024121600"
 seq 1 4000000 | awk '{print $1 "\001some value of the row " $1}' > "$T/slow/slow/2024121600/part-0"
-cat > "$T/work/interfaces/SLOW.toml" <<EOS
+cp scripts/airflow/SLOW.toml "$T/work/interfaces/"
 name = "SLOW"
 [input]
 source = "slow"
