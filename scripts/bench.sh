@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: figures and ratios measured in one run, on this machine, now.
-# Usage: scripts/bench.sh [transform|build|columnar|pull|push|all]      (default: all)
+# Usage: scripts/bench.sh [transform|build|columnar|pull|push|wan|all]  (default: all; push includes wan)
 # Generated inputs are cached in $CHAMA_BENCH_DIR (default ~/.cache/chama-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -475,7 +475,107 @@ EOS
   printf "  spread over two fast         %6.2f s\n" "$two"
   printf "  two fast + one at 2 MB/s     %6.2f s  -> %sx the two alone (target <= 1.15)\n" "$mixed" "$(ratio "$mixed" "$two")"
   cd - >/dev/null
+  bench_wan
   cleanup
+}
+
+# Over a WAN: one OpenSSH server behind a proxy that adds 20 ms each way and caps the
+# link at 100 Mbit/s; the bundled day (375 small files) and 4 files of 24 MB, pushed
+# by chama with 1 and 4 connections, by `lftp mirror -R -P 1` and `-P 4`, and by
+# OpenSSH's `sftp -b`, in the same run. Round trips per file: the turns the proxy saw
+# (a client speaking again after waiting for the server) over the files sent.
+bench_wan() {
+  need lftp lftp
+  eval "$(scripts/sftp.sh start)"
+  CLEANUP+=("scripts/sftp.sh stop")
+  local T=$CHAMA_TEST_SFTP_DIR W=$DIR/wan
+  CLEANUP+=("rm -rf '$T'/upload/wan-* '$W'")
+  rm -rf "$W"; mkdir -p "$W/interfaces" "$W/big"
+  [ -f "$DIR/rand500m" ] || head -c 500000000 /dev/urandom > "$DIR/rand500m"
+  local stats=$W/proxy.json port=2245
+  scripts/sftp.sh slow $port 2222 12500000 20 "$stats"
+  turns() { sleep 0.6; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["turns"])' "$stats"; }
+  # The small files: the bundled day, built and merged by chama.
+  cp -r testdata "$W/"
+  sed 's/^destinations = .*/destinations = ["wan1"]/' interfaces/CM001.toml > "$W/interfaces/CM001.toml"
+  # The big files: 4 x 24.25 MB.
+  make_set "$W/var/hourly/BIG/20241212/00" big 4 24250000
+  cat > "$W/interfaces/BIG.toml" <<EOS
+name = "BIG"
+[input]
+path = "big/dt={date_iso}/hour={hour}"
+columns = ["a"]
+[transform]
+sql = "SELECT a FROM input"
+[output]
+file_name = "big_{date}_{batch}_{seq}.dat.gz"
+verf_name = "big_{date}_{batch}.verf"
+[delivery]
+destinations = ["wan1"]
+remote_dir = "/big"
+EOS
+  { printf 'work_dir = "var"
+[sources.default]
+kind = "local"
+root = "testdata/dumps"
+'
+    for c in 1 4; do
+      printf '[destinations.wan%s]
+kind = "sftp"
+hosts = ["sftp://sftptest@127.0.0.1:%s"]
+root = "%s/upload/wan-%s"
+identity_file = "%s/client_ed25519"
+known_hosts = "%s/known_hosts"
+connections = %s
+' \
+        "$c" "$port" "$T" "$c" "$T" "$T" "$c"
+    done; } > "$W/chama.toml"
+  cd "$W"
+  "$BIN" build --iface CM001 --period 20241212 > /dev/null 2>&1 && "$BIN" merge --iface CM001 --period 20241212 > /dev/null 2>&1 ||
+    { echo "bench: building the bundled day failed" >&2; exit 1; }
+  local small=$W/var/out/CM001/20241212 bigdir=$W/var/hourly/BIG/20241212/00
+  local nsmall nbig
+  nsmall=$(ls "$small" | grep -vc manifest.json); nbig=$(ls "$bigdir" | grep -vc manifest.json)
+  local ssh_cmd="ssh -a -x -i $T/client_ed25519 -o UserKnownHostsFile=$T/known_hosts"
+  declare -A secs rts
+  one() { # LABEL FILES CMD...: time it, count the proxy's turns
+    local label=$1 files=$2 t0; shift 2
+    rm -rf "$T"/upload/wan-* "$W"/var/ledger.sqlite*
+    mkdir -p "$T/upload/wan-x/incoming/cm" "$T/upload/wan-x/big"; chown -R sftptest: "$T/upload/wan-x"
+    t0=$(turns)
+    timed "$@"
+    secs[$label]=$T_REAL
+    rts[$label]=$(awk -v a="$t0" -v b="$(turns)" -v n="$files" 'BEGIN{printf "%.1f", (b-a)/n}')
+  }
+  for w in small big; do
+    local dir iface remote n
+    if [ $w = small ]; then dir=$small iface=CM001 remote=incoming/cm n=$nsmall; else dir=$bigdir iface=BIG remote=big n=$nbig; fi
+    { echo "cd wan-x/$remote"; ls "$dir" | grep -v manifest.json | sed "s|^|put $dir/|"; } > "$W/batch"
+    one "$w chama 1" "$n" "$BIN" push --iface "$iface" --period "$([ $w = small ] && echo 20241212 || echo 2024121200)" --dest wan1
+    sed -i "s/^destinations = .*/destinations = [\"wan4\"]/" "$W/interfaces/$iface.toml"
+    one "$w chama 4" "$n" "$BIN" push --iface "$iface" --period "$([ $w = small ] && echo 20241212 || echo 2024121200)" --dest wan4
+    sed -i "s/^destinations = .*/destinations = [\"wan1\"]/" "$W/interfaces/$iface.toml"
+    for p in 1 4; do
+      one "$w lftp $p" "$n" lftp -c "set sftp:connect-program '$ssh_cmd'; set net:max-retries 1; \
+        open -u sftptest, -p $port sftp://127.0.0.1; mirror -R -P $p --exclude manifest.json $dir wan-x/$remote"
+    done
+    one "$w sftp" "$n" sftp -b "$W/batch" -q -i "$T/client_ed25519" -o UserKnownHostsFile="$T/known_hosts" -P $port sftptest@127.0.0.1
+    [ "$(ls "$T/upload/wan-x/$remote" | wc -l)" -eq "$n" ] || { echo "bench: sftp -b did not put the $n files" >&2; exit 1; }
+  done
+  echo "push over a WAN: one OpenSSH server behind scripts/slowproxy.py, 20 ms each way, 100 Mbit/s"
+  printf "  %-28s %9s %9s %9s %9s %9s\n" "" "chama 1" "chama 4" "lftp -P1" "lftp -P4" "sftp -b"
+  for w in small big; do
+    local what; what=$([ $w = small ] && echo "$nsmall small files (bundled day)" || echo "$nbig files, 97 MB")
+    printf "  %-28s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs\n" "$what" "${secs[$w chama 1]}" "${secs[$w chama 4]}" \
+      "${secs[$w lftp 1]}" "${secs[$w lftp 4]}" "${secs[$w sftp]}"
+    printf "  %-28s %9s %9s %9s %9s %9s\n" "  round trips per file" "${rts[$w chama 1]}" "${rts[$w chama 4]}" \
+      "${rts[$w lftp 1]}" "${rts[$w lftp 4]}" "${rts[$w sftp]}"
+  done
+  printf "  small files: chama 4 at %sx lftp -P4's time, chama 1 at %sx lftp -P1's (target <= 1.0)\n" \
+    "$(ratio "${secs[small chama 4]}" "${secs[small lftp 4]}")" "$(ratio "${secs[small chama 1]}" "${secs[small lftp 1]}")"
+  printf "  97 MB: chama 1 at %sx lftp -P1's time, chama 4 at %sx lftp -P4's (target <= 1.05)\n" \
+    "$(ratio "${secs[big chama 1]}" "${secs[big lftp 1]}")" "$(ratio "${secs[big chama 4]}" "${secs[big lftp 4]}")"
+  cd - >/dev/null
 }
 
 case $WHAT in
@@ -484,6 +584,7 @@ case $WHAT in
   columnar) bench_columnar ;;
   pull) bench_pull ;;
   push) bench_push ;;
+  wan) bench_wan; cleanup ;;
   all) bench_transform; bench_build; bench_columnar; bench_pull; bench_push ;;
-  *) echo "usage: scripts/bench.sh [transform|build|columnar|pull|push|all]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [transform|build|columnar|pull|push|wan|all]" >&2; exit 2 ;;
 esac

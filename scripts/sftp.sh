@@ -4,8 +4,9 @@
 #   scripts/sftp.sh stop    -> stops what start started
 # All servers share one upload directory, as an exchange platform's hosts share one storage.
 # Each port has $T/start-PORT.sh so that tests can kill, freeze and restart a host.
-# A slow host: scripts/sftp.sh slow LISTEN TARGET BYTES_PER_SEC puts a rate-limiting proxy
-# (scripts/slowproxy.py) in front of a server; start makes one, 2232 -> 2222 at 1 MiB/s.
+# A slow host: scripts/sftp.sh slow LISTEN TARGET BYTES_PER_SEC [DELAY_MS [STATS_FILE]] puts a
+# rate-limiting (and delaying) proxy (scripts/slowproxy.py) in front of a server; start makes
+# one, 2232 -> 2222 at 1 MiB/s.
 # Needs root (sshd, a test user).
 set -euo pipefail
 T=${CHAMA_SFTP_RUN:-/tmp/chama-sftp}
@@ -13,9 +14,9 @@ PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 slow() {
-  local listen=$1 target=$2 rate=$3
+  local listen=$1 target=$2 rate=$3 delay=${4:-0} stats=${5:-}
   [ -f "$T/slow_$listen.pid" ] && kill "$(cat "$T/slow_$listen.pid")" 2>/dev/null || true
-  python3 "$HERE/slowproxy.py" "$listen" "$target" "$rate" > "$T/slow_$listen.log" 2>&1 < /dev/null &
+  python3 "$HERE/slowproxy.py" "$listen" "$target" "$rate" "$delay" $stats > "$T/slow_$listen.log" 2>&1 < /dev/null &
   echo $! > "$T/slow_$listen.pid"
   grep -q "^\[127.0.0.1\]:$listen " "$T/known_hosts" ||
     echo "[127.0.0.1]:$listen $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/known_hosts"

@@ -11,7 +11,8 @@ CACHE=${CHAMA_TEST_CACHE:-$HOME/.cache/chama-test}
 VENV=$CACHE/venv
 mkdir -p "$CACHE"
 
-step() { printf '\n== %s\n' "$*"; }
+START=$(date +%s)
+step() { printf '\n== [%s, %d min in] %s\n' "$(date +%H:%M:%S)" $((($(date +%s) - START) / 60)) "$*"; }
 
 step "Python tools (duckdb, pyarrow, pytest, prometheus-client, pyspark, zstandard) in $VENV"
 if ! "$VENV/bin/python" -c 'import duckdb, pyarrow, pytest, prometheus_client, pyspark, zstandard' 2>/dev/null; then
@@ -82,3 +83,5 @@ scripts/package.sh dist
 
 step "the packages on this machine: glibc 2.17, ldd, daily job, push, rpm -qlp, dpkg -c, dpkg -i (scripts/test_package.sh)"
 scripts/test_package.sh dist
+
+step "all passed"

@@ -57,21 +57,6 @@ mkdir -p "$T/interfaces" "$T/dags" "$T/py" "$T/slow"
 sed '/^\[delivery\]/a queue = "node01"' interfaces/CM001.toml > "$T/interfaces/CM001.toml"
 sed '/^\[delivery\]/a queue = "node01"' interfaces/CM003.toml > "$T/interfaces/CM003.toml"
 sed '/^\[delivery\]/a queue = "node02"' scripts/airflow/SLOW.toml > "$T/interfaces/SLOW.toml"
-name = "SLOW"
-[input]
-source = "slow"
-path = "slow/{date}{hour}"
-columns = ["id", "v"]
-[transform]
-sql = "SELECT id, v FROM input"
-[output]
-file_name = "slow_{date}_{batch}_{seq}.dat.gz"
-verf_name = "slow_{date}_{batch}.verf"
-[delivery]
-queue = "node02"
-destinations = ["outbox"]
-remote_dir = "/slow"
-EOS
 # A day big enough (24 x 600,000 rows) that its task is still running when its machine is lost.
 for h in $(seq -w 0 23); do
   mkdir -p "$T/slow/slow/20241212$h"

@@ -79,20 +79,6 @@ echo "airflow dags test chama_daily 2024-12-16: a task past its execution_timeou
 mkdir -p "$T/slow/slow/2024121600"
 seq 1 4000000 | awk '{print $1 "\001some value of the row " $1}' > "$T/slow/slow/2024121600/part-0"
 cp scripts/airflow/SLOW.toml "$T/work/interfaces/"
-name = "SLOW"
-[input]
-source = "slow"
-path = "slow/{date}{hour}"
-columns = ["id", "v"]
-[transform]
-sql = "SELECT id, v FROM input"
-[output]
-file_name = "slow_{date}_{batch}_{seq}.dat.gz"
-verf_name = "slow_{date}_{batch}.verf"
-[delivery]
-destinations = ["outbox"]
-remote_dir = "/slow"
-EOS
 printf '[sources.slow]\nkind = "local"\nroot = "%s/slow"\n' "$T" >> "$T/work/chama.toml"
 if CHAMA_IFACES=SLOW CHAMA_RETRIES=1 CHAMA_TIMEOUT_MINUTES=0.05 \
    "$AV/bin/airflow" dags test chama_daily 2024-12-16 > "$T/timeout.log" 2>&1; then
