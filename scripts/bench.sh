@@ -565,7 +565,7 @@ connections = %s
   echo "push over a WAN: one OpenSSH server behind scripts/slowproxy.py, 20 ms each way, 100 Mbit/s"
   printf "  %-28s %9s %9s %9s %9s %9s\n" "" "chama 1" "chama 4" "lftp -P1" "lftp -P4" "sftp -b"
   for w in small big; do
-    local what; what=$([ $w = small ] && echo "$nsmall small files (bundled day)" || echo "$nbig files, 97 MB")
+    local what; what=$([ $w = small ] && echo "$nsmall small files (bundled day)" || echo "4 x 24 MB + .verf ($nbig files)")
     printf "  %-28s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs\n" "$what" "${secs[$w chama 1]}" "${secs[$w chama 4]}" \
       "${secs[$w lftp 1]}" "${secs[$w lftp 4]}" "${secs[$w sftp]}"
     printf "  %-28s %9s %9s %9s %9s %9s\n" "  round trips per file" "${rts[$w chama 1]}" "${rts[$w chama 4]}" \
