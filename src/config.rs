@@ -350,25 +350,20 @@ impl Config {
             .collect())
     }
 
-    /// Every interface in `interfaces_dir` with the queue its spec names (`default` when
-    /// none); `None` for a spec that is not TOML at all, whose queue cannot be known.
-    pub fn spec_queues(&self) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        let names = self.spec_names()?;
-        Ok(names
+    /// The interfaces that queue `queue` runs (every one when `None`), each with the
+    /// queue its spec names (`default` when none). A spec whose queue cannot be read
+    /// (unreadable, or not TOML at all) has `None` and is on every queue, so that its
+    /// error is seen rather than skipped.
+    pub fn spec_queues_on(&self, queue: Option<&str>) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        let mut all: Vec<(String, Option<String>)> = self
+            .spec_names()?
             .into_iter()
             .map(|name| {
-                let text = std::fs::read_to_string(self.spec_path(&name)).unwrap_or_default();
-                let queue = crate::spec::queue_of(&text);
-                (name, queue)
+                let text = std::fs::read_to_string(self.spec_path(&name)).ok();
+                let theirs = text.and_then(|t| crate::spec::queue_of(&t));
+                (name, theirs)
             })
-            .collect())
-    }
-
-    /// The interfaces (and their queues) that queue `queue` runs, every one when `None`.
-    /// A spec whose queue cannot be read is on every queue, so that its error is seen
-    /// rather than skipped.
-    pub fn spec_queues_on(&self, queue: Option<&str>) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        let mut all = self.spec_queues()?;
+            .collect();
         if let Some(queue) = queue {
             all.retain(|(_, q)| q.as_deref().is_none_or(|q| q == queue));
         }
