@@ -107,11 +107,10 @@ pub struct Delivery {
     /// Delivered by this time the day after the period.
     pub deadline: Option<chrono::NaiveTime>,
     pub alarm_ratio: f64,
-    /// The queue (machine) that runs this interface: `[delivery] queue`, else [`DEFAULT_QUEUE`].
-    pub queue: String,
 }
 
-/// The queue of an interface whose spec names none.
+/// The queue of an interface whose spec names none. A spec's queue is read by
+/// [`queue_of`] (also from specs that do not check), and checked by `spec check`.
 pub const DEFAULT_QUEUE: &str = "default";
 
 /// A queue name as Airflow and Celery take it: letters, digits, `_`, `-`, `.`, not first.

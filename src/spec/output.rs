@@ -199,7 +199,6 @@ impl Validator<'_, '_> {
             ok = false;
         }
         ok.then_some(Delivery {
-            queue: raw.queue.unwrap_or_else(|| super::DEFAULT_QUEUE.to_string()),
             cadence: raw.cadence,
             destinations: raw.destinations,
             remote_dir: raw.remote_dir,
