@@ -69,7 +69,7 @@ impl Conn for LocalConn {
         }
     }
 
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<()> {
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64> {
         let dest = self.root.join(name);
         let mut input = fs::File::open(local).with_context(|| format!("opening {}", local.display()))?;
         input.seek(SeekFrom::Start(offset))?;
@@ -92,7 +92,8 @@ impl Conn for LocalConn {
                 .with_context(|| format!("writing {}", dest.display()))?;
             pace.sent(n)?;
         }
-        out.sync_all().with_context(|| format!("syncing {}", dest.display()))
+        out.sync_all().with_context(|| format!("syncing {}", dest.display()))?;
+        Ok(out.metadata()?.len())
     }
 
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()> {

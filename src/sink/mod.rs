@@ -27,10 +27,22 @@ pub trait Conn: Send {
     /// The size of `name`, or `None` when there is no such file.
     fn size(&mut self, name: &str) -> anyhow::Result<Option<u64>>;
     /// Writes `local` from byte `offset` to its end into `name`, which is
-    /// created, or truncated when `offset` is 0.
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<()>;
+    /// created, or truncated when `offset` is 0; flushed and closed. Returns
+    /// the size of `name` once written, as the host sees it.
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64>;
     /// Renames `from` to `to`, replacing `to` if it exists.
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()>;
+    /// Starts [`Conn::rename`] without waiting for it to be confirmed: a
+    /// connection that can send the next file's requests meanwhile does so,
+    /// and [`Conn::placed`] tells how the rename went. Until then `to` may or
+    /// may not be in place. At most one rename is under way at a time.
+    fn place(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.rename(from, to)
+    }
+    /// Waits for the rename [`Conn::place`] started, if any, and returns its result.
+    fn placed(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
     fn remove(&mut self, name: &str) -> anyhow::Result<()>;
     /// Streams the bytes of `name` into `sink`.
     fn read(&mut self, name: &str, sink: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()>;

@@ -20,21 +20,23 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{Cancelled, Conn, Destination, HostRefused, Pace, RateLimit};
-use crate::atomic::{remote_part, remote_part_of};
+use super::{Cancelled, Conn, Destination, HostRefused, RateLimit};
+use crate::atomic::remote_part_of;
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
 
 mod queue;
+mod send;
 
 use queue::{Job, Outcome, Queue};
+use send::{Placing, Sent};
 
 /// One local file to deliver under `name`.
 #[derive(Debug, Clone)]
@@ -156,6 +158,8 @@ struct Slot {
     bytes: AtomicU64,
     /// Time spent on completed files, for the host's rate.
     busy_nanos: AtomicU64,
+    /// Renames that failed after their upload, against the destination's retries.
+    failed_renames: AtomicU32,
     bar: indicatif::ProgressBar,
 }
 
@@ -201,6 +205,7 @@ impl<'a> Engine<'a> {
                     files: AtomicUsize::new(0),
                     bytes: AtomicU64::new(0),
                     busy_nanos: AtomicU64::new(0),
+                    failed_renames: AtomicU32::new(0),
                     bar,
                 }
             })
@@ -454,7 +459,26 @@ impl<'a> Engine<'a> {
         let mut conn: Option<Box<dyn Conn>> = None;
         // Whether `conn` came from the idle pool and has not sent anything yet since.
         let mut reused = false;
-        while let Some(job) = self.next_job(h) {
+        // The last file sent, its rename under way: settled once the next file's first answer
+        // is in (the rename's came before it), or before this worker waits or stops.
+        let mut held: Option<Placing<'_, 'a>> = None;
+        loop {
+            let next = match held.is_some() {
+                true => self.next_job_now(h),
+                false => None,
+            };
+            let job = match next {
+                Some(job) => job,
+                None => {
+                    if let Some(p) = held.take() {
+                        self.settle(conn.as_mut(), p);
+                    }
+                    match self.next_job(h) {
+                        Some(job) => job,
+                        None => break,
+                    }
+                }
+            };
             // Should anything below panic, the file goes back in the queue and
             // the host leaves the rotation, instead of others waiting forever.
             let guard = PanicGuard {
@@ -475,10 +499,14 @@ impl<'a> Engine<'a> {
                     conn = self.unpark(h);
                     reused = conn.is_some();
                 }
-                match self.send(&mut conn, h, &job) {
-                    Ok(n) => {
+                match self.send(&mut conn, h, &job, &mut held) {
+                    Ok(Sent::Done(n)) => {
                         reused = false;
                         break Outcome::Sent(n);
+                    }
+                    Ok(Sent::Placing(n)) => {
+                        reused = false;
+                        break Outcome::Placing(n);
                     }
                     Err(e) if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) => {
                         conn = None;
@@ -509,82 +537,22 @@ impl<'a> Engine<'a> {
             };
             let failed = matches!(outcome, Outcome::HostFailed);
             std::mem::forget(guard);
-            self.finish(h, &job, outcome, started.elapsed());
-            if failed {
-                return;
+            match outcome {
+                Outcome::Placing(n) => held = Some(Placing::new(self, h, job, started, n)),
+                outcome => self.finish(h, &job, outcome, started.elapsed()),
             }
+            if failed {
+                break;
+            }
+        }
+        if let Some(p) = held.take() {
+            self.settle(conn.as_mut(), p);
+        }
+        if slot.dead.load(Ordering::Relaxed) {
+            return;
         }
         if let Some(c) = conn {
             self.park(h, c);
         }
-    }
-
-    /// One try at one file on host `h`: bytes sent, or why not.
-    fn send(&self, conn: &mut Option<Box<dyn Conn>>, h: usize, job: &Job) -> anyhow::Result<u64> {
-        if conn.is_none() {
-            *conn = Some(self.dest.hosts[h].connect()?);
-        }
-        let c = conn.as_mut().expect("connected");
-        let it = self.item(job.item);
-        let host = self.dest.hosts[h].label();
-        let dest = &self.dest.name;
-        let part = remote_part(&it.name, job.speculative.then_some(h));
-        let mut offset = 0;
-        if !job.speculative {
-            let prior = self.ledger.upload(dest, &it.name)?;
-            if prior.is_some_and(|u| !u.done && u.md5 == it.md5 && u.size == it.size) {
-                match c.size(&part)? {
-                    Some(s) if s <= it.size => offset = s,
-                    None if c.size(&it.name)? == Some(it.size) => {
-                        // Renamed into place just before the last run stopped.
-                        self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host)?;
-                        return Ok(0);
-                    }
-                    _ => {}
-                }
-            }
-            self.ledger.mark_part(self.rec, &it.name, &it.md5, it.size, host)?;
-        }
-        job.sent.store(offset, Ordering::Relaxed);
-        if let Some(f) = self.q().flights.iter_mut().find(|f| f.id == job.id) {
-            f.abort = c.aborter();
-        }
-        let pace = Pace {
-            limit: self.limit,
-            counter: &job.sent,
-            cancel: Some(&job.cancel),
-            progress: Some(&self.slots[h].bar),
-        };
-        if let Err(e) = c.upload(&it.local, &part, offset, &pace) {
-            // The other copy won: this one's temporary file goes. Cut by a signal,
-            // it stays for the next push to resume (a straggler's copy never resumes).
-            if has::<Cancelled>(&e) && (crate::signals::received().is_none() || job.speculative) {
-                c.remove(&part)?;
-            }
-            return Err(e);
-        }
-        let got = c.size(&part)?;
-        if got != Some(it.size) {
-            anyhow::bail!(
-                "{part} on {host} has {} bytes after the upload, {} expected",
-                got.map_or("no".to_string(), |n| n.to_string()),
-                it.size
-            );
-        }
-        // With two copies racing, the first to get here renames; the other removes its own.
-        if !self.claim(job.item) {
-            c.remove(&part)?;
-            return Err(Cancelled.into());
-        }
-        let placed = c
-            .rename(&part, &it.name)
-            .and_then(|()| self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host));
-        self.unclaim(job.item, placed.is_ok());
-        placed?;
-        // Other copies of this file lost: stop them now and remove what they wrote.
-        for loser in self.stop_others(job) {
-            c.remove(&loser)?;
-        }
-        Ok(it.size - offset)
     }
 }

@@ -44,8 +44,13 @@ pub(super) struct Job {
 
 pub(super) enum Outcome {
     Sent(u64),
+    /// Sent, its rename not yet confirmed (the worker holds it; never finished so).
+    Placing(u64),
     Cancelled,
+    /// The host failed: the file goes back for the others.
     HostFailed,
+    /// This try failed but the host stays: the file goes back in the queue.
+    Again,
 }
 
 impl Engine<'_> {
@@ -74,6 +79,16 @@ impl Engine<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// The next file waiting in the queue, without waiting for one.
+    pub(super) fn next_job_now(&self, h: usize) -> Option<Job> {
+        let mut q = self.q();
+        if self.slots[h].dead.load(Ordering::Relaxed) || crate::signals::received().is_some() {
+            return None;
+        }
+        let item = q.pending.pop_front()?;
+        Some(Self::fly(&mut q, item, h, false))
     }
 
     pub(super) fn fly(q: &mut Queue, item: usize, host: usize, speculative: bool) -> Job {
@@ -156,7 +171,8 @@ impl Engine<'_> {
                 }
             }
             Outcome::Cancelled => {}
-            Outcome::HostFailed => {
+            Outcome::Placing(_) => unreachable!("a file whose rename is under way is settled, not finished"),
+            Outcome::HostFailed | Outcome::Again => {
                 let elsewhere = q.flights.iter().any(|f| f.item == job.item);
                 if !q.done.contains(&job.item) && !elsewhere {
                     q.pending.push_front(job.item);

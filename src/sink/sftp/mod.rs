@@ -1,16 +1,21 @@
-//! The `sftp` destination kind, through libssh2 (`ssh2`): one session per
-//! connection, multi-MiB writes (libssh2 pipelines them), every blocking call
-//! bounded by the destination's timeout, host keys always checked against
-//! `known_hosts`.
+//! The `sftp` destination kind: one SSH session per connection through
+//! libssh2 (`ssh2`), every blocking call bounded by the destination's timeout,
+//! host keys always checked against `known_hosts`; on it, the project's own
+//! pipelined SFTP client ([`client`]), so that a file costs two round trips
+//! and its rename rides along with the next file's open.
+
+mod client;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use ssh2::{CheckResult, KnownHostFileKind, OpenFlags, OpenType, RenameFlags, Session, Sftp};
+use ssh2::{CheckResult, KnownHostFileKind, Session};
+
+use client::Client;
 
 use super::{Conn, Host, HostRefused, Pace};
 use crate::config::SftpConfig;
@@ -202,16 +207,20 @@ impl Host for SftpHost {
             .map_err(|e| anyhow!("SSH handshake with {} (banner or key exchange): {e}", self.label))?;
         self.check_host_key(&sess)?;
         self.authenticate(&sess)?;
-        let sftp = sess
-            .sftp()
-            .map_err(|e| anyhow!("starting SFTP on {}: {e}", self.label))?;
+        let start = || -> anyhow::Result<Client<ssh2::Channel>> {
+            let mut channel = sess.channel_session()?;
+            channel.subsystem("sftp")?;
+            Ok(Client::start(channel)?)
+        };
+        let sftp = start().map_err(|e| anyhow!("starting SFTP on {}: {e}", self.label))?;
         let mut conn = SftpConn {
             _sess: sess,
             sftp,
-            root: PathBuf::from(&self.root),
+            root: self.root.clone(),
             label: self.label.clone(),
             tcp: abort_handle.map(std::sync::Arc::new),
             fsync: self.fsync,
+            placing: None,
         };
         conn.make_root()?;
         Ok(Box::new(conn))
@@ -273,47 +282,74 @@ impl SftpHost {
 }
 
 struct SftpConn {
-    /// Kept for the connection's lifetime (ssh2's Sftp also holds the session).
+    /// Kept for the connection's lifetime (the channel lives in it).
     _sess: Session,
-    sftp: Sftp,
-    root: PathBuf,
+    sftp: Client<ssh2::Channel>,
+    root: String,
     label: String,
     /// The session's socket, to shut down from another thread.
     tcp: Option<std::sync::Arc<TcpStream>>,
     fsync: bool,
+    /// A rename sent and not yet confirmed: its request id and names.
+    placing: Option<(u32, String, String)>,
 }
 
 impl SftpConn {
-    fn path(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+    fn path(&self, name: &str) -> String {
+        if self.root.is_empty() {
+            return name.to_string();
+        }
+        format!("{}/{name}", self.root.trim_end_matches('/'))
     }
 
     /// `mkdir -p` of the destination's directory.
     fn make_root(&mut self) -> anyhow::Result<()> {
-        if self.sftp.stat(&self.root).is_ok() {
+        if self.root.is_empty() || self.sftp.stat(&self.root)?.is_some() {
             return Ok(());
         }
-        let mut p = PathBuf::new();
-        for part in self.root.components() {
-            p.push(part);
-            if self.sftp.stat(&p).is_err() {
+        let mut p = String::new();
+        for part in self.root.split('/') {
+            if part.is_empty() {
+                if p.is_empty() {
+                    p.push('/');
+                }
+                continue;
+            }
+            if !p.is_empty() && !p.ends_with('/') {
+                p.push('/');
+            }
+            p.push_str(part);
+            if self.sftp.stat(&p)?.is_none() {
                 let _ = self.sftp.mkdir(&p, 0o755);
             }
         }
-        self.sftp
-            .stat(&self.root)
-            .map(|_| ())
-            .map_err(|e| anyhow!("{}: directory {} cannot be made: {e}", self.label, self.root.display()))
+        match self.sftp.stat(&self.root) {
+            Ok(Some(a)) if a.is_dir() => Ok(()),
+            Ok(_) => bail!("{}: directory {} cannot be made", self.label, self.root),
+            Err(e) => bail!("{}: directory {} cannot be made: {e}", self.label, self.root),
+        }
     }
 
     fn err(&self, what: &str, name: &str, e: impl std::fmt::Display) -> anyhow::Error {
-        anyhow!("{what} {} on {}: {e}", self.path(name).display(), self.label)
+        anyhow!("{what} {} on {}: {e}", self.path(name), self.label)
     }
-}
 
-/// libssh2's "no such file" status.
-fn not_found(e: &ssh2::Error) -> bool {
-    matches!(e.code(), ssh2::ErrorCode::SFTP(2))
+    /// Rename with the protocol's own request, which will not replace a file (SFTP v3):
+    /// remove `to` first when it exists.
+    fn rename_by_removing(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
+        let (a, b) = (self.path(from), self.path(to));
+        let id = self.sftp.start_rename(&a, &b)?;
+        if self.sftp.finish(id).is_ok() {
+            return Ok(());
+        }
+        if self.size(to)?.is_some() {
+            self.sftp.remove(&b).map_err(|e| self.err("removing", to, e))?;
+        }
+        let id = self.sftp.start_rename(&a, &b)?;
+        self.sftp
+            .finish(id)
+            .map_err(|e| anyhow!("renaming {a} to {b} on {}: {e}", self.label))
+    }
 }
 
 impl Conn for SftpConn {
@@ -325,153 +361,82 @@ impl Conn for SftpConn {
     }
 
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>> {
+        let root = if self.root.is_empty() { "." } else { &self.root };
         let entries = self
             .sftp
-            .readdir(&self.root)
-            .map_err(|e| anyhow!("listing {} on {}: {e}", self.root.display(), self.label))?;
+            .readdir(root)
+            .map_err(|e| anyhow!("listing {root} on {}: {e}", self.label))?;
         Ok(entries
             .into_iter()
-            .filter(|(_, st)| st.is_file())
-            .filter_map(|(p, st)| Some((p.file_name()?.to_string_lossy().into_owned(), st.size.unwrap_or(0))))
+            .filter(|(_, a)| a.is_file())
+            .map(|(n, a)| (n, a.size.unwrap_or(0)))
             .collect())
     }
 
     fn size(&mut self, name: &str) -> anyhow::Result<Option<u64>> {
-        match self.sftp.stat(&self.path(name)) {
-            Ok(st) => Ok(Some(st.size.unwrap_or(0))),
-            Err(e) if not_found(&e) => Ok(None),
+        let p = self.path(name);
+        match self.sftp.stat(&p) {
+            Ok(a) => Ok(a.map(|a| a.size.unwrap_or(0))),
             Err(e) => Err(self.err("looking at", name, e)),
         }
     }
 
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<()> {
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64> {
         let mut input = std::fs::File::open(local).with_context(|| format!("opening {}", local.display()))?;
         input.seek(SeekFrom::Start(offset))?;
-        let mut flags = OpenFlags::WRITE | OpenFlags::CREATE;
-        if offset == 0 {
-            flags |= OpenFlags::TRUNCATE;
+        let mut input = std::io::BufReader::with_capacity(1 << 20, input);
+        let path = self.path(name);
+        let fsync = self.fsync;
+        self.sftp
+            .upload(&path, offset, &mut input, fsync, &mut |n| pace.sent(n))
+            .map_err(|e| match e.downcast::<super::Cancelled>() {
+                Ok(c) => c.into(),
+                Err(e) => self.err("uploading", name, format!("{e:#}")),
+            })
+    }
+
+    fn place(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.placed()?;
+        if !self.sftp.ext.posix_rename {
+            return self.rename_by_removing(from, to);
         }
-        let mut f = self
-            .sftp
-            .open_mode(self.path(name), flags, 0o644, OpenType::File)
-            .map_err(|e| self.err("opening", name, e))?;
-        if offset > 0 {
-            f.seek(SeekFrom::Start(offset))
-                .map_err(|e| self.err("seeking in", name, e))?;
-        }
-        // libssh2 turns everything it is handed into write requests at once, but a call returns
-        // as soon as the first of them is acknowledged, and the unacknowledged rest must be handed
-        // over again. So the data handed over never runs dry: the buffer is topped up from the
-        // file whenever less than half of it is left, and the pipe stays full across refills.
-        let mut buf = Window::new(WRITE_WINDOW);
-        loop {
-            buf.top_up(&mut input)
-                .with_context(|| format!("reading {}", local.display()))?;
-            if buf.unsent() == 0 {
-                break;
-            }
-            let n = f.write(buf.data()).map_err(|e| self.err("writing", name, e))?;
-            if n == 0 {
-                return Err(self.err("writing", name, "the server accepted nothing"));
-            }
-            buf.consume(n);
-            pace.sent(n)?;
-        }
-        // fsync@openssh.com where the server has it; not every server does.
-        if self.fsync {
-            let _ = f.fsync();
-        }
-        f.close().map_err(|e| self.err("closing", name, e))
+        let id = self.sftp.start_rename(&self.path(from), &self.path(to))?;
+        self.placing = Some((id, from.to_string(), to.to_string()));
+        Ok(())
+    }
+
+    fn placed(&mut self) -> anyhow::Result<()> {
+        let Some((id, from, to)) = self.placing.take() else {
+            return Ok(());
+        };
+        self.sftp.finish(id).map_err(|e| {
+            anyhow!(
+                "renaming {} to {} on {}: {e}",
+                self.path(&from),
+                self.path(&to),
+                self.label
+            )
+        })
     }
 
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
-        let (a, b) = (self.path(from), self.path(to));
-        let flags = Some(RenameFlags::OVERWRITE | RenameFlags::ATOMIC | RenameFlags::NATIVE);
-        if self.sftp.rename(&a, &b, flags).is_ok() {
-            return Ok(());
-        }
-        // SFTP v3 (OpenSSH) will not rename over an existing file: remove it, then rename.
-        if self.size(to)?.is_some() {
-            self.sftp.unlink(&b).map_err(|e| self.err("removing", to, e))?;
-        }
-        self.sftp
-            .rename(&a, &b, flags)
-            .map_err(|e| anyhow!("renaming {} to {} on {}: {e}", a.display(), b.display(), self.label))
+        self.place(from, to)?;
+        self.placed()
     }
 
     fn remove(&mut self, name: &str) -> anyhow::Result<()> {
-        match self.sftp.unlink(&self.path(name)) {
+        match self.sftp.remove(&self.path(name)) {
             Ok(()) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(self.err("removing", name, e)),
         }
     }
 
     fn read(&mut self, name: &str, sink: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut f = self
-            .sftp
-            .open(self.path(name))
-            .map_err(|e| self.err("opening", name, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| self.err("reading", name, e))?;
-            if n == 0 {
-                return Ok(());
-            }
-            sink(&buf[..n])?;
-        }
-    }
-}
-
-/// How much file data is handed to libssh2 at a time (see `upload`).
-const WRITE_WINDOW: usize = 16 << 20;
-
-/// A sliding buffer over a file: what has been read and not yet acknowledged.
-struct Window {
-    buf: Vec<u8>,
-    start: usize,
-    cap: usize,
-    eof: bool,
-}
-
-impl Window {
-    fn new(cap: usize) -> Window {
-        Window {
-            buf: Vec::with_capacity(cap),
-            start: 0,
-            cap,
-            eof: false,
-        }
-    }
-
-    fn data(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    fn unsent(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-    }
-
-    /// When less than half the window is left and the file has more: moves what is left to the
-    /// front and reads until the window is full or the file ends.
-    fn top_up(&mut self, input: &mut impl Read) -> std::io::Result<()> {
-        if self.eof || self.unsent() >= self.cap / 2 {
-            return Ok(());
-        }
-        self.buf.drain(..self.start);
-        self.start = 0;
-        while self.buf.len() < self.cap {
-            let room = (self.cap - self.buf.len()) as u64;
-            if input.by_ref().take(room).read_to_end(&mut self.buf)? == 0 {
-                self.eof = true;
-                break;
-            }
-        }
-        Ok(())
+        let p = self.path(name);
+        self.sftp
+            .download(&p, sink)
+            .map_err(|e| self.err("reading", name, format!("{e:#}")))
     }
 }
 
@@ -499,32 +464,6 @@ mod tests {
             .to_string()
             .contains("must not carry a password"));
         assert!(parse_url("ftp://u@h").is_err() && parse_url("sftp://h:22").is_err());
-    }
-
-    /// Whatever the server acknowledges at a time, the window hands over every byte of the
-    /// file once, in order, and never holds more than its capacity.
-    #[test]
-    fn the_write_window_hands_over_the_whole_file_in_order() {
-        let file: Vec<u8> = (0..100_003u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        for (cap, step) in [(1000, 1), (1000, 999), (4096, 300), (64, 64), (100_003, 5000)] {
-            let mut input = &file[..];
-            let mut w = Window::new(cap);
-            let (mut out, mut k) = (Vec::new(), 0usize);
-            loop {
-                w.top_up(&mut input).unwrap();
-                assert!(w.unsent() <= cap);
-                if w.unsent() == 0 {
-                    break;
-                }
-                // Acknowledged amounts vary, as a server's acks do.
-                k += 1;
-                let n = (step + k % 3).min(w.unsent());
-                out.extend_from_slice(&w.data()[..n]);
-                w.consume(n);
-            }
-            assert!(w.eof);
-            assert!(out == file, "cap {cap} step {step}");
-        }
     }
 
     #[test]

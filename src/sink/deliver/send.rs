@@ -1,0 +1,200 @@
+//! One file on one connection: upload to its temporary name (resumed where
+//! the ledger allows), check the size the host reports, claim it against a
+//! racing copy, and start the rename into place. The rename is confirmed
+//! later ([`Engine::settle`]): on a connection that pipelines, its answer
+//! comes back with the next file's first one, so a file costs the round
+//! trips of its own upload only. A file counts as delivered (ledger, queue,
+//! `.verf` gating) once its rename is confirmed, never before.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::anyhow;
+
+use super::{has, note, Engine, Job, Outcome};
+use crate::atomic::remote_part;
+use crate::sink::{Cancelled, Conn, Pace};
+
+/// What one try at a file came to.
+pub(super) enum Sent {
+    /// In place: bytes sent this time.
+    Done(u64),
+    /// Uploaded and checked, its rename under way: bytes sent.
+    Placing(u64),
+}
+
+/// A file whose rename is under way on a worker's connection. Dropped
+/// unsettled (a panic), its file goes back in the queue.
+pub(super) struct Placing<'e, 'a> {
+    engine: &'e Engine<'a>,
+    host: usize,
+    job: Option<Job>,
+    started: Instant,
+    sent: u64,
+}
+
+impl<'e, 'a> Placing<'e, 'a> {
+    pub(super) fn new(engine: &'e Engine<'a>, host: usize, job: Job, started: Instant, sent: u64) -> Self {
+        Placing {
+            engine,
+            host,
+            job: Some(job),
+            started,
+            sent,
+        }
+    }
+}
+
+impl Drop for Placing<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.engine.unclaim(job.item, false);
+            let e = anyhow!("internal error while renaming; see the panic message above");
+            self.engine.fail_host(self.host, &e);
+            self.engine
+                .finish(self.host, &job, Outcome::HostFailed, self.started.elapsed());
+        }
+    }
+}
+
+/// How a try ends before the rename.
+enum Uploaded {
+    /// The upload's size as the host reports it, and the offset it resumed from.
+    Part { size: u64, offset: u64 },
+    /// Already renamed into place by a run that stopped before recording it.
+    InPlace,
+}
+
+impl<'a> Engine<'a> {
+    /// One try at one file on host `h`; settles `held`, the previous file's rename on this
+    /// connection, as soon as this file's upload has had its first answer.
+    pub(super) fn send<'e>(
+        &'e self,
+        conn: &mut Option<Box<dyn Conn>>,
+        h: usize,
+        job: &Job,
+        held: &mut Option<Placing<'e, 'a>>,
+    ) -> anyhow::Result<Sent> {
+        if conn.is_none() {
+            if let Some(p) = held.take() {
+                self.settle(None, p);
+            }
+            *conn = Some(self.dest.hosts[h].connect()?);
+        }
+        let c = conn.as_mut().expect("connected");
+        let uploaded = self.upload(c, h, job);
+        if let Some(p) = held.take() {
+            self.settle(Some(c), p);
+        }
+        let it = self.item(job.item);
+        let host = self.dest.hosts[h].label();
+        let (size, offset) = match uploaded? {
+            Uploaded::InPlace => {
+                self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host)?;
+                return Ok(Sent::Done(0));
+            }
+            Uploaded::Part { size, offset } => (size, offset),
+        };
+        let part = remote_part(&it.name, job.speculative.then_some(h));
+        if size != it.size {
+            anyhow::bail!(
+                "{part} on {host} has {size} bytes after the upload, {} expected",
+                it.size
+            );
+        }
+        // With two copies racing, the first to get here renames; the other removes its own.
+        if !self.claim(job.item) {
+            c.remove(&part)?;
+            return Err(Cancelled.into());
+        }
+        if let Err(e) = c.place(&part, &it.name) {
+            self.unclaim(job.item, false);
+            return Err(e);
+        }
+        Ok(Sent::Placing(it.size - offset))
+    }
+
+    /// Resume checks, the ledger's `part` record, and the upload to the temporary name.
+    fn upload(&self, c: &mut Box<dyn Conn>, h: usize, job: &Job) -> anyhow::Result<Uploaded> {
+        let it = self.item(job.item);
+        let host = self.dest.hosts[h].label();
+        let dest = &self.dest.name;
+        let part = remote_part(&it.name, job.speculative.then_some(h));
+        let mut offset = 0;
+        if !job.speculative {
+            let prior = self.ledger.upload(dest, &it.name)?;
+            if prior.is_some_and(|u| !u.done && u.md5 == it.md5 && u.size == it.size) {
+                match c.size(&part)? {
+                    Some(s) if s <= it.size => offset = s,
+                    None if c.size(&it.name)? == Some(it.size) => return Ok(Uploaded::InPlace),
+                    _ => {}
+                }
+            }
+            self.ledger.mark_part(self.rec, &it.name, &it.md5, it.size, host)?;
+        }
+        job.sent.store(offset, Ordering::Relaxed);
+        if let Some(f) = self.q().flights.iter_mut().find(|f| f.id == job.id) {
+            f.abort = c.aborter();
+        }
+        let pace = Pace {
+            limit: self.limit,
+            counter: &job.sent,
+            cancel: Some(&job.cancel),
+            progress: Some(&self.slots[h].bar),
+        };
+        match c.upload(&it.local, &part, offset, &pace) {
+            Ok(size) => Ok(Uploaded::Part { size, offset }),
+            Err(e) => {
+                // The other copy won: this one's temporary file goes. Cut by a signal,
+                // it stays for the next push to resume (a straggler's copy never resumes).
+                if has::<Cancelled>(&e) && (crate::signals::received().is_none() || job.speculative) {
+                    c.remove(&part)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for the rename `p` started on connection `c` (`None`: the connection is gone,
+    /// so it is unknown) and records the outcome: delivered, or back in the queue.
+    pub(super) fn settle(&self, mut c: Option<&mut Box<dyn Conn>>, mut p: Placing<'_, 'a>) {
+        let job = p.job.take().expect("unsettled");
+        let h = p.host;
+        let it = self.item(job.item);
+        let host = self.dest.hosts[h].label();
+        let placed = match c.as_mut() {
+            Some(c) => c.placed(),
+            None => Err(anyhow!(
+                "the connection closed before the rename of {} was confirmed",
+                it.name
+            )),
+        }
+        .and_then(|()| self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host));
+        self.unclaim(job.item, placed.is_ok());
+        match placed {
+            Ok(()) => {
+                // Other copies of this file lost: stop them now and remove what they wrote
+                // (what is left over, the next push's plan removes).
+                let losers = self.stop_others(&job);
+                if let Some(c) = c {
+                    for loser in losers {
+                        if let Err(e) = c.remove(&loser) {
+                            note(format_args!("push: {} {host}: {e:#}", self.dest.name));
+                        }
+                    }
+                }
+                self.finish(h, &job, Outcome::Sent(p.sent), p.started.elapsed());
+            }
+            Err(e) => {
+                let slot = &self.slots[h];
+                if slot.failed_renames.fetch_add(1, Ordering::Relaxed) >= self.dest.retries {
+                    self.fail_host(h, &e);
+                    self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
+                } else {
+                    note(format_args!("push: {} {host}: {e:#}; trying again", self.dest.name));
+                    self.finish(h, &job, Outcome::Again, p.started.elapsed());
+                }
+            }
+        }
+    }
+}
