@@ -737,6 +737,87 @@ fn a_rebuilt_set_replaces_the_old_one_without_a_stale_verf_showing() {
     assert_delivered(&s.remote(), &want);
 }
 
+/// OpenSSH offers posix-rename, so a data file that a rebuilt set replaces is
+/// never absent: a watcher reading every data file's name over and over while
+/// the same batch goes up again finds the old bytes or the new, never nothing
+/// and never a mix. (Remove-then-rename, all SFTP v3 offers, leaves a gap.)
+#[test]
+fn a_replaced_file_is_never_absent_on_the_server() {
+    let Some(sftp) = servers() else { return };
+    let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Setup::new("never-absent", &sftp);
+    s.config(&[2222], "failover", "");
+    let old = s.set(8, 200_000, 21);
+    s.push(&[]).expect_code(0);
+    assert_delivered(&s.remote(), &old);
+    let new = s.set(8, 210_000, 22);
+    let names: Vec<String> = new.keys().filter(|n| !n.ends_with(".verf")).cloned().collect();
+    let (dir, stop) = (s.remote(), Arc::new(AtomicBool::new(false)));
+    let watch = {
+        let (old, new, stop) = (old.clone(), new.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut reads, mut fresh, mut bad) = (0usize, 0usize, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                for n in &names {
+                    match fs::read(dir.join(n)) {
+                        Ok(b) if b == new[n] => fresh += 1,
+                        Ok(b) if b == old[n] => {}
+                        Ok(b) => bad.push(format!("{n}: {} bytes, neither old nor new", b.len())),
+                        Err(e) => bad.push(format!("{n}: {e}")),
+                    }
+                    reads += 1;
+                }
+            }
+            (reads, fresh, bad)
+        })
+    };
+    // Slowed down so that the watcher reads each name many times while it changes.
+    s.push(&["--bwlimit", "1M"]).expect_code(0);
+    stop.store(true, Ordering::Relaxed);
+    let (reads, fresh, bad) = watch.join().unwrap();
+    assert!(
+        bad.is_empty(),
+        "{} of {reads} reads went wrong: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+    assert!(reads > 200 && fresh > 0, "{reads} reads, {fresh} of the new bytes");
+    assert_delivered(&s.remote(), &new);
+}
+
+/// A rename the server refuses, after an upload it took (a directory now holds
+/// one file's name): chama tries that file again, then fails with code 5 naming
+/// it, and the set's .verf does not go up.
+#[test]
+fn a_rename_the_server_refuses_names_the_file_and_no_verf_goes_up() {
+    let Some(sftp) = servers() else { return };
+    let s = Setup::new("refused-rename", &sftp);
+    s.config(&[2222], "failover", "");
+    s.set(3, 50_000, 31);
+    s.push(&[]).expect_code(0);
+    let blocked = "t1_20241212_00_0002.dat.gz";
+    fs::remove_file(s.remote().join(blocked)).unwrap();
+    fs::create_dir_all(s.remote().join(blocked).join("inside")).unwrap();
+    let r = s.push(&["--json"]);
+    r.expect_code(5)
+        .stderr_has(&format!(
+            "renaming {}",
+            s.remote().join(format!("{blocked}.part")).display()
+        ))
+        .stderr_has("trying again");
+    assert!(
+        r.json()["destinations"][0]["error"].as_str().unwrap().contains(blocked),
+        "{}",
+        r.stdout()
+    );
+    let left: Vec<String> = dir_files(&s.remote()).into_keys().collect();
+    assert!(
+        !left.iter().any(|n| n.ends_with(".verf")),
+        "no .verf over a set with a file missing: {left:?}"
+    );
+    assert!(s.remote().join(blocked).join("inside").is_dir());
+}
+
 #[test]
 fn dry_run_lists_what_would_go_where_and_changes_nothing() {
     let Some(sftp) = servers() else { return };

@@ -396,6 +396,21 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// Renames `from` to `to`, replacing `to`, and waits: atomically where the server
+    /// offers posix-rename; else (the protocol's rename will not replace a file) by
+    /// removing `to` when the rename failed and both names exist, then renaming again.
+    pub fn replace(&mut self, from: &str, to: &str) -> Result<()> {
+        let id = self.start_rename(from, to)?;
+        match self.finish(id) {
+            Ok(()) => return Ok(()),
+            Err(e) if self.ext.posix_rename || self.stat(to)?.is_none() || self.stat(from)?.is_none() => return Err(e),
+            Err(_) => {}
+        }
+        self.remove(to)?;
+        let id = self.start_rename(from, to)?;
+        self.finish(id)
+    }
+
     /// The answer to a request sent earlier that answers with a status.
     pub fn finish(&mut self, id: u32) -> Result<()> {
         self.wait(id)?.ok()
@@ -754,6 +769,31 @@ mod tests {
         assert!(c.remove(&p("a")).unwrap_err().is_not_found());
         c.mkdir(&p("d"), 0o755).unwrap();
         assert!(c.stat(&p("d")).unwrap().unwrap().is_dir());
+    }
+
+    /// A server without posix-rename: the protocol's rename refuses to replace, so
+    /// `replace` removes the old file first.
+    #[test]
+    fn without_posix_rename_a_replace_removes_then_renames() {
+        let Some(mut c) = server() else {
+            panic!("OpenSSH's sftp-server is needed (openssh-server)");
+        };
+        c.ext.posix_rename = false;
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+        std::fs::write(p("a"), b"old").unwrap();
+        std::fs::write(p("a.part"), b"new").unwrap();
+        let id = c.start_rename(&p("a.part"), &p("a")).unwrap();
+        assert!(c.finish(id).is_err(), "SFTP v3's rename does not replace");
+        c.replace(&p("a.part"), &p("a")).unwrap();
+        assert_eq!(std::fs::read(p("a")).unwrap(), b"new");
+        assert!(!dir.path().join("a.part").exists());
+        assert!(c.replace(&p("a.part"), &p("a")).unwrap_err().is_not_found());
+        assert_eq!(
+            std::fs::read(p("a")).unwrap(),
+            b"new",
+            "a failed replace leaves the old file"
+        );
     }
 
     #[test]

@@ -333,23 +333,6 @@ impl SftpConn {
     fn err(&self, what: &str, name: &str, e: impl std::fmt::Display) -> anyhow::Error {
         anyhow!("{what} {} on {}: {e}", self.path(name), self.label)
     }
-
-    /// Rename with the protocol's own request, which will not replace a file (SFTP v3):
-    /// remove `to` first when it exists.
-    fn rename_by_removing(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
-        let (a, b) = (self.path(from), self.path(to));
-        let id = self.sftp.start_rename(&a, &b)?;
-        if self.sftp.finish(id).is_ok() {
-            return Ok(());
-        }
-        if self.size(to)?.is_some() {
-            self.sftp.remove(&b).map_err(|e| self.err("removing", to, e))?;
-        }
-        let id = self.sftp.start_rename(&a, &b)?;
-        self.sftp
-            .finish(id)
-            .map_err(|e| anyhow!("renaming {a} to {b} on {}: {e}", self.label))
-    }
 }
 
 impl Conn for SftpConn {
@@ -398,7 +381,11 @@ impl Conn for SftpConn {
     fn place(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
         self.placed()?;
         if !self.sftp.ext.posix_rename {
-            return self.rename_by_removing(from, to);
+            let (a, b) = (self.path(from), self.path(to));
+            return self
+                .sftp
+                .replace(&a, &b)
+                .map_err(|e| anyhow!("renaming {a} to {b} on {}: {e}", self.label));
         }
         let id = self.sftp.start_rename(&self.path(from), &self.path(to))?;
         self.placing = Some((id, from.to_string(), to.to_string()));
