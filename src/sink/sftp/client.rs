@@ -707,10 +707,20 @@ mod tests {
         }
     }
 
+    /// A session with OpenSSH's `sftp-server`; `None` (and a note) where it is not installed,
+    /// unless CHAMA_REQUIRE_SFTP is set (as scripts/test.sh does).
     fn server() -> Option<Client<Pipe>> {
-        let bin = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
+        let Some(bin) = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
             .into_iter()
-            .find(|p| std::path::Path::new(p).exists())?;
+            .find(|p| std::path::Path::new(p).exists())
+        else {
+            assert!(
+                std::env::var("CHAMA_REQUIRE_SFTP").is_err(),
+                "CHAMA_REQUIRE_SFTP is set but OpenSSH's sftp-server is not installed"
+            );
+            eprintln!("no OpenSSH sftp-server here (run scripts/test.sh): skipping");
+            return None;
+        };
         let mut child = Command::new(bin)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -726,9 +736,7 @@ mod tests {
 
     #[test]
     fn uploads_resumes_renames_over_and_reads_back_against_openssh() {
-        let Some(mut c) = server() else {
-            panic!("OpenSSH's sftp-server is needed (openssh-server)");
-        };
+        let Some(mut c) = server() else { return };
         assert!(c.ext.posix_rename && c.ext.fsync && c.ext.limits, "{:?}", c.ext);
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
@@ -775,9 +783,7 @@ mod tests {
     /// `replace` removes the old file first.
     #[test]
     fn without_posix_rename_a_replace_removes_then_renames() {
-        let Some(mut c) = server() else {
-            panic!("OpenSSH's sftp-server is needed (openssh-server)");
-        };
+        let Some(mut c) = server() else { return };
         c.ext.posix_rename = false;
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
@@ -798,9 +804,7 @@ mod tests {
 
     #[test]
     fn a_stopped_upload_closes_its_file_and_the_session_goes_on() {
-        let Some(mut c) = server() else {
-            panic!("OpenSSH's sftp-server is needed (openssh-server)");
-        };
+        let Some(mut c) = server() else { return };
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
         let data = vec![7u8; 3 << 20];
