@@ -283,34 +283,24 @@ impl Config {
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let sources = raw
-            .sources
-            .into_iter()
-            .map(|(k, s)| {
-                let s = match s {
-                    SourceConfig::Local { root } => SourceConfig::Local { root: rel(root) },
-                    other => other,
-                };
-                (k, s)
-            })
-            .collect();
-        let destinations = raw
-            .destinations
-            .into_iter()
-            .map(|(k, d)| {
-                let d = match d {
-                    DestinationConfig::Local { root } => DestinationConfig::Local { root: rel(root) },
-                    DestinationConfig::Sftp(mut c) => {
-                        let path = |p: PathBuf| rel(expand_home(&p));
-                        c.identity_file = c.identity_file.map(path);
-                        c.password_file = c.password_file.map(path);
-                        c.known_hosts = path(c.known_hosts);
-                        DestinationConfig::Sftp(c)
-                    }
-                };
-                (k, d)
-            })
-            .collect();
+        let mut sources = raw.sources;
+        for s in sources.values_mut() {
+            if let SourceConfig::Local { root } = s {
+                *root = rel(std::mem::take(root));
+            }
+        }
+        let mut destinations = raw.destinations;
+        for d in destinations.values_mut() {
+            match d {
+                DestinationConfig::Local { root } => *root = rel(std::mem::take(root)),
+                DestinationConfig::Sftp(c) => {
+                    let path = |p: PathBuf| rel(expand_home(&p));
+                    c.identity_file = c.identity_file.take().map(path);
+                    c.password_file = c.password_file.take().map(path);
+                    c.known_hosts = path(std::mem::take(&mut c.known_hosts));
+                }
+            }
+        }
         Ok(Config {
             file: Some(path.to_path_buf()),
             work_dir: rel(raw.work_dir),

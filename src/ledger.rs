@@ -101,6 +101,13 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
+/// A struct from a row of the ledger: each field from the column of its name.
+macro_rules! from_row {
+    ($r:ident => $ty:ident { $($field:ident),* }) => {
+        Ok($ty { $($field: $r.get(stringify!($field))?),* })
+    };
+}
+
 /// One push of the push log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PushRow {
@@ -326,47 +333,32 @@ impl Ledger {
 
     /// The push log, oldest first; `iface` and `since` (a `YYYYMMDD` day) narrow it.
     pub fn pushes(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<PushRow>> {
-        let db = self.db();
-        let mut st = db.prepare(
-            "SELECT iface, period, dest, started, finished, files, skipped, bytes, code, error, id FROM pushes
-             WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id",
-        )?;
-        let rows = st.query_map(params![iface, since], |r| {
-            Ok(PushRow {
-                iface: r.get(0)?,
-                period: r.get(1)?,
-                dest: r.get(2)?,
-                started: r.get(3)?,
-                finished: r.get(4)?,
-                files: r.get(5)?,
-                skipped: r.get(6)?,
-                bytes: r.get(7)?,
-                code: r.get(8)?,
-                error: r.get(9)?,
-                id: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.log("pushes", iface, since, |r| {
+            from_row! { r => PushRow { id, iface, period, dest, started, finished, files, skipped, bytes, code, error } }
+        })
     }
 
     /// Command runs, oldest first; `iface` and `since` narrow them.
     pub fn runs(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<RunRow>> {
+        self.log("runs", iface, since, |r| {
+            from_row! { r => RunRow { command, iface, period, started, finished, code, error } }
+        })
+    }
+
+    /// The rows of log `table` (every column), oldest first, narrowed to `iface` and to
+    /// periods from day `since` on.
+    fn log<T>(
+        &self,
+        table: &str,
+        iface: Option<&str>,
+        since: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
         let db = self.db();
-        let mut st = db.prepare(
-            "SELECT command, iface, period, started, finished, code, error FROM runs
-             WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id",
-        )?;
-        let rows = st.query_map(params![iface, since], |r| {
-            Ok(RunRow {
-                command: r.get(0)?,
-                iface: r.get(1)?,
-                period: r.get(2)?,
-                started: r.get(3)?,
-                finished: r.get(4)?,
-                code: r.get(5)?,
-                error: r.get(6)?,
-            })
-        })?;
+        let mut st = db.prepare(&format!(
+            "SELECT * FROM {table} WHERE (?1 IS NULL OR iface = ?1) AND substr(period, 1, 8) >= ?2 ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![iface, since], row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -3,7 +3,6 @@
 //! disk before anything is sent or verified. Also what a day's sets say
 //! about it: the batch it is delivered under, its rows and files.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -38,20 +37,10 @@ pub fn read(config: &Config, iface: &str, period: &Period) -> anyhow::Result<(Pa
 
 /// The MD5 (lowercase hex) and size of a local file.
 pub fn md5_file(path: &Path) -> anyhow::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut h = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
+    let n = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, f), &mut h)
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok((format!("{:x}", h.finalize()), n))
 }
 

@@ -324,25 +324,24 @@ mod tests {
         }
     }
 
+    /// Pulls hour `h` of a file that grows `grow` bytes a read up to `final_len`, into `dir`.
+    fn pull_growing(grow: usize, final_len: usize, dir: &Path) -> anyhow::Result<PullReport> {
+        let src = Growing {
+            opens: AtomicUsize::new(0),
+            grow,
+            final_len,
+        };
+        let ready = Readiness {
+            marker: Some("_SUCCESS"),
+            allow_empty: false,
+        };
+        pull_hour(&src, "h", &ready, dir, &fast())
+    }
+
     #[test]
     fn a_file_that_grows_while_read_is_retried_and_taken_once_it_is_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let src = Growing {
-            opens: AtomicUsize::new(0),
-            grow: 5,
-            final_len: 15,
-        };
-        let r = pull_hour(
-            &src,
-            "h",
-            &Readiness {
-                marker: Some("_SUCCESS"),
-                allow_empty: false,
-            },
-            dir.path(),
-            &fast(),
-        )
-        .unwrap();
+        let r = pull_growing(5, 15, dir.path()).unwrap();
         assert_eq!(
             (r.copied, r.retries),
             (1, 2),
@@ -358,25 +357,7 @@ mod tests {
     #[test]
     fn a_file_that_keeps_growing_fails_naming_it_and_leaves_no_part() {
         let dir = tempfile::tempdir().unwrap();
-        let src = Growing {
-            opens: AtomicUsize::new(0),
-            grow: 5,
-            final_len: usize::MAX,
-        };
-        let err = format!(
-            "{:#}",
-            pull_hour(
-                &src,
-                "h",
-                &Readiness {
-                    marker: Some("_SUCCESS"),
-                    allow_empty: false
-                },
-                dir.path(),
-                &fast()
-            )
-            .unwrap_err()
-        );
+        let err = format!("{:#}", pull_growing(5, usize::MAX, dir.path()).unwrap_err());
         assert!(err.contains("pulling test:h/part-0 (gave up after 4 tries)"), "{err}");
         assert!(err.contains("changed size while being read"), "{err}");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

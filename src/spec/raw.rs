@@ -205,42 +205,25 @@ impl Default for RawDelivery {
     }
 }
 
-fn default_source() -> String {
-    "default".into()
+/// Serde's `default = "..."` functions: the spec's defaults, one line each.
+macro_rules! defaults {
+    ($($name:ident: $ty:ty = $value:expr;)*) => {
+        $(fn $name() -> $ty { $value.into() })*
+    };
 }
-fn default_format() -> Format {
-    Format::Text
-}
-fn default_compression() -> Compression {
-    Compression::Auto
-}
-fn default_input_delimiter() -> String {
-    "\u{1}".into()
-}
-fn default_input_null() -> String {
-    "\\N".into()
-}
-fn default_output_delimiter() -> String {
-    "|".into()
-}
-fn default_encoding() -> Encoding {
-    Encoding::Utf8
-}
-fn default_unmappable() -> Unmappable {
-    Unmappable::Fail
-}
-fn default_lines_per_file() -> u64 {
-    800_000
-}
-fn default_seq_width() -> u32 {
-    4
-}
-fn default_gzip_level() -> u32 {
-    6
-}
-fn default_cadence() -> Cadence {
-    Cadence::Daily
-}
-fn default_remote_dir() -> String {
-    "/".into()
+
+defaults! {
+    default_source: String = "default";
+    default_format: Format = Format::Text;
+    default_compression: Compression = Compression::Auto;
+    default_input_delimiter: String = "\u{1}";
+    default_input_null: String = "\\N";
+    default_output_delimiter: String = "|";
+    default_encoding: Encoding = Encoding::Utf8;
+    default_unmappable: Unmappable = Unmappable::Fail;
+    default_lines_per_file: u64 = 800_000u64;
+    default_seq_width: u32 = 4u32;
+    default_gzip_level: u32 = 6u32;
+    default_cadence: Cadence = Cadence::Daily;
+    default_remote_dir: String = "/";
 }

@@ -51,25 +51,20 @@ macro_rules! arg_int {
     };
 }
 
+/// `s` in another case: borrowed as it is when no character would change.
+fn recase<'a>(s: Cow<'a, str>, changes: fn(char) -> bool, to: fn(&str) -> String) -> Value<'a> {
+    if s.chars().any(changes) {
+        Value::Str(Cow::Owned(to(&s)))
+    } else {
+        Value::Str(s)
+    }
+}
+
 impl Func {
     pub fn call<'a, R: Row<'a> + ?Sized>(&'a self, args: &'a [Expr], row: &R) -> Value<'a> {
         match self {
-            Func::Lower => {
-                let s = arg_str!(args, 0, row);
-                if s.chars().any(char::is_uppercase) {
-                    Value::Str(Cow::Owned(s.to_lowercase()))
-                } else {
-                    Value::Str(s)
-                }
-            }
-            Func::Upper => {
-                let s = arg_str!(args, 0, row);
-                if s.chars().any(char::is_lowercase) {
-                    Value::Str(Cow::Owned(s.to_uppercase()))
-                } else {
-                    Value::Str(s)
-                }
-            }
+            Func::Lower => recase(arg_str!(args, 0, row), char::is_uppercase, str::to_lowercase),
+            Func::Upper => recase(arg_str!(args, 0, row), char::is_lowercase, str::to_uppercase),
             Func::Trim => match arg_str!(args, 0, row) {
                 Cow::Borrowed(s) => Value::Str(Cow::Borrowed(s.trim_matches(' '))),
                 Cow::Owned(s) => Value::Str(Cow::Owned(s.trim_matches(' ').to_string())),

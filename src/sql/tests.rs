@@ -24,6 +24,14 @@ fn e(expr: &str) -> String {
     eval(expr, [Some("Hello"), Some(""), None, Some("42")])
 }
 
+/// Each expression against what it must evaluate to on the row of [`e`].
+#[track_caller]
+fn check(cases: &[(&str, &str)]) {
+    for (expr, want) in cases {
+        assert_eq!(e(expr), *want, "{expr}");
+    }
+}
+
 fn err(sql: &str) -> String {
     match Program::compile(sql, &cols()) {
         Ok(_) => panic!("{sql} compiled"),
@@ -37,130 +45,137 @@ fn err(sql: &str) -> String {
 
 #[test]
 fn null_logic_is_three_valued() {
-    assert_eq!(e("c = 'x'"), "NULL");
-    assert_eq!(e("c = 'x' AND a = 'nope'"), "false");
-    assert_eq!(e("c = 'x' AND a = 'Hello'"), "NULL");
-    assert_eq!(e("c = 'x' OR a = 'Hello'"), "true");
-    assert_eq!(e("c = 'x' OR a = 'nope'"), "NULL");
-    assert_eq!(e("NOT (c = 'x')"), "NULL");
-    assert_eq!(e("c IS NULL"), "true");
-    assert_eq!(e("b IS NOT NULL"), "true", "the empty string is not NULL");
+    check(&[
+        ("c = 'x'", "NULL"),
+        ("c = 'x' AND a = 'nope'", "false"),
+        ("c = 'x' AND a = 'Hello'", "NULL"),
+        ("c = 'x' OR a = 'Hello'", "true"),
+        ("c = 'x' OR a = 'nope'", "NULL"),
+        ("NOT (c = 'x')", "NULL"),
+        ("c IS NULL", "true"),
+        ("b IS NOT NULL", "true"), // the empty string is not NULL
+    ]);
 }
 
 #[test]
 fn in_and_not_in_with_null() {
-    assert_eq!(e("a IN ('x', 'Hello')"), "true");
-    assert_eq!(e("a IN ('x', NULL)"), "NULL");
-    assert_eq!(e("a NOT IN ('x', 'y')"), "true");
-    assert_eq!(e("a NOT IN ('x', NULL)"), "NULL");
-    assert_eq!(e("c IN ('x')"), "NULL");
-    assert_eq!(e("a NOT IN ('Hello', NULL)"), "false");
+    check(&[
+        ("a IN ('x', 'Hello')", "true"),
+        ("a IN ('x', NULL)", "NULL"),
+        ("a NOT IN ('x', 'y')", "true"),
+        ("a NOT IN ('x', NULL)", "NULL"),
+        ("c IN ('x')", "NULL"),
+        ("a NOT IN ('Hello', NULL)", "false"),
+    ]);
 }
 
 #[test]
 fn comparisons_are_strings_unless_both_integers() {
-    assert_eq!(e("n > '5'"), "false", "'42' < '5' as strings");
-    assert_eq!(e("length(a) > 4"), "true");
-    assert_eq!(e("n = 42"), "true", "'42' and 42 compare as strings");
-    assert_eq!(e("a <> 'hello'"), "true", "case-sensitive");
-    assert_eq!(e("a != 'Hello'"), "false");
-    assert_eq!(e("n BETWEEN '3' AND '5'"), "true");
-    assert_eq!(e("n NOT BETWEEN '3' AND '5'"), "false");
-    assert_eq!(e("c BETWEEN 'a' AND 'z'"), "NULL");
-    assert_eq!(e("'a' BETWEEN c AND 'A'"), "false", "known false beats unknown");
+    check(&[
+        ("n > '5'", "false"), // '42' < '5' as strings
+        ("length(a) > 4", "true"),
+        ("n = 42", "true"),       // '42' and 42 compare as strings
+        ("a <> 'hello'", "true"), // case-sensitive
+        ("a != 'Hello'", "false"),
+        ("n BETWEEN '3' AND '5'", "true"),
+        ("n NOT BETWEEN '3' AND '5'", "false"),
+        ("c BETWEEN 'a' AND 'z'", "NULL"),
+        ("'a' BETWEEN c AND 'A'", "false"), // known false beats unknown
+    ]);
 }
 
 #[test]
 fn like_and_rlike() {
-    assert_eq!(e("a LIKE 'He%'"), "true");
-    assert_eq!(e("a LIKE 'he%'"), "false");
-    assert_eq!(e("a LIKE 'H_llo'"), "true");
-    assert_eq!(e("a LIKE 'ell'"), "false", "LIKE matches the whole value");
-    assert_eq!(e("a RLIKE 'ell'"), "true", "RLIKE finds anywhere");
-    assert_eq!(e("a REGEXP '^ell'"), "false");
-    assert_eq!(e("a NOT RLIKE 'ell'"), "false");
-    assert_eq!(e("c LIKE '%'"), "NULL");
+    check(&[
+        ("a LIKE 'He%'", "true"),
+        ("a LIKE 'he%'", "false"),
+        ("a LIKE 'H_llo'", "true"),
+        ("a LIKE 'ell'", "false"), // LIKE matches the whole value
+        ("a RLIKE 'ell'", "true"), // RLIKE finds anywhere
+        ("a REGEXP '^ell'", "false"),
+        ("a NOT RLIKE 'ell'", "false"),
+        ("c LIKE '%'", "NULL"),
+    ]);
     assert_eq!(e(r"'210315_QYCS_12' RLIKE '^210315_QYCS_\\d+$'"), "true");
     assert_eq!(e(r"'210315_QYCS_1x' RLIKE '^210315_QYCS_\\d+$'"), "false");
 }
 
 #[test]
 fn case_and_if() {
-    assert_eq!(
-        e("CASE WHEN c = 'x' THEN 'a' WHEN a = 'Hello' THEN 'b' ELSE 'c' END"),
-        "b"
-    );
-    assert_eq!(e("CASE WHEN c IS NOT NULL THEN 'a' END"), "NULL");
-    assert_eq!(e("CASE a WHEN 'x' THEN 1 WHEN 'Hello' THEN 2 END"), "2");
-    assert_eq!(e("CASE c WHEN NULL THEN 1 ELSE 0 END"), "0", "NULL never equals NULL");
-    assert_eq!(
-        e("if(c = 'x', 'yes', 'no')"),
-        "no",
-        "a NULL condition takes the else branch"
-    );
-    assert_eq!(e("if(a = 'Hello', 'yes', 'no')"), "yes");
+    check(&[
+        ("CASE WHEN c = 'x' THEN 'a' WHEN a = 'Hello' THEN 'b' ELSE 'c' END", "b"),
+        ("CASE WHEN c IS NOT NULL THEN 'a' END", "NULL"),
+        ("CASE a WHEN 'x' THEN 1 WHEN 'Hello' THEN 2 END", "2"),
+        ("CASE c WHEN NULL THEN 1 ELSE 0 END", "0"), // NULL never equals NULL
+        ("if(c = 'x', 'yes', 'no')", "no"),          // a NULL condition takes the else branch
+        ("if(a = 'Hello', 'yes', 'no')", "yes"),
+    ]);
 }
 
 #[test]
 fn string_functions() {
-    assert_eq!(e("lower(a)"), "hello");
-    assert_eq!(e("upper(a)"), "HELLO");
-    assert_eq!(e("lower(c)"), "NULL");
-    assert_eq!(e("trim('  x y  ')"), "x y");
-    assert_eq!(e("trim('\tx ')"), "\tx", "Hive trims spaces only");
-    assert_eq!(e("length('中文标题')"), "4", "characters, not bytes");
-    assert_eq!(e("length(b)"), "0");
-    assert_eq!(e("length(c)"), "NULL");
-    assert_eq!(e("substr(a, 2)"), "ello");
-    assert_eq!(e("substr(a, 0, 2)"), "He");
-    assert_eq!(e("substr(a, -3, 2)"), "ll");
-    assert_eq!(e("substr(a, 10)"), "");
-    assert_eq!(e("substring(a, 2, 3)"), "ell");
-    assert_eq!(e("substr(c, 1)"), "NULL");
-    assert_eq!(e("instr(a, 'll')"), "3");
-    assert_eq!(e("instr(a, 'z')"), "0");
-    assert_eq!(e("instr('中文标题', '标')"), "3");
-    assert_eq!(e("instr(c, 'z')"), "NULL");
+    check(&[
+        ("lower(a)", "hello"),
+        ("upper(a)", "HELLO"),
+        ("lower(c)", "NULL"),
+        ("trim('  x y  ')", "x y"),
+        ("trim('\tx ')", "\tx"),     // Hive trims spaces only
+        ("length('中文标题')", "4"), // characters, not bytes
+        ("length(b)", "0"),
+        ("length(c)", "NULL"),
+        ("substr(a, 2)", "ello"),
+        ("substr(a, 0, 2)", "He"),
+        ("substr(a, -3, 2)", "ll"),
+        ("substr(a, 10)", ""),
+        ("substring(a, 2, 3)", "ell"),
+        ("substr(c, 1)", "NULL"),
+        ("instr(a, 'll')", "3"),
+        ("instr(a, 'z')", "0"),
+        ("instr('中文标题', '标')", "3"),
+        ("instr(c, 'z')", "NULL"),
+    ]);
 }
 
 #[test]
 fn concat_nvl_coalesce_nullif() {
-    assert_eq!(e("concat(a, '-', n)"), "Hello-42");
-    assert_eq!(e("concat(a, c)"), "NULL", "concat is NULL when any argument is");
-    assert_eq!(e("concat('n=', length(a))"), "n=5");
-    assert_eq!(e("concat_ws('|', a, c, n)"), "Hello|42", "concat_ws skips NULLs");
-    assert_eq!(e("concat_ws(c, a, n)"), "NULL");
-    assert_eq!(e("coalesce(c, b, a)"), "");
-    assert_eq!(e("coalesce(c, NULL)"), "NULL");
-    assert_eq!(e("nvl(c, 'd')"), "d");
-    assert_eq!(e("nullif(a, 'Hello')"), "NULL");
-    assert_eq!(e("nullif(a, 'x')"), "Hello");
+    check(&[
+        ("concat(a, '-', n)", "Hello-42"),
+        ("concat(a, c)", "NULL"), // concat is NULL when any argument is
+        ("concat('n=', length(a))", "n=5"),
+        ("concat_ws('|', a, c, n)", "Hello|42"), // concat_ws skips NULLs
+        ("concat_ws(c, a, n)", "NULL"),
+        ("coalesce(c, b, a)", ""),
+        ("coalesce(c, NULL)", "NULL"),
+        ("nvl(c, 'd')", "d"),
+        ("nullif(a, 'Hello')", "NULL"),
+        ("nullif(a, 'x')", "Hello"),
+    ]);
 }
 
 #[test]
 fn regex_functions() {
-    assert_eq!(e("regexp_extract('id=123&x=9', 'id=(\\\\d+)', 1)"), "123");
-    assert_eq!(e("regexp_extract('abc', 'x(\\\\d)', 1)"), "", "no match is ''");
-    assert_eq!(e("regexp_extract('abc', 'b', 0)"), "b");
-    assert_eq!(
-        e("regexp_extract('ac', 'a(b)?c', 1)"),
-        "NULL",
-        "a group outside the match is NULL, as in Java"
-    );
-    assert_eq!(e("regexp_replace('a1b22', '\\\\d+', '#')"), "a#b#");
-    assert_eq!(e("regexp_replace('ab', '(a)(b)', '$2$1')"), "ba");
-    assert_eq!(e("regexp_replace(c, 'x', 'y')"), "NULL");
+    check(&[
+        ("regexp_extract('id=123&x=9', 'id=(\\\\d+)', 1)", "123"),
+        ("regexp_extract('abc', 'x(\\\\d)', 1)", ""), // no match is ''
+        ("regexp_extract('abc', 'b', 0)", "b"),
+        ("regexp_extract('ac', 'a(b)?c', 1)", "NULL"), // a group outside the match is NULL, as in Java
+        ("regexp_replace('a1b22', '\\\\d+', '#')", "a#b#"),
+        ("regexp_replace('ab', '(a)(b)', '$2$1')", "ba"),
+        ("regexp_replace(c, 'x', 'y')", "NULL"),
+    ]);
 }
 
 #[test]
 fn split_is_zero_based_and_null_past_the_end() {
-    assert_eq!(e("split('a,b,c', ',')[0]"), "a");
-    assert_eq!(e("split('a,b,c', ',')[2]"), "c");
-    assert_eq!(e("split('a,b,c', ',')[3]"), "NULL");
-    assert_eq!(e("split('a,b,', ',')[2]"), "", "trailing empty pieces are kept");
-    assert_eq!(e("split('x|y', '\\\\|')[1]"), "y");
-    assert_eq!(e("split(c, ',')[0]"), "NULL");
-    assert_eq!(e("split(a, ',')[-1]"), "NULL");
+    check(&[
+        ("split('a,b,c', ',')[0]", "a"),
+        ("split('a,b,c', ',')[2]", "c"),
+        ("split('a,b,c', ',')[3]", "NULL"),
+        ("split('a,b,', ',')[2]", ""), // trailing empty pieces are kept
+        ("split('x|y', '\\\\|')[1]", "y"),
+        ("split(c, ',')[0]", "NULL"),
+        ("split(a, ',')[-1]", "NULL"),
+    ]);
 }
 
 #[test]
