@@ -111,16 +111,21 @@ macro_rules! from_row {
 /// One push of the push log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PushRow {
+    /// The order pushes started in.
     #[serde(skip)]
     pub id: i64,
+    /// What was pushed where: interface, period (`YYYYMMDD` or `YYYYMMDDHH`), destination.
     pub iface: String,
     pub period: String,
     pub dest: String,
+    /// Local time, RFC 3339; `finished` is `None` while the push runs, or when it was killed.
     pub started: String,
     pub finished: Option<String>,
+    /// Files sent, files found already delivered and bytes sent: `None` until it finishes.
     pub files: Option<i64>,
     pub skipped: Option<i64>,
     pub bytes: Option<i64>,
+    /// The push's exit code, and the error that made it fail.
     pub code: Option<i64>,
     pub error: Option<String>,
 }
