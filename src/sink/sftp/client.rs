@@ -15,41 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 
-const INIT: u8 = 1;
-const VERSION: u8 = 2;
-const OPEN: u8 = 3;
-const CLOSE: u8 = 4;
-const READ: u8 = 5;
-const WRITE: u8 = 6;
-const FSTAT: u8 = 8;
-const OPENDIR: u8 = 11;
-const READDIR: u8 = 12;
-const REMOVE: u8 = 13;
-const MKDIR: u8 = 14;
-const STAT: u8 = 17;
-const RENAME: u8 = 18;
-const STATUS: u8 = 101;
-const HANDLE: u8 = 102;
-const DATA: u8 = 103;
-const NAME: u8 = 104;
-const ATTRS: u8 = 105;
-const EXTENDED: u8 = 200;
-const EXTENDED_REPLY: u8 = 201;
-
-pub const OPEN_READ: u32 = 0x01;
-pub const OPEN_WRITE: u32 = 0x02;
-pub const OPEN_CREATE: u32 = 0x08;
-pub const OPEN_TRUNCATE: u32 = 0x10;
-
-const ATTR_SIZE: u32 = 0x01;
-const ATTR_UIDGID: u32 = 0x02;
-const ATTR_PERMISSIONS: u32 = 0x04;
-const ATTR_ACMODTIME: u32 = 0x08;
-const ATTR_EXTENDED: u32 = 0x8000_0000;
-
-const STATUS_OK: u32 = 0;
-const STATUS_EOF: u32 = 1;
-const STATUS_NO_SUCH_FILE: u32 = 2;
+use super::wire::*;
 
 /// The largest packet taken from a server (OpenSSH's own limit is 256 KiB).
 const MAX_PACKET: usize = 1 << 20;
@@ -62,104 +28,6 @@ const WRITE_PACKET: usize = 7 * 32 * 1024;
 /// One read's length, and how many are in flight.
 const READ_LEN: u32 = 32 * 1024;
 const READS_IN_FLIGHT: usize = 64;
-
-/// What went wrong, with the server's own status where it sent one.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{msg} (SFTP status {code})")]
-    Status { code: u32, msg: String },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("SFTP protocol: {0}")]
-    Protocol(String),
-}
-
-impl Error {
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Error::Status {
-                code: STATUS_NO_SUCH_FILE,
-                ..
-            }
-        )
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
-fn protocol(what: impl Into<String>) -> Error {
-    Error::Protocol(what.into())
-}
-
-/// A file's attributes, as far as the server sent them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attrs {
-    pub size: Option<u64>,
-    pub permissions: Option<u32>,
-}
-
-impl Attrs {
-    pub fn is_file(&self) -> bool {
-        self.permissions.is_some_and(|p| p & 0o170000 == 0o100000)
-    }
-
-    pub fn is_dir(&self) -> bool {
-        self.permissions.is_some_and(|p| p & 0o170000 == 0o040000)
-    }
-}
-
-/// What the server announced in its version packet.
-#[derive(Debug, Clone, Default)]
-pub struct Extensions {
-    pub posix_rename: bool,
-    pub fsync: bool,
-    pub limits: bool,
-}
-
-enum Reply {
-    Status { code: u32, msg: String },
-    Handle(Vec<u8>),
-    Data(Vec<u8>),
-    Name(Vec<(String, Attrs)>),
-    Attrs(Attrs),
-    Extended(Vec<u8>),
-}
-
-impl Reply {
-    fn kind(&self) -> &'static str {
-        match self {
-            Reply::Status { .. } => "STATUS",
-            Reply::Handle(_) => "HANDLE",
-            Reply::Data(_) => "DATA",
-            Reply::Name(_) => "NAME",
-            Reply::Attrs(_) => "ATTRS",
-            Reply::Extended(_) => "EXTENDED_REPLY",
-        }
-    }
-
-    /// A status answer as a result; any other answer is a protocol error.
-    fn ok(self) -> Result<()> {
-        match self {
-            Reply::Status { code: STATUS_OK, .. } => Ok(()),
-            Reply::Status { code, msg } => Err(Error::Status { code, msg }),
-            other => Err(protocol(format!("expected STATUS, got {}", other.kind()))),
-        }
-    }
-}
-
-/// Turns a non-status answer into what `want` takes from it; a status answer into its error.
-fn expect<T>(r: Reply, want: &str, take: impl FnOnce(Reply) -> Option<T>) -> Result<T> {
-    if let Reply::Status { code, msg } = r {
-        return Err(Error::Status { code, msg });
-    }
-    let kind = r.kind();
-    take(r).ok_or_else(|| protocol(format!("expected {want}, got {kind}")))
-}
-
-/// An open file or directory on the server.
-#[derive(Debug, Clone)]
-pub struct Handle(Vec<u8>);
 
 /// A client over one stream (one SFTP session).
 pub struct Client<S> {
@@ -285,35 +153,7 @@ impl<S: Read + Write> Client<S> {
         }
         loop {
             let (ty, body) = self.read_packet()?;
-            let mut r = Reader(&body);
-            let got = r.u32()?;
-            let reply = match ty {
-                STATUS => {
-                    let code = r.u32()?;
-                    let msg = if r.0.is_empty() { String::new() } else { r.string()? };
-                    let msg = if msg.is_empty() {
-                        status_text(code).to_string()
-                    } else {
-                        msg
-                    };
-                    Reply::Status { code, msg }
-                }
-                HANDLE => Reply::Handle(r.bytes()?.to_vec()),
-                DATA => Reply::Data(r.bytes()?.to_vec()),
-                NAME => {
-                    let n = r.u32()?;
-                    let mut names = Vec::with_capacity(n.min(4096) as usize);
-                    for _ in 0..n {
-                        let name = r.string()?;
-                        let _long = r.bytes()?;
-                        names.push((name, r.attrs()?));
-                    }
-                    Reply::Name(names)
-                }
-                ATTRS => Reply::Attrs(r.attrs()?),
-                EXTENDED_REPLY => Reply::Extended(r.0.to_vec()),
-                t => return Err(protocol(format!("unexpected packet type {t}"))),
-            };
+            let (got, reply) = Reply::parse(ty, &body)?;
             if got == id {
                 return Ok(reply);
             }
@@ -593,84 +433,6 @@ impl<S: Read + Write> Client<S> {
 
 fn step(what: &str, e: Error) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e}")
-}
-
-fn status_text(code: u32) -> &'static str {
-    match code {
-        0 => "ok",
-        1 => "end of file",
-        2 => "no such file",
-        3 => "permission denied",
-        4 => "failure",
-        5 => "bad message",
-        6 => "no connection",
-        7 => "connection lost",
-        8 => "operation unsupported",
-        _ => "unknown status",
-    }
-}
-
-fn put_u32(b: &mut Vec<u8>, v: u32) {
-    b.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_str(b: &mut Vec<u8>, s: &[u8]) {
-    put_u32(b, s.len() as u32);
-    b.extend_from_slice(s);
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(protocol("a packet shorter than its fields"));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-
-    fn string(&mut self) -> Result<String> {
-        Ok(String::from_utf8_lossy(self.bytes()?).into_owned())
-    }
-
-    fn attrs(&mut self) -> Result<Attrs> {
-        let flags = self.u32()?;
-        let mut a = Attrs::default();
-        if flags & ATTR_SIZE != 0 {
-            a.size = Some(self.u64()?);
-        }
-        if flags & ATTR_UIDGID != 0 {
-            self.take(8)?;
-        }
-        if flags & ATTR_PERMISSIONS != 0 {
-            a.permissions = Some(self.u32()?);
-        }
-        if flags & ATTR_ACMODTIME != 0 {
-            self.take(8)?;
-        }
-        if flags & ATTR_EXTENDED != 0 {
-            for _ in 0..self.u32()? {
-                self.bytes()?;
-                self.bytes()?;
-            }
-        }
-        Ok(a)
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! and its rename rides along with the next file's open.
 
 mod client;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom};
