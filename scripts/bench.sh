@@ -538,18 +538,26 @@ connections = %s
   nsmall=$(ls "$small" | grep -vc manifest.json); nbig=$(ls "$bigdir" | grep -vc manifest.json)
   local ssh_cmd="ssh -a -x -i $T/client_ed25519 -o UserKnownHostsFile=$T/known_hosts"
   declare -A secs rts
-  one() { # LABEL FILES CMD...: time it, count the proxy's turns
-    local label=$1 files=$2 t0; shift 2
-    rm -rf "$T"/upload/wan-* "$W"/var/ledger.sqlite*
-    mkdir -p "$T/upload/wan-x/incoming/cm" "$T/upload/wan-x/big"; chown -R sftptest: "$T/upload/wan-x"
-    t0=$(turns)
-    timed "$@"
-    secs[$label]=$T_REAL
-    rts[$label]=$(awk -v a="$t0" -v b="$(turns)" -v n="$files" 'BEGIN{printf "%.1f", (b-a)/n}')
+  one() { # LABEL FILES CMD...: time it (best of $RUNS), count the proxy's turns of that run
+    local label=$1 files=$2 t0 t1 i; shift 2
+    secs[$label]=
+    for i in $(seq "$RUNS"); do
+      rm -rf "$T"/upload/wan-* "$W"/var/ledger.sqlite*
+      mkdir -p "$T/upload/wan-x/incoming/cm" "$T/upload/wan-x/big"; chown -R sftptest: "$T/upload/wan-x"
+      t0=$(turns)
+      timed "$@"
+      t1=$(turns)
+      if [ -z "${secs[$label]}" ] || awk -v a="$T_REAL" -v b="${secs[$label]}" 'BEGIN{exit !(a<b)}'; then
+        secs[$label]=$T_REAL
+        rts[$label]=$(awk -v a="$t0" -v b="$t1" -v n="$files" 'BEGIN{printf "%.1f", (b-a)/n}')
+      fi
+    done
   }
   for w in small big; do
-    local dir iface remote n
-    if [ $w = small ]; then dir=$small iface=CM001 remote=incoming/cm n=$nsmall; else dir=$bigdir iface=BIG remote=big n=$nbig; fi
+    local dir iface remote n RUNS
+    # The small files run long enough to be steady; the big set, 9 s, is the best of three.
+    if [ $w = small ]; then dir=$small iface=CM001 remote=incoming/cm n=$nsmall RUNS=1
+    else dir=$bigdir iface=BIG remote=big n=$nbig RUNS=3; fi
     { echo "cd wan-x/$remote"; ls "$dir" | grep -v manifest.json | sed "s|^|put $dir/|"; } > "$W/batch"
     one "$w chama 1" "$n" "$BIN" push --iface "$iface" --period "$([ $w = small ] && echo 20241212 || echo 2024121200)" --dest wan1
     sed -i "s/^destinations = .*/destinations = [\"wan4\"]/" "$W/interfaces/$iface.toml"
@@ -563,12 +571,12 @@ connections = %s
     [ "$(ls "$T/upload/wan-x/$remote" | wc -l)" -eq "$n" ] || { echo "bench: sftp -b did not put the $n files" >&2; exit 1; }
   done
   echo "push over a WAN: one OpenSSH server behind scripts/slowproxy.py, 20 ms each way, 100 Mbit/s"
-  printf "  %-28s %9s %9s %9s %9s %9s\n" "" "chama 1" "chama 4" "lftp -P1" "lftp -P4" "sftp -b"
+  printf "  %-30s %9s %9s %9s %9s %9s\n" "" "chama 1" "chama 4" "lftp -P1" "lftp -P4" "sftp -b"
   for w in small big; do
-    local what; what=$([ $w = small ] && echo "$nsmall small files (bundled day)" || echo "4 x 24 MB + .verf ($nbig files)")
-    printf "  %-28s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs\n" "$what" "${secs[$w chama 1]}" "${secs[$w chama 4]}" \
+    local what; what=$([ $w = small ] && echo "$nsmall small files (bundled day)" || echo "4 x 24 MB + .verf (best of 3)")
+    printf "  %-30s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs\n" "$what" "${secs[$w chama 1]}" "${secs[$w chama 4]}" \
       "${secs[$w lftp 1]}" "${secs[$w lftp 4]}" "${secs[$w sftp]}"
-    printf "  %-28s %9s %9s %9s %9s %9s\n" "  round trips per file" "${rts[$w chama 1]}" "${rts[$w chama 4]}" \
+    printf "  %-30s %9s %9s %9s %9s %9s\n" "  round trips per file" "${rts[$w chama 1]}" "${rts[$w chama 4]}" \
       "${rts[$w lftp 1]}" "${rts[$w lftp 4]}" "${rts[$w sftp]}"
   done
   printf "  small files: chama 4 at %sx lftp -P4's time, chama 1 at %sx lftp -P1's (target <= 1.0)\n" \

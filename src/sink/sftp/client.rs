@@ -12,7 +12,7 @@
 //! them: `posix-rename@openssh.com` (an atomic replace), `fsync@openssh.com`
 //! and `limits@openssh.com` (the largest write it takes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Read, Write};
 
 use super::wire::*;
@@ -39,6 +39,10 @@ pub struct Client<S> {
     pub ext: Extensions,
     /// The most file data one write carries.
     max_write: usize,
+    /// The id of the `limits@openssh.com` request, until its answer is read.
+    limits: Option<u32>,
+    /// Requests whose answers nobody waits for (a directory's close): dropped as they come.
+    ignored: HashSet<u32>,
 }
 
 impl<S: Read + Write> Client<S> {
@@ -51,6 +55,8 @@ impl<S: Read + Write> Client<S> {
             out: Vec::new(),
             ext: Extensions::default(),
             max_write: WRITE_PACKET,
+            limits: None,
+            ignored: HashSet::new(),
         };
         c.out.clear();
         c.out.extend_from_slice(&[0, 0, 0, 0, INIT]);
@@ -76,24 +82,10 @@ impl<S: Read + Write> Client<S> {
                 _ => {}
             }
         }
-        c.max_write = WRITE_PACKET;
+        // The limits are asked for now and read when the first upload needs them, so that
+        // the question costs no round trip of its own.
         if c.ext.limits {
-            let id = c.send_extended("limits@openssh.com", |_| {})?;
-            let data = expect(c.wait(id)?, "EXTENDED_REPLY", |r| match r {
-                Reply::Extended(d) => Some(d),
-                _ => None,
-            })?;
-            let mut r = Reader(&data);
-            let (max_packet, _max_read, max_write) = (r.u64()?, r.u64()?, r.u64()?);
-            // The packet must hold the write's header too (the largest handle OpenSSH makes
-            // is a few bytes; 256 leaves room for any).
-            let by_packet = (max_packet as usize).saturating_sub(300);
-            let limit = [max_write as usize, by_packet]
-                .into_iter()
-                .filter(|&n| n > 0)
-                .min()
-                .unwrap_or(WRITE_PACKET);
-            c.max_write = limit.clamp(1024, WRITE_PACKET);
+            c.limits = Some(c.send_extended("limits@openssh.com", |_| {})?);
         } else {
             // Every server takes 32 KiB of data in a write.
             c.max_write = 32 * 1024;
@@ -154,11 +146,37 @@ impl<S: Read + Write> Client<S> {
         loop {
             let (ty, body) = self.read_packet()?;
             let (got, reply) = Reply::parse(ty, &body)?;
+            if self.ignored.remove(&got) {
+                continue;
+            }
             if got == id {
                 return Ok(reply);
             }
             self.early.insert(got, reply);
         }
+    }
+
+    /// Reads the server's limits, if asked for and not read yet, into `max_write`.
+    fn read_limits(&mut self) -> Result<()> {
+        let Some(id) = self.limits.take() else {
+            return Ok(());
+        };
+        let data = expect(self.wait(id)?, "EXTENDED_REPLY", |r| match r {
+            Reply::Extended(d) => Some(d),
+            _ => None,
+        })?;
+        let mut r = Reader(&data);
+        let (max_packet, _max_read, max_write) = (r.u64()?, r.u64()?, r.u64()?);
+        // The packet must hold the write's header too (the largest handle OpenSSH makes
+        // is a few bytes; 300 leaves room for any).
+        let by_packet = (max_packet as usize).saturating_sub(300);
+        let limit = [max_write as usize, by_packet]
+            .into_iter()
+            .filter(|&n| n > 0)
+            .min()
+            .unwrap_or(WRITE_PACKET);
+        self.max_write = limit.clamp(1024, WRITE_PACKET);
+        Ok(())
     }
 
     fn wait_handle(&mut self, id: u32) -> Result<Handle> {
@@ -204,16 +222,32 @@ impl<S: Read + Write> Client<S> {
         let id = self.send(OPENDIR, |b| put_str(b, path.as_bytes()))?;
         let h = self.wait_handle(id)?;
         let mut all = Vec::new();
-        let listed = loop {
-            let id = self.send(READDIR, |b| put_str(b, &h.0))?;
-            match self.wait(id)? {
-                Reply::Name(names) => all.extend(names.into_iter().filter(|(n, _)| n != "." && n != "..")),
-                Reply::Status { code: STATUS_EOF, .. } => break Ok(()),
-                other => break other.ok().and_then(|()| Err(protocol("READDIR answered OK"))),
+        let (mut end, mut failed) = (false, None);
+        // Two reads at a time: OpenSSH sends 100 names a read, so a directory of fewer
+        // costs one round trip, not two (the second read says the end).
+        while !end && failed.is_none() {
+            let ids = [
+                self.send(READDIR, |b| put_str(b, &h.0))?,
+                self.send(READDIR, |b| put_str(b, &h.0))?,
+            ];
+            for id in ids {
+                match self.wait(id)? {
+                    Reply::Name(names) => all.extend(names.into_iter().filter(|(n, _)| n != "." && n != "..")),
+                    Reply::Status { code: STATUS_EOF, .. } => end = true,
+                    other => {
+                        let e = other.ok().err().unwrap_or_else(|| protocol("READDIR answered OK"));
+                        failed.get_or_insert(e);
+                    }
+                }
             }
-        };
-        let closed = self.close(&h);
-        listed.and(closed).map(|()| all)
+        }
+        // Nothing waits for the close: its answer is dropped when it comes.
+        let close = self.send(CLOSE, |b| put_str(b, &h.0))?;
+        self.ignored.insert(close);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
     }
 
     fn close(&mut self, h: &Handle) -> Result<()> {
@@ -279,6 +313,7 @@ impl<S: Read + Write> Client<S> {
             put_u32(b, 0o644);
         })?;
         let h = self.wait_handle(id).map_err(|e| step("opening", e))?;
+        self.read_limits()?;
         let mut writes: VecDeque<(u32, usize)> = VecDeque::new();
         let mut in_flight = 0usize;
         let mut at = offset;
@@ -436,155 +471,4 @@ fn step(what: &str, e: Error) -> anyhow::Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-
-    /// OpenSSH's own `sftp-server` on a pipe: the real server, without sshd.
-    struct Pipe {
-        child: Child,
-        to: ChildStdin,
-        from: ChildStdout,
-    }
-
-    impl Read for Pipe {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.from.read(buf)
-        }
-    }
-
-    impl Write for Pipe {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.to.write(buf)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.to.flush()
-        }
-    }
-
-    impl Drop for Pipe {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    /// A session with OpenSSH's `sftp-server`; `None` (and a note) where it is not installed,
-    /// unless CHAMA_REQUIRE_SFTP is set (as scripts/test.sh does).
-    fn server() -> Option<Client<Pipe>> {
-        let Some(bin) = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-        else {
-            assert!(
-                std::env::var("CHAMA_REQUIRE_SFTP").is_err(),
-                "CHAMA_REQUIRE_SFTP is set but OpenSSH's sftp-server is not installed"
-            );
-            eprintln!("no OpenSSH sftp-server here (run scripts/test.sh): skipping");
-            return None;
-        };
-        let mut child = Command::new(bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let (to, from) = (child.stdin.take()?, child.stdout.take()?);
-        Some(Client::start(Pipe { child, to, from }).expect("SFTP session"))
-    }
-
-    fn no_pace(_: usize) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    #[test]
-    fn uploads_resumes_renames_over_and_reads_back_against_openssh() {
-        let Some(mut c) = server() else { return };
-        assert!(c.ext.posix_rename && c.ext.fsync && c.ext.limits, "{:?}", c.ext);
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-        // Larger than many writes and than the writes in flight.
-        let data: Vec<u8> = (0..(9 << 20) + 12_345u32).map(|i| (i * 31 + i / 7919) as u8).collect();
-        let got = c.upload(&p("a.part"), 0, &mut &data[..], true, &mut no_pace).unwrap();
-        assert_eq!(got, data.len() as u64);
-        // Resume from a prefix: the rest is written after it.
-        let cut = 5_000_001;
-        std::fs::write(p("b.part"), &data[..cut]).unwrap();
-        let got = c
-            .upload(&p("b.part"), cut as u64, &mut &data[cut..], false, &mut no_pace)
-            .unwrap();
-        assert_eq!(got, data.len() as u64);
-        assert!(std::fs::read(p("b.part")).unwrap() == data);
-        // An existing name is replaced at once, and the answers come in any order asked.
-        std::fs::write(p("a"), b"old").unwrap();
-        let r1 = c.start_rename(&p("a.part"), &p("a")).unwrap();
-        let r2 = c.start_rename(&p("nothing.part"), &p("c")).unwrap();
-        assert!(c.finish(r2).unwrap_err().is_not_found());
-        c.finish(r1).unwrap();
-        assert!(std::fs::read(p("a")).unwrap() == data);
-        let mut back = Vec::new();
-        c.download(&p("a"), &mut |b| {
-            back.extend_from_slice(b);
-            Ok(())
-        })
-        .unwrap();
-        assert!(back == data);
-        let names: Vec<String> = c.readdir(&p("")).unwrap().into_iter().map(|(n, _)| n).collect();
-        let mut names = names;
-        names.sort();
-        assert_eq!(names, ["a", "b.part"]);
-        assert_eq!(c.stat(&p("a")).unwrap().unwrap().size, Some(data.len() as u64));
-        assert!(c.stat(&p("a")).unwrap().unwrap().is_file());
-        assert_eq!(c.stat(&p("nope")).unwrap(), None);
-        c.remove(&p("a")).unwrap();
-        assert!(c.remove(&p("a")).unwrap_err().is_not_found());
-        c.mkdir(&p("d"), 0o755).unwrap();
-        assert!(c.stat(&p("d")).unwrap().unwrap().is_dir());
-    }
-
-    /// A server without posix-rename: the protocol's rename refuses to replace, so
-    /// `replace` removes the old file first.
-    #[test]
-    fn without_posix_rename_a_replace_removes_then_renames() {
-        let Some(mut c) = server() else { return };
-        c.ext.posix_rename = false;
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-        std::fs::write(p("a"), b"old").unwrap();
-        std::fs::write(p("a.part"), b"new").unwrap();
-        let id = c.start_rename(&p("a.part"), &p("a")).unwrap();
-        assert!(c.finish(id).is_err(), "SFTP v3's rename does not replace");
-        c.replace(&p("a.part"), &p("a")).unwrap();
-        assert_eq!(std::fs::read(p("a")).unwrap(), b"new");
-        assert!(!dir.path().join("a.part").exists());
-        assert!(c.replace(&p("a.part"), &p("a")).unwrap_err().is_not_found());
-        assert_eq!(
-            std::fs::read(p("a")).unwrap(),
-            b"new",
-            "a failed replace leaves the old file"
-        );
-    }
-
-    #[test]
-    fn a_stopped_upload_closes_its_file_and_the_session_goes_on() {
-        let Some(mut c) = server() else { return };
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-        let data = vec![7u8; 3 << 20];
-        let mut calls = 0;
-        let e = c
-            .upload(&p("x.part"), 0, &mut &data[..], false, &mut |_| {
-                calls += 1;
-                anyhow::ensure!(calls < 3, "stop");
-                Ok(())
-            })
-            .unwrap_err();
-        assert_eq!(e.to_string(), "stop");
-        c.remove(&p("x.part")).unwrap();
-        assert_eq!(c.stat(&p("x.part")).unwrap(), None);
-        // An error of the server names the step.
-        let e = c
-            .upload(&p("no/such/dir/y"), 0, &mut &b"z"[..], false, &mut no_pace)
-            .unwrap_err();
-        assert!(e.to_string().starts_with("opening: "), "{e}");
-    }
-}
+mod tests;

@@ -1,0 +1,160 @@
+//! The client against OpenSSH's own `sftp-server` on a pipe: the real server, without sshd.
+
+use super::*;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// OpenSSH's own `sftp-server` on a pipe: the real server, without sshd.
+struct Pipe {
+    child: Child,
+    to: ChildStdin,
+    from: ChildStdout,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.from.read(buf)
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.to.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.to.flush()
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A session with OpenSSH's `sftp-server`; `None` (and a note) where it is not installed,
+/// unless CHAMA_REQUIRE_SFTP is set (as scripts/test.sh does).
+fn server() -> Option<Client<Pipe>> {
+    let Some(bin) = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var("CHAMA_REQUIRE_SFTP").is_err(),
+            "CHAMA_REQUIRE_SFTP is set but OpenSSH's sftp-server is not installed"
+        );
+        eprintln!("no OpenSSH sftp-server here (run scripts/test.sh): skipping");
+        return None;
+    };
+    let mut child = Command::new(bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let (to, from) = (child.stdin.take()?, child.stdout.take()?);
+    Some(Client::start(Pipe { child, to, from }).expect("SFTP session"))
+}
+
+fn no_pace(_: usize) -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[test]
+fn uploads_resumes_renames_over_and_reads_back_against_openssh() {
+    let Some(mut c) = server() else { return };
+    assert!(c.ext.posix_rename && c.ext.fsync && c.ext.limits, "{:?}", c.ext);
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    // Larger than many writes and than the writes in flight.
+    let data: Vec<u8> = (0..(9 << 20) + 12_345u32).map(|i| (i * 31 + i / 7919) as u8).collect();
+    let got = c.upload(&p("a.part"), 0, &mut &data[..], true, &mut no_pace).unwrap();
+    assert_eq!(got, data.len() as u64);
+    // Resume from a prefix: the rest is written after it.
+    let cut = 5_000_001;
+    std::fs::write(p("b.part"), &data[..cut]).unwrap();
+    let got = c
+        .upload(&p("b.part"), cut as u64, &mut &data[cut..], false, &mut no_pace)
+        .unwrap();
+    assert_eq!(got, data.len() as u64);
+    assert!(std::fs::read(p("b.part")).unwrap() == data);
+    // An existing name is replaced at once, and the answers come in any order asked.
+    std::fs::write(p("a"), b"old").unwrap();
+    let r1 = c.start_rename(&p("a.part"), &p("a")).unwrap();
+    let r2 = c.start_rename(&p("nothing.part"), &p("c")).unwrap();
+    assert!(c.finish(r2).unwrap_err().is_not_found());
+    c.finish(r1).unwrap();
+    assert!(std::fs::read(p("a")).unwrap() == data);
+    let mut back = Vec::new();
+    c.download(&p("a"), &mut |b| {
+        back.extend_from_slice(b);
+        Ok(())
+    })
+    .unwrap();
+    assert!(back == data);
+    let names: Vec<String> = c.readdir(&p("")).unwrap().into_iter().map(|(n, _)| n).collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["a", "b.part"]);
+    assert_eq!(c.stat(&p("a")).unwrap().unwrap().size, Some(data.len() as u64));
+    assert!(c.stat(&p("a")).unwrap().unwrap().is_file());
+    assert_eq!(c.stat(&p("nope")).unwrap(), None);
+    c.remove(&p("a")).unwrap();
+    assert!(c.remove(&p("a")).unwrap_err().is_not_found());
+    c.mkdir(&p("d"), 0o755).unwrap();
+    assert!(c.stat(&p("d")).unwrap().unwrap().is_dir());
+    // A directory of more names than two reads bring (OpenSSH sends 100 a read).
+    for i in 0..250 {
+        std::fs::write(dir.path().join(format!("d/{i:03}")), b"").unwrap();
+    }
+    let mut names: Vec<String> = c.readdir(&p("d")).unwrap().into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    assert_eq!(names, (0..250).map(|i| format!("{i:03}")).collect::<Vec<_>>());
+    assert!(c.stat(&p("d/007")).unwrap().unwrap().is_file(), "the session goes on");
+}
+
+/// A server without posix-rename: the protocol's rename refuses to replace, so
+/// `replace` removes the old file first.
+#[test]
+fn without_posix_rename_a_replace_removes_then_renames() {
+    let Some(mut c) = server() else { return };
+    c.ext.posix_rename = false;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    std::fs::write(p("a"), b"old").unwrap();
+    std::fs::write(p("a.part"), b"new").unwrap();
+    let id = c.start_rename(&p("a.part"), &p("a")).unwrap();
+    assert!(c.finish(id).is_err(), "SFTP v3's rename does not replace");
+    c.replace(&p("a.part"), &p("a")).unwrap();
+    assert_eq!(std::fs::read(p("a")).unwrap(), b"new");
+    assert!(!dir.path().join("a.part").exists());
+    assert!(c.replace(&p("a.part"), &p("a")).unwrap_err().is_not_found());
+    assert_eq!(
+        std::fs::read(p("a")).unwrap(),
+        b"new",
+        "a failed replace leaves the old file"
+    );
+}
+
+#[test]
+fn a_stopped_upload_closes_its_file_and_the_session_goes_on() {
+    let Some(mut c) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let data = vec![7u8; 3 << 20];
+    let mut calls = 0;
+    let e = c
+        .upload(&p("x.part"), 0, &mut &data[..], false, &mut |_| {
+            calls += 1;
+            anyhow::ensure!(calls < 3, "stop");
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "stop");
+    c.remove(&p("x.part")).unwrap();
+    assert_eq!(c.stat(&p("x.part")).unwrap(), None);
+    // An error of the server names the step.
+    let e = c
+        .upload(&p("no/such/dir/y"), 0, &mut &b"z"[..], false, &mut no_pace)
+        .unwrap_err();
+    assert!(e.to_string().starts_with("opening: "), "{e}");
+}
