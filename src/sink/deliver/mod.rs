@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -158,8 +158,6 @@ struct Slot {
     bytes: AtomicU64,
     /// Time spent on completed files, for the host's rate.
     busy_nanos: AtomicU64,
-    /// Renames that failed after their upload, against the destination's retries.
-    failed_renames: AtomicU32,
     bar: indicatif::ProgressBar,
 }
 
@@ -177,6 +175,8 @@ struct Engine<'a> {
     /// of work, taken again before anyone connects anew (a handshake costs a round of key
     /// exchange and authentication).
     idle: Mutex<Vec<(usize, Box<dyn Conn>)>>,
+    /// Per item, the renames that failed after its upload, against the destination's retries.
+    failed_renames: Mutex<BTreeMap<usize, u32>>,
 }
 
 impl<'a> Engine<'a> {
@@ -205,7 +205,6 @@ impl<'a> Engine<'a> {
                     files: AtomicUsize::new(0),
                     bytes: AtomicU64::new(0),
                     busy_nanos: AtomicU64::new(0),
-                    failed_renames: AtomicU32::new(0),
                     bar,
                 }
             })
@@ -221,6 +220,7 @@ impl<'a> Engine<'a> {
             wake: Condvar::new(),
             speculative: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
+            failed_renames: Mutex::new(BTreeMap::new()),
         }
     }
 

@@ -186,8 +186,13 @@ impl<'a> Engine<'a> {
                 self.finish(h, &job, Outcome::Sent(p.sent), p.started.elapsed());
             }
             Err(e) => {
-                let slot = &self.slots[h];
-                if slot.failed_renames.fetch_add(1, Ordering::Relaxed) >= self.dest.retries {
+                let tries = {
+                    let mut failed = self.failed_renames.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = failed.entry(job.item).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                if tries > self.dest.retries {
                     self.fail_host(h, &e);
                     self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
                 } else {
