@@ -11,18 +11,25 @@ use std::sync::Arc;
 
 use crate::compress::BLOCK_SIZE;
 
-/// A block of one file, for a compressor.
-pub struct Block {
+/// Where a block stands in its file; it travels with the block through the
+/// compressors to the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockAt {
     /// Global id of the file this block belongs to.
     pub file: u32,
     /// Position of the block in its file, from 0.
     pub idx: u32,
-    pub data: Arc<Vec<u8>>,
-    /// The block before it in the same file: its tail primes the compressor.
-    pub prev: Option<Arc<Vec<u8>>>,
     /// The file's last block; `rows` is then the file's line count.
     pub last: bool,
     pub rows: u64,
+}
+
+/// A block of one file, for a compressor.
+pub struct Block {
+    pub at: BlockAt,
+    pub data: Arc<Vec<u8>>,
+    /// The block before it in the same file: its tail primes the compressor.
+    pub prev: Option<Arc<Vec<u8>>>,
 }
 
 /// A file that has been started: what the writer needs to name it.
@@ -154,12 +161,14 @@ fn take_block(s: &mut SetState, last: bool) -> Block {
     let cap = if last { 0 } else { BLOCK_SIZE + 64 * 1024 };
     let data = Arc::new(std::mem::replace(&mut s.block, Vec::with_capacity(cap)));
     let block = Block {
-        file: s.file,
-        idx: s.idx,
+        at: BlockAt {
+            file: s.file,
+            idx: s.idx,
+            last,
+            rows: s.lines,
+        },
         data: data.clone(),
         prev: s.prev.take(),
-        last,
-        rows: s.lines,
     };
     s.idx += 1;
     s.prev = if last { None } else { Some(data) };
@@ -182,9 +191,14 @@ mod tests {
             if let Some(s) = e.started {
                 files.push(s);
             }
-            ended.extend(e.blocks.into_iter().filter(|b| b.last).map(|b| (b.file, b.rows)));
+            ended.extend(
+                e.blocks
+                    .into_iter()
+                    .filter(|b| b.at.last)
+                    .map(|b| (b.at.file, b.at.rows)),
+            );
         }
-        ended.extend(sp.finish().into_iter().map(|b| (b.file, b.rows)));
+        ended.extend(sp.finish().into_iter().map(|b| (b.at.file, b.at.rows)));
         assert_eq!(files, [(0, 1, 0), (1, 1, 1), (0, 2, 2)], "set, seq, file id");
         assert_eq!(ended, [(0, 3), (2, 3), (1, 2)], "a: 3 + 3 (+0), b: 2");
         assert_eq!(sp.rows(0), 6);

@@ -140,14 +140,8 @@ pub fn build_hour(job: &HourJob<'_>) -> anyhow::Result<HourOutput> {
 fn compress_loop(rx: Receiver<Block>, tx: Sender<ToWriter>, level: u32) -> anyhow::Result<()> {
     for b in rx {
         let block =
-            deflate_block(&b.data, b.prev.as_deref().map(Vec::as_slice), b.last, level).context("compressing")?;
-        let msg = ToWriter::Block(Compressed {
-            file: b.file,
-            idx: b.idx,
-            last: b.last,
-            rows: b.rows,
-            block,
-        });
+            deflate_block(&b.data, b.prev.as_deref().map(Vec::as_slice), b.at.last, level).context("compressing")?;
+        let msg = ToWriter::Block(Compressed { at: b.at, block });
         if tx.send(msg).is_err() {
             break; // the writer failed; its error is reported
         }
@@ -158,6 +152,7 @@ fn compress_loop(rx: Receiver<Block>, tx: Sender<ToWriter>, level: u32) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::split::BlockAt;
     use std::sync::Arc;
 
     /// Text blocks of 200 KB to 1.1 MB, shaped like output rows.
@@ -197,12 +192,14 @@ mod tests {
         let (wtx, wrx) = bounded(order.len());
         for &i in order {
             tx.send(Block {
-                file: i as u32,
-                idx: 0,
+                at: BlockAt {
+                    file: i as u32,
+                    idx: 0,
+                    last: true,
+                    rows: 0,
+                },
                 data: data[i].clone(),
                 prev: i.checked_sub(1).map(|p| data[p].clone()),
-                last: true,
-                rows: 0,
             })
             .unwrap();
         }
@@ -210,7 +207,7 @@ mod tests {
         compress_loop(rx, wtx, 6).unwrap();
         wrx.iter()
             .map(|m| match m {
-                ToWriter::Block(c) => (c.file, c.block.bytes),
+                ToWriter::Block(c) => (c.at.file, c.block.bytes),
                 ToWriter::Start(_) => unreachable!(),
             })
             .collect()

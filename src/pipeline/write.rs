@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use crate::atomic::AtomicFile;
 use crate::compress::{Deflated, Member};
 use crate::manifest::FileEntry;
-use crate::split::FileStart;
+use crate::split::{BlockAt, FileStart};
 
 /// A finished file, from the writer.
 pub(super) struct Done {
@@ -22,10 +22,7 @@ pub(super) struct Done {
 
 /// A compressed block on its way to the writer.
 pub(super) struct Compressed {
-    pub(super) file: u32,
-    pub(super) idx: u32,
-    pub(super) last: bool,
-    pub(super) rows: u64,
+    pub(super) at: BlockAt,
     pub(super) block: Deflated,
 }
 
@@ -91,16 +88,16 @@ pub(super) fn write_loop(
                     pending: BTreeMap::new(),
                 };
                 for c in early.remove(&s.file).unwrap_or_default() {
-                    o.pending.insert(c.idx, c);
+                    o.pending.insert(c.at.idx, c);
                 }
                 open.insert(s.file, o);
                 s.file
             }
             ToWriter::Block(c) => {
-                let f = c.file;
+                let f = c.at.file;
                 match open.get_mut(&f) {
                     Some(o) => {
-                        o.pending.insert(c.idx, c);
+                        o.pending.insert(c.at.idx, c);
                     }
                     None => early.entry(f).or_default().push(c),
                 }
@@ -112,7 +109,7 @@ pub(super) fn write_loop(
             let member = o.member.as_mut().expect("member open until its last block");
             member.push(&c.block).with_context(|| format!("writing {}", o.name))?;
             o.next += 1;
-            if c.last {
+            if c.at.last {
                 let (hashing, bytes) = o
                     .member
                     .take()
@@ -128,7 +125,7 @@ pub(super) fn write_loop(
                     file,
                     entry: FileEntry {
                         name: o.name.clone(),
-                        rows: c.rows,
+                        rows: c.at.rows,
                         bytes,
                         md5,
                         time,

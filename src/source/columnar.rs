@@ -178,9 +178,15 @@ impl ColumnarRows {
     /// Opens `path`, reading the `used` ones of `columns` (indices into it),
     /// after checking the columns the spec declares `types` for.
     pub fn open(path: &Path, input: &Input, columns: &[String], used: &[usize]) -> anyhow::Result<ColumnarRows> {
+        let wanted = Wanted {
+            path,
+            columns,
+            used,
+            declared: &input.types,
+        };
         let opened = guarded(|| match input.format {
-            Format::Orc => open_orc(path, columns, used, &input.types),
-            _ => open_parquet(path, columns, used, &input.types),
+            Format::Orc => open_orc(&wanted),
+            _ => open_parquet(&wanted),
         })
         .map_err(|why| bad(path, input.format, why))??;
         Ok(ColumnarRows {
@@ -273,17 +279,27 @@ impl ColumnarRows {
     }
 }
 
-/// Finds each used column among `names` (the file's, lowercased); refuses
+/// What the spec reads from one file: its input `columns`, the indices of the
+/// `used` ones, and the Hive types `declared` for some of them.
+struct Wanted<'a> {
+    path: &'a Path,
+    columns: &'a [String],
+    used: &'a [usize],
+    declared: &'a BTreeMap<String, HiveType>,
+}
+
+/// Finds each used column among the file's (by lowercased name); refuses
 /// a column of a type chama cannot write. Returns `(file index, spec index)`
 /// pairs in file order.
-fn resolve(
-    path: &Path,
-    names: &[String],
-    types: &[&DataType],
-    columns: &[String],
-    used: &[usize],
-    declared: &BTreeMap<String, HiveType>,
-) -> anyhow::Result<Vec<(usize, usize)>> {
+fn resolve(wanted: &Wanted<'_>, schema: &Schema) -> anyhow::Result<Vec<(usize, usize)>> {
+    let Wanted {
+        path,
+        columns,
+        used,
+        declared,
+    } = *wanted;
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
     // Old Hive ORC files name their columns _col0, _col1, ...: by position.
     let positional = !names.is_empty() && names.iter().enumerate().all(|(i, n)| *n == format!("_col{i}"));
     for (column, want) in declared {
@@ -333,19 +349,12 @@ fn resolve(
     Ok(roots)
 }
 
-fn open_parquet(
-    path: &Path,
-    columns: &[String],
-    used: &[usize],
-    declared: &BTreeMap<String, HiveType>,
-) -> anyhow::Result<Opened> {
-    let format = Format::Parquet;
+fn open_parquet(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
+    let (path, format) = (wanted.path, Format::Parquet);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
-    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-    let roots = resolve(path, &names, &types, columns, used, declared)?;
+    let roots = resolve(wanted, &schema)?;
     // Spark's LEGACY rebase mode writes the hybrid calendar and says so.
     let marked = |key: &str| {
         builder
@@ -416,19 +425,12 @@ fn open_parquet(
     })
 }
 
-fn open_orc(
-    path: &Path,
-    columns: &[String],
-    used: &[usize],
-    declared: &BTreeMap<String, HiveType>,
-) -> anyhow::Result<Opened> {
-    let format = Format::Orc;
+fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
+    let (path, format) = (wanted.path, Format::Orc);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = orc_rust::ArrowReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
-    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-    let roots = resolve(path, &names, &types, columns, used, declared)?;
+    let roots = resolve(wanted, &schema)?;
     let OrcFooter { calendar, ntz_columns } = orc_footer(path, builder.file_metadata().compression())?;
     let root_type = builder.file_metadata().root_data_type();
     let column_indices: Vec<usize> = roots
