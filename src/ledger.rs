@@ -101,33 +101,46 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
-/// A struct from a row of the ledger: each field from the column of its name.
+/// A struct from a row of the ledger: each field from the column of its name,
+/// and any `field = expr` after a `;` from that expression.
 macro_rules! from_row {
-    ($r:ident => $ty:ident { $($field:ident),* }) => {
-        Ok($ty { $($field: $r.get(stringify!($field))?),* })
+    ($r:ident => $ty:ident { $($field:ident),* $(; $($more:ident = $e:expr),*)? }) => {
+        Ok($ty { $($field: $r.get(stringify!($field))?,)* $($($more: $e,)*)? })
     };
+}
+
+/// When a logged command ran and how it ended: `finished`, `code` and `error`
+/// are `None` while it runs, or when it was killed. Times are local, RFC 3339.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ran {
+    pub started: String,
+    pub finished: Option<String>,
+    pub code: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Ran {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ran> {
+        from_row! { r => Ran { started, finished, code, error } }
+    }
 }
 
 /// One push of the push log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PushRow {
-    /// The order pushes started in.
+    /// The order pushes started in; the key of the hosts' rows.
     #[serde(skip)]
     pub id: i64,
     /// What was pushed where: interface, period (`YYYYMMDD` or `YYYYMMDDHH`), destination.
     pub iface: String,
     pub period: String,
     pub dest: String,
-    /// Local time, RFC 3339; `finished` is `None` while the push runs, or when it was killed.
-    pub started: String,
-    pub finished: Option<String>,
+    #[serde(flatten)]
+    pub ran: Ran,
     /// Files sent, files found already delivered and bytes sent: `None` until it finishes.
     pub files: Option<i64>,
     pub skipped: Option<i64>,
     pub bytes: Option<i64>,
-    /// The push's exit code, and the error that made it fail.
-    pub code: Option<i64>,
-    pub error: Option<String>,
 }
 
 /// One command run.
@@ -136,10 +149,8 @@ pub struct RunRow {
     pub command: String,
     pub iface: String,
     pub period: String,
-    pub started: String,
-    pub finished: Option<String>,
-    pub code: Option<i64>,
-    pub error: Option<String>,
+    #[serde(flatten)]
+    pub ran: Ran,
 }
 
 pub fn now() -> String {
@@ -278,8 +289,8 @@ pub struct Rerun {
     pub hours: String,
     pub batch: String,
     pub reason: Option<String>,
-    pub who: String,
-    pub host: String,
+    #[serde(flatten)]
+    pub by: Operator,
     pub started: String,
     pub finished: String,
     pub rows_before: Option<u64>,
@@ -288,6 +299,25 @@ pub struct Rerun {
     pub files_after: Option<u64>,
     pub pruned: u64,
     pub code: u8,
+}
+
+/// Who ran a command, and on which machine.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Operator {
+    pub who: String,
+    pub host: String,
+}
+
+impl Operator {
+    /// This process's: `$USER`, else `$LOGNAME`, else `unknown`; the kernel's host name.
+    pub fn current() -> Operator {
+        Operator {
+            who: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            host: crate::lock::hostname().unwrap_or_default(),
+        }
+    }
 }
 
 impl Ledger {
@@ -302,8 +332,8 @@ impl Ledger {
                 r.hours,
                 r.batch,
                 r.reason,
-                r.who,
-                r.host,
+                r.by.who,
+                r.by.host,
                 r.started,
                 r.finished,
                 r.rows_before.map(|v| v as i64),
@@ -319,11 +349,11 @@ impl Ledger {
 
     /// Records the start of a command that changes files; returns its id.
     pub fn run_started(&self, command: &str, iface: &str, period: &str) -> anyhow::Result<i64> {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let host = crate::lock::hostname().unwrap_or_default();
         let db = self.db();
         db.execute(
             "INSERT INTO runs (command, iface, period, started, pid, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![command, iface, period, now(), std::process::id(), host.trim()],
+            params![command, iface, period, now(), std::process::id(), host],
         )?;
         Ok(db.last_insert_rowid())
     }
@@ -339,14 +369,14 @@ impl Ledger {
     /// The push log, oldest first; `iface` and `since` (a `YYYYMMDD` day) narrow it.
     pub fn pushes(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<PushRow>> {
         self.log("pushes", iface, since, |r| {
-            from_row! { r => PushRow { id, iface, period, dest, started, finished, files, skipped, bytes, code, error } }
+            from_row! { r => PushRow { id, iface, period, dest, files, skipped, bytes; ran = Ran::from_row(r)? } }
         })
     }
 
     /// Command runs, oldest first; `iface` and `since` narrow them.
     pub fn runs(&self, iface: Option<&str>, since: &str) -> anyhow::Result<Vec<RunRow>> {
         self.log("runs", iface, since, |r| {
-            from_row! { r => RunRow { command, iface, period, started, finished, code, error } }
+            from_row! { r => RunRow { command, iface, period; ran = Ran::from_row(r)? } }
         })
     }
 

@@ -19,10 +19,11 @@ pub struct Lock {
     pub path: PathBuf,
 }
 
-fn hostname() -> String {
+/// This machine's name, as the kernel has it (for lock holders and the ledger).
+pub fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
         .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 /// Takes the lock of `iface` for the day `date` (`YYYYMMDD`), or fails with
@@ -63,7 +64,7 @@ pub fn acquire(config: &Config, iface: &str, date: &str, command: &str) -> anyho
     let who = format!(
         "`chama {command}`, pid {} on host {}, since {}",
         std::process::id(),
-        hostname(),
+        hostname().unwrap_or_else(|| "unknown-host".into()),
         chrono::Local::now().format("%Y-%m-%d %H:%M:%S %z")
     );
     file.set_len(0)?;

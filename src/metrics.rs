@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Ran};
 use crate::manifest::Manifest;
 use crate::workdir::{hour_period, Sets};
 
@@ -63,8 +63,14 @@ fn unix(t: &str) -> Option<f64> {
         .map(|d| d.timestamp_millis() as f64 / 1000.0)
 }
 
-fn seconds(a: &str, b: Option<&str>) -> Option<f64> {
-    Some(unix(b?)? - unix(a)?)
+/// How long a finished command took.
+fn seconds(ran: &Ran) -> Option<f64> {
+    Some(unix(ran.finished.as_deref()?)? - unix(&ran.started)?)
+}
+
+/// When a command that succeeded finished.
+fn succeeded(ran: &Ran) -> Option<f64> {
+    ran.finished.as_deref().filter(|_| ran.code == Some(0)).and_then(unix)
 }
 
 /// Rewrites the metrics file at `path`.
@@ -107,13 +113,11 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         let mut last_ok = BTreeMap::new();
         for r in runs {
             let key = (r.command.clone(), r.iface.clone());
-            if let Some(t) = unix(&r.started) {
+            if let Some(t) = unix(&r.ran.started) {
                 last.insert(key.clone(), t);
             }
-            if r.code == Some(0) {
-                if let Some(t) = r.finished.as_deref().and_then(unix) {
-                    last_ok.insert(key.clone(), t);
-                }
+            if let Some(t) = succeeded(&r.ran) {
+                last_ok.insert(key.clone(), t);
             }
             if recent(&r.iface, &r.period) {
                 latest.insert((r.command.clone(), r.iface.clone(), r.period.clone()), r);
@@ -141,10 +145,10 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                 ("interface", iface.as_str()),
                 ("period", period.as_str()),
             ];
-            if let Some(d) = seconds(&r.started, r.finished.as_deref()) {
+            if let Some(d) = seconds(&r.ran) {
                 out.add("chama_run_duration_seconds", "Duration of the latest run.", &l, d);
             }
-            if let Some(c) = r.code {
+            if let Some(c) = r.ran.code {
                 out.add("chama_run_exit_code", "Exit code of the latest run.", &l, c as f64);
             }
         }
@@ -183,7 +187,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                 &l,
                 ledger.failed_hosts(p.id)? as f64,
             );
-            if let Some(c) = p.code {
+            if let Some(c) = p.ran.code {
                 out.add(
                     "chama_push_exit_code",
                     "Exit code of the latest push (5: not delivered).",
@@ -191,18 +195,16 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                     c as f64,
                 );
             }
-            if let Some(d) = seconds(&p.started, p.finished.as_deref()) {
+            if let Some(d) = seconds(&p.ran) {
                 out.add("chama_push_duration_seconds", "Duration of the latest push.", &l, d);
             }
-            if p.code == Some(0) {
-                if let Some(t) = p.finished.as_deref().and_then(unix) {
-                    out.add(
-                        "chama_push_last_success_timestamp_seconds",
-                        "End of the latest successful push.",
-                        &l,
-                        t,
-                    );
-                }
+            if let Some(t) = succeeded(&p.ran) {
+                out.add(
+                    "chama_push_last_success_timestamp_seconds",
+                    "End of the latest successful push.",
+                    &l,
+                    t,
+                );
             }
         }
     }

@@ -34,7 +34,7 @@ pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
             .pushes
             .iter()
             .map(|p| {
-                let state = match p.code {
+                let state = match p.ran.code {
                     Some(0) => "ok".to_string(),
                     Some(c) => format!("exit {c}"),
                     None => "running or killed".to_string(),
@@ -43,8 +43,8 @@ pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
                     "{} {} {}..{} {state}",
                     p.dest,
                     p.period,
-                    short(&p.started),
-                    p.finished.as_deref().map(short).unwrap_or_default()
+                    short(&p.ran.started),
+                    p.ran.finished.as_deref().map(short).unwrap_or_default()
                 )
             })
             .collect();
@@ -53,9 +53,9 @@ pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "last error: {} {} exit {} at {}: {}",
                 e.command,
                 e.period,
-                e.code.unwrap_or(-1),
-                short(&e.started),
-                e.error.as_deref().unwrap_or("")
+                e.ran.code.unwrap_or(-1),
+                short(&e.ran.started),
+                e.ran.error.as_deref().unwrap_or("")
             ));
         }
         writeln!(

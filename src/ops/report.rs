@@ -101,12 +101,12 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
             Some(l) => l
                 .pushes(Some(&iface), &ymd(day))?
                 .into_iter()
-                .filter(|p| p.period.starts_with(&ymd(day)) && p.code == Some(0))
+                .filter(|p| p.period.starts_with(&ymd(day)) && p.ran.code == Some(0))
                 .collect(),
             None => Vec::new(),
         };
-        let started = pushes.iter().map(|p| p.started.clone()).min();
-        let finished = pushes.iter().filter_map(|p| p.finished.clone()).max();
+        let started = pushes.iter().map(|p| p.ran.started.clone()).min();
+        let finished = pushes.iter().filter_map(|p| p.ran.finished.clone()).max();
         let deadline = spec.delivery.deadline.map(|t| {
             let next = day.succ_opt().expect("a next day").and_time(t);
             next.and_local_timezone(chrono::Local)

@@ -23,7 +23,7 @@ use super::sets::{self, current_batch, totals};
 use super::Done;
 use crate::config::Config;
 use crate::exit::{code_of, Code};
-use crate::ledger::{self, Ledger, Rerun};
+use crate::ledger::{self, Ledger, Operator, Rerun};
 use crate::manifest::Manifest;
 use crate::period::{batch_name, Period, PeriodRange};
 use crate::sink::Destination;
@@ -82,13 +82,7 @@ pub fn rerun(
             period: date.clone(),
             hours: hours.iter().map(|&h| hh(h)).collect::<Vec<_>>().join(","),
             reason: opts.reason.clone(),
-            who: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+            by: Operator::current(),
             started: ledger::now(),
             ..Rerun::default()
         };

@@ -99,7 +99,7 @@ fn day_status(config: &Config, iface: &str, day: &str, pushes: &[PushRow], runs:
     let last_error = runs
         .iter()
         .rfind(|r| r.iface == iface && r.period.starts_with(day))
-        .filter(|r| r.code.is_some_and(|c| c != 0))
+        .filter(|r| r.ran.code.is_some_and(|c| c != 0))
         .cloned();
     Day {
         interface: iface.to_string(),

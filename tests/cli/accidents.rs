@@ -221,7 +221,7 @@ fn paths_with(dir: &std::path::Path, needle: &str) -> Vec<String> {
 fn last_run(w: &Workdir) -> (String, Option<i64>, Option<String>) {
     let ledger = chama::ledger::Ledger::open(&w.join("var/ledger.sqlite")).unwrap();
     let r = ledger.runs(None, "").unwrap().pop().expect("a run recorded");
-    (r.command, r.code, r.error)
+    (r.command, r.ran.code, r.ran.error)
 }
 
 /// A work directory with interface B1 (`id`, `v`) whose hour 2024121200 is
