@@ -4,16 +4,17 @@
 use crate::cli::SampleArgs;
 use crate::config::Config;
 use crate::exit::{Code, Outcome};
-use crate::ops::sample::{sample as write_rows, SampleOptions};
+use crate::ops::sample::{sample as write_rows, SampleOptions, Take};
 
 pub fn sample(config: &Config, args: &SampleArgs) -> anyhow::Result<Outcome> {
     let spec = crate::ops::load_spec(config, &args.at.iface)?;
     let opts = SampleOptions {
         condition: args.r#where.clone(),
         columns: args.columns.clone(),
-        limit: args.limit,
-        sample: args.sample,
-        seed: args.seed,
+        take: match args.sample {
+            Some(rows) => Take::Sample { rows, seed: args.seed },
+            None => Take::First(args.limit.unwrap_or(100)),
+        },
         from: args.from,
         split: args.split.clone(),
         format: args.format,

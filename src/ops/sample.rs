@@ -46,6 +46,15 @@ pub enum RowFormat {
     Jsonl,
 }
 
+/// How many rows, and which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// The first rows read: reading stops there.
+    First(u64),
+    /// A uniform sample of the whole period, by a reservoir: the same seed, the same rows.
+    Sample { rows: u64, seed: u64 },
+}
+
 /// Which rows, and how.
 #[derive(Debug, Clone)]
 pub struct SampleOptions {
@@ -53,11 +62,7 @@ pub struct SampleOptions {
     pub condition: Option<String>,
     /// Output columns (or expressions), comma-separated.
     pub columns: Option<String>,
-    /// Stop after this many rows (default 100), unless sampling.
-    pub limit: Option<u64>,
-    /// A uniform sample of this many rows of the whole period.
-    pub sample: Option<u64>,
-    pub seed: u64,
+    pub take: Take,
     pub from: ReadFrom,
     /// Only the rows of this split value.
     pub split: Option<String>,
@@ -67,10 +72,9 @@ pub struct SampleOptions {
 /// Rows as they come: already projected, NULL as `None`.
 type Row = Vec<Option<String>>;
 
-/// Where rows go: `--limit` (stop when full) or `--sample` (a reservoir).
+/// Where rows go: straight out until `Take::First` is reached, or into a reservoir.
 struct Sink<'a> {
-    limit: Option<u64>,
-    reservoir: Option<(usize, u64)>,
+    take: Take,
     rng: u64,
     kept: Vec<Row>,
     seen: u64,
@@ -81,23 +85,26 @@ impl Sink<'_> {
     /// Takes a row; `false` once no more are wanted.
     fn take(&mut self, row: Row) -> io::Result<bool> {
         self.seen += 1;
-        if let Some((n, _)) = self.reservoir {
-            if self.kept.len() < n {
-                self.kept.push(row);
-            } else {
-                // Algorithm R, on a seeded xorshift64*: the same seed, the same rows.
-                self.rng ^= self.rng >> 12;
-                self.rng ^= self.rng << 25;
-                self.rng ^= self.rng >> 27;
-                let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
-                if (r as usize) < n {
-                    self.kept[r as usize] = row;
-                }
+        let n = match self.take {
+            Take::First(n) => {
+                self.out.write(&row)?;
+                return Ok(self.seen < n);
             }
-            return Ok(true);
+            Take::Sample { rows, .. } => rows as usize,
+        };
+        if self.kept.len() < n {
+            self.kept.push(row);
+        } else {
+            // Algorithm R, on a seeded xorshift64*: the same seed, the same rows.
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
+            if (r as usize) < n {
+                self.kept[r as usize] = row;
+            }
         }
-        self.out.write(&row)?;
-        Ok(self.limit.is_none_or(|l| self.seen < l))
+        Ok(true)
     }
 
     fn finish(mut self) -> io::Result<()> {
@@ -262,13 +269,11 @@ pub fn sample(
         write!(w, "{}{end}", out_names.join(sep))?;
     }
     let mut sink = Sink {
-        limit: if args.sample.is_some() {
-            None
-        } else {
-            Some(args.limit.unwrap_or(100))
+        take: args.take,
+        rng: match args.take {
+            Take::Sample { seed, .. } => seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            Take::First(_) => 0,
         },
-        reservoir: args.sample.map(|n| (n as usize, args.seed)),
-        rng: args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
         kept: Vec::new(),
         seen: 0,
         out: Box::new(Writer {
