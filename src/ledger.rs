@@ -158,7 +158,6 @@ pub fn now() -> String {
 }
 
 impl Ledger {
-    /// Opens (creating if needed) the ledger at `path`.
     /// The ledger at `path` if there is one (for readers: a read never creates it).
     pub fn open_existing(path: &Path) -> anyhow::Result<Option<Ledger>> {
         if path.exists() {
@@ -168,6 +167,7 @@ impl Ledger {
         }
     }
 
+    /// Opens (creating if needed) the ledger at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Ledger> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -426,7 +426,54 @@ mod tests {
         assert_eq!(l.upload("outbox", "a.gz").unwrap(), None, "per destination");
         l.forget("exchange", "a.gz").unwrap();
         assert_eq!(l.upload("exchange", "a.gz").unwrap(), None);
+    }
+
+    #[test]
+    fn the_push_and_run_logs_read_back_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let rec = PushRecord {
+            iface: "CM001",
+            period: "20241212",
+            dest: "exchange",
+        };
         let id = l.push_started(&rec).unwrap();
+        l.push_host(id, "h1", 2, 60, Some("connection reset")).unwrap();
+        l.push_host(id, "h2", 1, 40, None).unwrap();
         l.push_finished(id, 3, 1, 100, 0, None).unwrap();
+        let failed = l.run_started("build", "CM001", "2024121203").unwrap();
+        l.run_finished(failed, 4, Some("no input")).unwrap();
+        l.run_started("push", "CM002", "20241212").unwrap(); // still running
+
+        let pushes = l.pushes(None, "20241212").unwrap();
+        assert_eq!(pushes.len(), 1);
+        let p = &pushes[0];
+        assert_eq!((p.id, p.dest.as_str()), (id, "exchange"));
+        assert_eq!((p.files, p.skipped, p.bytes), (Some(3), Some(1), Some(100)));
+        assert_eq!((p.ran.code, p.ran.error.as_deref()), (Some(0), None));
+        assert!(p.ran.finished.as_deref() >= Some(p.ran.started.as_str()));
+        assert_eq!(l.failed_hosts(id).unwrap(), 1);
+        // The JSON a user reads: flat, as the columns are, without the internal id.
+        let j = serde_json::to_value(p).unwrap();
+        let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        let want = [
+            "iface", "period", "dest", "started", "finished", "code", "error", "files", "skipped", "bytes",
+        ];
+        assert_eq!(keys.len(), want.len(), "{j}");
+        assert!(want.iter().all(|k| keys.contains(k)), "{j}");
+
+        let runs = l.runs(None, "20241212").unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            (runs[0].command.as_str(), runs[0].period.as_str()),
+            ("build", "2024121203")
+        );
+        assert_eq!(
+            (runs[0].ran.code, runs[0].ran.error.as_deref()),
+            (Some(4), Some("no input"))
+        );
+        assert_eq!((runs[1].ran.finished.as_deref(), runs[1].ran.code), (None, None));
+        assert_eq!(l.runs(Some("CM002"), "20241212").unwrap().len(), 1);
+        assert!(l.runs(None, "20241213").unwrap().is_empty());
     }
 }
