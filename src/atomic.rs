@@ -19,6 +19,11 @@ pub fn part_path(dest: &Path) -> PathBuf {
     ))
 }
 
+/// A local temporary file name read back: `.<name>.part` stands for `<name>`.
+pub fn part_of(file_name: &str) -> Option<&str> {
+    file_name.strip_prefix('.')?.strip_suffix(".part")
+}
+
 /// The remote temporary name of `name` while a destination receives it:
 /// `<name>.part`, or `<name>.h<host>.part` for a straggler's copy on another host.
 pub fn remote_part(name: &str, speculative_host: Option<usize>) -> String {
@@ -132,6 +137,12 @@ mod tests {
         let mut f = AtomicFile::create(&dest).unwrap();
         f.write_all(b"hello").unwrap();
         assert!(!dest.exists() && t.path().join(".a.txt.part").exists());
+        assert_eq!(part_of(".a.txt.part"), Some("a.txt"));
+        assert_eq!(
+            part_of("a.txt.part"),
+            None,
+            "a remote temporary name is not a local one"
+        );
         f.commit().unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
         let mut g = AtomicFile::create(&dest).unwrap();

@@ -232,7 +232,7 @@ fn hidden_beside(final_dir: &Path, what: &str) -> PathBuf {
 /// `.<name>.old-<pid>`, a rerun's `<date>-<pid>`), by its name.
 pub fn owner_pid(name: &str) -> Option<u32> {
     // The temporary file of a hidden entry (`..<name>.building-<pid>.part`) is its owner's too.
-    let name = name.strip_suffix(".part").unwrap_or(name);
+    let name = crate::atomic::part_of(name).unwrap_or(name);
     let (head, pid) = name.rsplit_once('-')?;
     let ours = (name.starts_with('.') && (head.ends_with(".building") || head.ends_with(".old")))
         || (is_day(head) && !name.starts_with('.'));
