@@ -72,11 +72,31 @@ pub struct SampleOptions {
 /// Rows as they come: already projected, NULL as `None`.
 type Row = Vec<Option<String>>;
 
-/// Where rows go: straight out until `Take::First` is reached, or into a reservoir.
+/// What the sink keeps of the rows it is given.
+enum Keep {
+    /// Each row, written at once, up to this many.
+    First(u64),
+    /// Algorithm R: `n` rows of all seen, each replaced at random on a seeded
+    /// xorshift64* (the same seed, the same rows); written at the end.
+    Reservoir { n: usize, rng: u64, kept: Vec<Row> },
+}
+
+impl Keep {
+    fn new(take: Take) -> Keep {
+        match take {
+            Take::First(n) => Keep::First(n),
+            Take::Sample { rows, seed } => Keep::Reservoir {
+                n: rows as usize,
+                rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+                kept: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Where rows go.
 struct Sink<'a> {
-    take: Take,
-    rng: u64,
-    kept: Vec<Row>,
+    keep: Keep,
     seen: u64,
     out: Box<dyn RowWriter + 'a>,
 }
@@ -85,31 +105,36 @@ impl Sink<'_> {
     /// Takes a row; `false` once no more are wanted.
     fn take(&mut self, row: Row) -> io::Result<bool> {
         self.seen += 1;
-        let n = match self.take {
-            Take::First(n) => {
+        match &mut self.keep {
+            Keep::First(n) => {
+                if self.seen > *n {
+                    return Ok(false);
+                }
                 self.out.write(&row)?;
-                return Ok(self.seen < n);
+                Ok(self.seen < *n)
             }
-            Take::Sample { rows, .. } => rows as usize,
-        };
-        if self.kept.len() < n {
-            self.kept.push(row);
-        } else {
-            // Algorithm R, on a seeded xorshift64*: the same seed, the same rows.
-            self.rng ^= self.rng >> 12;
-            self.rng ^= self.rng << 25;
-            self.rng ^= self.rng >> 27;
-            let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
-            if (r as usize) < n {
-                self.kept[r as usize] = row;
+            Keep::Reservoir { n, rng, kept } => {
+                if kept.len() < *n {
+                    kept.push(row);
+                } else {
+                    *rng ^= *rng >> 12;
+                    *rng ^= *rng << 25;
+                    *rng ^= *rng >> 27;
+                    let r = rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
+                    if (r as usize) < *n {
+                        kept[r as usize] = row;
+                    }
+                }
+                Ok(true)
             }
         }
-        Ok(true)
     }
 
     fn finish(mut self) -> io::Result<()> {
-        for row in std::mem::take(&mut self.kept) {
-            self.out.write(&row)?;
+        if let Keep::Reservoir { kept, .. } = &mut self.keep {
+            for row in std::mem::take(kept) {
+                self.out.write(&row)?;
+            }
         }
         self.out.flush()
     }
@@ -269,12 +294,7 @@ pub fn sample(
         write!(w, "{}{end}", out_names.join(sep))?;
     }
     let mut sink = Sink {
-        take: args.take,
-        rng: match args.take {
-            Take::Sample { seed, .. } => seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
-            Take::First(_) => 0,
-        },
-        kept: Vec::new(),
+        keep: Keep::new(args.take),
         seen: 0,
         out: Box::new(Writer {
             w,

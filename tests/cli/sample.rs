@@ -56,6 +56,8 @@ fn sample_limits_rows_and_projects_columns() {
     );
     assert_eq!(out.lines().next(), Some("wt_prov\twt_ti"));
     assert_eq!(rows(&out).len(), 5);
+    let none = sample(&w, &["--period", "2024121207", "--limit", "0"]);
+    assert_eq!(none.lines().count(), 1, "--limit 0: the header alone\n{none}");
 }
 
 #[test]
