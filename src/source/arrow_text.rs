@@ -27,6 +27,8 @@ use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
 
+use super::zone::{OrcWallClock, Rules, Zone};
+
 /// Whether chama can write values of this type; the reason when not.
 pub fn check_type(dt: &DataType) -> Result<(), String> {
     use DataType::*;
@@ -70,14 +72,20 @@ pub fn check_type(dt: &DataType) -> Result<(), String> {
 pub enum Hint<'b> {
     None,
     /// A Parquet INT96 timestamp, read twice: as wrapped nanoseconds (this
-    /// array) and as whole seconds (`seconds`), which together are exact.
+    /// array) and as whole seconds (`seconds`), which together are exact;
+    /// `instant` unless its writer stored a wall clock (Impala, and Arrow
+    /// without a zone).
     Int96 {
         seconds: &'b ArrayRef,
+        instant: bool,
     },
     /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`;
-    /// `instant` for ORC's TIMESTAMP_INSTANT (with local time zone).
+    /// `instant` for ORC's TIMESTAMP_INSTANT (with local time zone);
+    /// `writer`: the zone a TIMESTAMP's stripe was written in, whose wall
+    /// clock `orc-rust` gives by other rules than Java's.
     NanosDecimal {
         instant: bool,
+        writer: Option<&'b OrcWallClock>,
     },
     /// Microseconds since the epoch in an Int64, a wall clock (Spark's
     /// `TIMESTAMP_NTZ` in ORC).
@@ -97,26 +105,24 @@ pub enum Calendar {
 }
 
 /// How a file's dates and timestamps become the wall clock chama writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Clock {
+#[derive(Clone, Copy, Debug)]
+pub struct Clock<'z> {
     pub calendar: Calendar,
-    /// `[input] time_zone`: where instants (INT96, timestamps adjusted to UTC,
-    /// ORC's TIMESTAMP_INSTANT) are shown; `None` is UTC.
-    pub zone: Option<chrono_tz::Tz>,
+    /// Where instants (INT96, timestamps adjusted to UTC, ORC's
+    /// TIMESTAMP_INSTANT) are shown: `[input] time_zone`, or the zone the
+    /// writer recorded; `None` is UTC.
+    pub zone: Option<&'z Zone>,
+    /// Whose rules show them there: `java.util`'s for the hybrid calendar's
+    /// writers (Hive 2, Spark's LEGACY mode), `java.time`'s for the others.
+    pub rules: Rules,
 }
 
-impl Clock {
+impl Clock<'_> {
     /// The wall clock (seconds, as if UTC) of a stored timestamp: an instant
     /// moved into the zone, then rebased to the proleptic calendar.
     pub fn wall(self, secs: i64, instant: bool) -> i64 {
         let local = match (instant, self.zone) {
-            (true, Some(tz)) => {
-                use chrono::{Offset, TimeZone};
-                match chrono::DateTime::from_timestamp(secs, 0) {
-                    Some(t) => secs + i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()),
-                    None => secs,
-                }
-            }
+            (true, Some(z)) => z.wall(secs, self.rules),
             _ => secs,
         };
         self.calendar.rebase(local)
@@ -169,7 +175,7 @@ pub enum Column<'b> {
 }
 
 impl<'b> Column<'b> {
-    pub fn new(a: &'b ArrayRef, hint: Hint<'b>, cal: Clock) -> Column<'b> {
+    pub fn new(a: &'b ArrayRef, hint: Hint<'b>, cal: Clock<'_>) -> Column<'b> {
         match (a.data_type(), hint) {
             (DataType::Utf8, _) => Column::Utf8(a.as_string::<i32>()),
             (DataType::LargeUtf8, _) => Column::LargeUtf8(a.as_string::<i64>()),
@@ -184,8 +190,10 @@ impl<'b> Column<'b> {
                     if !a.is_null(i) {
                         let start = buf.len();
                         let r = match hint {
-                            Hint::Int96 { seconds } => int96(a, seconds, i, cal, &mut buf),
-                            Hint::NanosDecimal { instant } => nanos_decimal(a, i, instant, cal, &mut buf),
+                            Hint::Int96 { seconds, instant } => int96(a, seconds, i, instant, cal, &mut buf),
+                            Hint::NanosDecimal { instant, writer } => {
+                                nanos_decimal(a, i, instant, writer, cal, &mut buf)
+                            }
                             Hint::NtzMicros => {
                                 // Spark counts them proleptically, whatever the file's calendar.
                                 let (secs, nanos) = split(a.as_primitive::<Int64Type>().value(i), 1_000_000);
@@ -246,7 +254,7 @@ fn separator(level: usize) -> Result<char, String> {
         .ok_or_else(|| format!("nested {level} levels deep, deeper than Hive's text format can write"))
 }
 
-fn value(a: &ArrayRef, i: usize, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
+fn value(a: &ArrayRef, i: usize, level: usize, cal: Clock<'_>, out: &mut String) -> Result<(), String> {
     macro_rules! num {
         ($t:ty) => {{
             let _ = write!(out, "{}", a.as_primitive::<$t>().value(i));
@@ -334,7 +342,7 @@ fn value(a: &ArrayRef, i: usize, level: usize, cal: Clock, out: &mut String) -> 
 }
 
 /// The items of one array value, separated for `level`.
-fn items(a: &ArrayRef, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
+fn items(a: &ArrayRef, level: usize, cal: Clock<'_>, out: &mut String) -> Result<(), String> {
     let sep = separator(level)?;
     for k in 0..a.len() {
         if k > 0 {
@@ -346,7 +354,7 @@ fn items(a: &ArrayRef, level: usize, cal: Clock, out: &mut String) -> Result<(),
 }
 
 /// A value inside a collection: NULL is written `\N`, as Hive does.
-fn nested(a: &ArrayRef, i: usize, level: usize, cal: Clock, out: &mut String) -> Result<(), String> {
+fn nested(a: &ArrayRef, i: usize, level: usize, cal: Clock<'_>, out: &mut String) -> Result<(), String> {
     if a.is_null(i) {
         out.push_str("\\N");
         Ok(())
@@ -373,7 +381,7 @@ fn split(v: i64, per: i64) -> (i64, u32) {
     (v.div_euclid(per), (v.rem_euclid(per) * (1_000_000_000 / per)) as u32)
 }
 
-fn date(secs: i64, cal: Clock, out: &mut String) -> Result<(), String> {
+fn date(secs: i64, cal: Clock<'_>, out: &mut String) -> Result<(), String> {
     let d = chrono::DateTime::from_timestamp(cal.calendar.rebase(secs), 0)
         .ok_or_else(|| format!("date {secs} s is out of range"))?;
     let _ = write!(out, "{}", d.format("%Y-%m-%d"));
@@ -399,7 +407,14 @@ pub fn timestamp(secs: i64, nanos: u32, out: &mut String) -> Result<(), String> 
     Ok(())
 }
 
-fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Clock, out: &mut String) -> Result<(), String> {
+fn int96(
+    a: &ArrayRef,
+    seconds: &ArrayRef,
+    i: usize,
+    instant: bool,
+    cal: Clock<'_>,
+    out: &mut String,
+) -> Result<(), String> {
     let wrapped = a.as_primitive::<TimestampNanosecondType>().value(i);
     let secs = seconds.as_primitive::<TimestampSecondType>().value(i);
     // Both wrap the same way: their difference is the nanoseconds of the second.
@@ -407,12 +422,23 @@ fn int96(a: &ArrayRef, seconds: &ArrayRef, i: usize, cal: Clock, out: &mut Strin
     if !(0..1_000_000_000).contains(&nanos) {
         return Err(format!("an INT96 timestamp with {nanos} ns past its second"));
     }
-    timestamp(cal.wall(secs, true), nanos as u32, out)
+    timestamp(cal.wall(secs, instant), nanos as u32, out)
 }
 
-fn nanos_decimal(a: &ArrayRef, i: usize, instant: bool, cal: Clock, out: &mut String) -> Result<(), String> {
+fn nanos_decimal(
+    a: &ArrayRef,
+    i: usize,
+    instant: bool,
+    writer: Option<&OrcWallClock>,
+    cal: Clock<'_>,
+    out: &mut String,
+) -> Result<(), String> {
     let v = a.as_primitive::<Decimal128Type>().value(i);
     let secs = i64::try_from(v.div_euclid(1_000_000_000)).map_err(|_| format!("timestamp {v} ns is out of range"))?;
+    let secs = match writer {
+        Some(w) => w.java_wall(secs),
+        None => secs,
+    };
     timestamp(cal.wall(secs, instant), v.rem_euclid(1_000_000_000) as u32, out)
 }
 
@@ -447,6 +473,7 @@ mod tests {
         let hybrid_utc = Clock {
             calendar: Calendar::Hybrid,
             zone: None,
+            rules: Rules::JavaUtil,
         };
         date(hybrid(1, 1, 1), hybrid_utc, &mut s).unwrap();
         assert_eq!(s, "0001-01-01");
@@ -458,9 +485,11 @@ mod tests {
         assert_eq!(s, "1582-10-15");
         assert_eq!(Calendar::Hybrid.rebase(hybrid(1, 1, 1) + 3661), t_secs(1, 1, 1) + 3661);
         // An instant shown in Shanghai is 8 hours later; a wall clock is not moved.
+        let zone = Zone::get("Asia/Shanghai").unwrap();
         let shanghai = Clock {
             calendar: Calendar::Proleptic,
-            zone: Some(chrono_tz::Asia::Shanghai),
+            zone: Some(&zone),
+            rules: Rules::JavaTime,
         };
         assert_eq!(
             shanghai.wall(t_secs(2024, 12, 12), true),

@@ -30,6 +30,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::basic::Type as PhysicalType;
 
 use super::arrow_text::{check_type, Calendar, Clock, Column, Hint};
+use super::zone::{OrcWallClock, Rules, Zone};
 use crate::exit::Failure;
 use crate::spec::hive_type::HiveType;
 use crate::spec::{Format, Input, Spec};
@@ -121,8 +122,12 @@ pub fn program_for_file(spec: &Spec, path: &Path) -> anyhow::Result<(Program, Ve
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Plain,
-    /// Parquet INT96: `Int96(k)` is its index among the seconds reader's columns.
-    Int96(usize),
+    /// Parquet INT96: `k` is its index among the seconds reader's columns;
+    /// `instant` unless its writer stored a wall clock.
+    Int96 {
+        k: usize,
+        instant: bool,
+    },
     /// ORC timestamp read as a nanosecond decimal (`true`: TIMESTAMP_INSTANT).
     NanosDecimal(bool),
     /// Spark's `TIMESTAMP_NTZ` in ORC: a bigint of microseconds, a wall clock.
@@ -139,10 +144,9 @@ pub struct ColumnarRows {
     columns: Vec<String>,
     path: PathBuf,
     format: Format,
-    /// The calendar of the file's INT96 timestamps, and of its other dates and timestamps.
-    int96_calendar: Calendar,
-    calendar: Calendar,
-    zone: Option<chrono_tz::Tz>,
+    meaning: Meaning,
+    /// `[input] time_zone`, unless the writer recorded its own.
+    zone: Option<Zone>,
 }
 
 /// A file opened for reading, before it is wrapped as rows.
@@ -151,16 +155,48 @@ struct Opened {
     /// `(file index, spec index)` of each column read, in file order.
     roots: Vec<(usize, usize)>,
     kinds: Vec<Kind>,
-    int96_calendar: Calendar,
-    calendar: Calendar,
+    meaning: Meaning,
 }
 
-/// Where instants are shown (`[input] time_zone`).
+/// What a file's writer meant by its dates and timestamps, told from the
+/// file (see the README's time zone table).
+struct Meaning {
+    /// The calendar of Parquet INT96 timestamps, and of the other dates and timestamps.
+    int96_calendar: Calendar,
+    calendar: Calendar,
+    /// The zone the writer recorded for its instants (Hive 3's `writer.time.zone`).
+    zone: Option<Zone>,
+    /// Whose zone rules the writer's reader shows instants by, when not
+    /// those its calendar implies (Hive 4's `writer.zone.conversion.legacy`).
+    rules: Option<Rules>,
+    /// ORC: the zone its TIMESTAMP stripes were written in, when not UTC.
+    orc_writer: Option<OrcWallClock>,
+}
+
+impl Meaning {
+    fn of(calendar: Calendar) -> Meaning {
+        Meaning {
+            int96_calendar: calendar,
+            calendar,
+            zone: None,
+            rules: None,
+            orc_writer: None,
+        }
+    }
+}
+
 impl ColumnarRows {
-    fn clock(&self, calendar: Calendar) -> Clock {
+    /// How values in `calendar` become wall clocks: a hybrid calendar is
+    /// `java.util`'s, and so are its zone rules; the proleptic one `java.time`'s.
+    fn clock(&self, calendar: Calendar) -> Clock<'_> {
+        let rules = self.meaning.rules.unwrap_or(match calendar {
+            Calendar::Hybrid => Rules::JavaUtil,
+            Calendar::Proleptic => Rules::JavaTime,
+        });
         Clock {
             calendar,
-            zone: self.zone,
+            zone: self.zone.as_ref(),
+            rules,
         }
     }
 }
@@ -189,6 +225,7 @@ impl ColumnarRows {
             _ => open_parquet(&wanted),
         })
         .map_err(|why| bad(path, input.format, why))??;
+        let zone = opened.meaning.zone.clone().or_else(|| input.time_zone.clone());
         Ok(ColumnarRows {
             batches: opened.batches,
             targets: opened.roots.into_iter().map(|(_, u)| u).collect(),
@@ -197,9 +234,8 @@ impl ColumnarRows {
             columns: columns.to_vec(),
             path: path.to_path_buf(),
             format: input.format,
-            int96_calendar: opened.int96_calendar,
-            calendar: opened.calendar,
-            zone: input.time_zone,
+            meaning: opened.meaning,
+            zone,
         })
     }
 
@@ -240,25 +276,32 @@ impl ColumnarRows {
                     return Err(bad(&self.path, self.format, "INT96 columns out of step"));
                 }
             }
-            let cols: Vec<Column<'_>> = batch
-                .columns()
-                .iter()
-                .zip(&self.kinds)
-                .map(|(a, kind)| match kind {
-                    Kind::Plain => Column::new(a, Hint::None, self.clock(self.calendar)),
-                    Kind::NtzMicros => Column::new(a, Hint::NtzMicros, self.clock(self.calendar)),
-                    Kind::NanosDecimal(instant) => {
-                        Column::new(a, Hint::NanosDecimal { instant: *instant }, self.clock(self.calendar))
-                    }
-                    Kind::Int96(k) => Column::new(
-                        a,
+            let mut cols: Vec<Column<'_>> = Vec::with_capacity(self.kinds.len());
+            for ((a, kind), &t) in batch.columns().iter().zip(&self.kinds).zip(&self.targets) {
+                let (calendar, hint) = match kind {
+                    Kind::Plain => (self.meaning.calendar, Hint::None),
+                    Kind::NtzMicros => (self.meaning.calendar, Hint::NtzMicros),
+                    Kind::NanosDecimal(instant) => (
+                        self.meaning.calendar,
+                        Hint::NanosDecimal {
+                            instant: *instant,
+                            writer: self.meaning.orc_writer.as_ref().filter(|_| !instant),
+                        },
+                    ),
+                    Kind::Int96 { k, instant } => (
+                        self.meaning.int96_calendar,
                         Hint::Int96 {
                             seconds: seconds.as_ref().expect("INT96 seconds").column(*k),
+                            instant: *instant,
                         },
-                        self.clock(self.int96_calendar),
                     ),
-                })
-                .collect();
+                };
+                let clock = self.clock(calendar);
+                // A reader dependency that panics on a value is bad input in this column.
+                let column = guarded(|| Column::new(a, hint, clock))
+                    .map_err(|why| bad(&self.path, self.format, format!("column {}: {why}", self.columns[t])))?;
+                cols.push(column);
+            }
             for row in 0..batch.num_rows() {
                 let mut fs = crate::transform::recycle(std::mem::take(&mut fields));
                 fs.resize(self.width, None);
@@ -349,28 +392,135 @@ fn resolve(wanted: &Wanted<'_>, schema: &Schema) -> anyhow::Result<Vec<(usize, u
     Ok(roots)
 }
 
+/// Who wrote a Parquet file, told from its footer: what its INT96 and other
+/// timestamps mean follows from it (the README's time zone table).
+#[derive(Debug, PartialEq)]
+enum ParquetWriter {
+    /// Spark's own writer (`org.apache.spark.*` keys): instants by
+    /// `java.time` in the proleptic calendar, unless its LEGACY mode (marked,
+    /// or a Spark before 3.0 / 3.1 for INT96) wrote the hybrid one.
+    Spark { legacy_int96: bool, legacy_datetime: bool },
+    /// Hive 3 and later (`writer.time.zone`): instants shown in that zone;
+    /// the calendar and rules as `writer.date.proleptic` and
+    /// `writer.zone.conversion.legacy` say (proleptic, `java.time` when absent).
+    Hive3 {
+        zone: String,
+        proleptic: bool,
+        legacy_zone: bool,
+    },
+    /// `parquet-mr` without Spark's or Hive 3's keys: Hive 2's SerDe
+    /// (`java.util`: the hybrid calendar and its zone rules).
+    Hive2,
+    /// Impala: INT96 holds the wall clock itself.
+    Impala,
+    /// Arrow's C++ writer (pyarrow, pandas): INT96 holds an instant only
+    /// when the stored Arrow schema gives the column a zone; otherwise the
+    /// wall clock.
+    Arrow,
+    /// Anyone else: instants, `java.time`, proleptic (what Spark assumes).
+    Other,
+}
+
+impl ParquetWriter {
+    fn of(meta: &parquet::file::metadata::FileMetaData) -> ParquetWriter {
+        let kv = meta.key_value_metadata();
+        let get = |key: &str| {
+            kv.and_then(|kv| kv.iter().find(|e| e.key == key))
+                .map(|e| e.value.clone().unwrap_or_default())
+        };
+        let created_by = meta.created_by().unwrap_or("").to_lowercase();
+        if let Some(version) = get("org.apache.spark.version") {
+            // Spark compares versions as strings too (DataSourceUtils).
+            return ParquetWriter::Spark {
+                legacy_int96: get("org.apache.spark.legacyINT96").is_some() || version.as_str() < "3.1.0",
+                legacy_datetime: get("org.apache.spark.legacyDateTime").is_some() || version.as_str() < "3.0.0",
+            };
+        }
+        if get("org.apache.spark.sql.parquet.row.metadata").is_some() {
+            // Spark before 2.4 did not say its version; it wrote the hybrid calendar.
+            return ParquetWriter::Spark {
+                legacy_int96: true,
+                legacy_datetime: true,
+            };
+        }
+        if let Some(zone) = get("writer.time.zone") {
+            return ParquetWriter::Hive3 {
+                zone,
+                proleptic: get("writer.date.proleptic").is_none_or(|v| v.eq_ignore_ascii_case("true")),
+                legacy_zone: get("writer.zone.conversion.legacy").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            };
+        }
+        if created_by.starts_with("impala") {
+            ParquetWriter::Impala
+        } else if created_by.starts_with("parquet-cpp") || created_by.contains("arrow") {
+            ParquetWriter::Arrow
+        } else if created_by.starts_with("parquet-mr") || created_by.starts_with("parquet-java") {
+            ParquetWriter::Hive2
+        } else {
+            ParquetWriter::Other
+        }
+    }
+
+    /// The calendars and zone of the writer's instants.
+    fn meaning(&self, path: &Path) -> anyhow::Result<Meaning> {
+        let calendar = |legacy: bool| match legacy {
+            true => Calendar::Hybrid,
+            false => Calendar::Proleptic,
+        };
+        Ok(match self {
+            ParquetWriter::Spark {
+                legacy_int96,
+                legacy_datetime,
+            } => Meaning {
+                int96_calendar: calendar(*legacy_int96),
+                ..Meaning::of(calendar(*legacy_datetime))
+            },
+            ParquetWriter::Hive3 {
+                zone,
+                proleptic,
+                legacy_zone,
+            } => {
+                let Some(z) = Zone::get(zone) else {
+                    return Err(bad(
+                        path,
+                        Format::Parquet,
+                        format!("its writer.time.zone `{zone}` is not an IANA time zone"),
+                    ));
+                };
+                Meaning {
+                    zone: Some(z),
+                    rules: Some(match legacy_zone {
+                        true => Rules::JavaUtil,
+                        false => Rules::JavaTime,
+                    }),
+                    ..Meaning::of(calendar(!proleptic))
+                }
+            }
+            ParquetWriter::Hive2 => Meaning::of(Calendar::Hybrid),
+            ParquetWriter::Impala | ParquetWriter::Arrow | ParquetWriter::Other => Meaning::of(Calendar::Proleptic),
+        })
+    }
+
+    /// Whether an INT96 column whose Arrow type (from the stored Arrow
+    /// schema, if any) is `t` holds instants.
+    fn int96_instant(&self, t: &DataType) -> bool {
+        match self {
+            ParquetWriter::Impala => false,
+            ParquetWriter::Arrow => matches!(t, DataType::Timestamp(_, Some(_))),
+            _ => true,
+        }
+    }
+}
+
 fn open_parquet(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
     let (path, format) = (wanted.path, Format::Parquet);
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema().clone();
     let roots = resolve(wanted, &schema)?;
-    // Spark's LEGACY rebase mode writes the hybrid calendar and says so.
-    let marked = |key: &str| {
-        builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .is_some_and(|kv| kv.iter().any(|e| e.key == key))
-    };
-    let calendar_of = |key: &str| match marked(key) {
-        true => Calendar::Hybrid,
-        false => Calendar::Proleptic,
-    };
-    let (int96_calendar, calendar) = (
-        calendar_of("org.apache.spark.legacyINT96"),
-        calendar_of("org.apache.spark.legacyDateTime"),
-    );
+    let writer = ParquetWriter::of(builder.metadata().file_metadata());
+    tracing::debug!("{}: written by {writer:?}", path.display());
+    let meaning = writer.meaning(path)?;
     let file_roots = builder.parquet_schema().root_schema().get_fields();
     let is_int96 = |i: usize| {
         let t = &file_roots[i];
@@ -380,48 +530,50 @@ fn open_parquet(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
     let kinds = roots
         .iter()
         .map(|(i, _)| match int96.iter().position(|k| k == i) {
-            Some(k) => Kind::Int96(k),
+            Some(k) => Kind::Int96 {
+                k,
+                instant: writer.int96_instant(schema.field(*i).data_type()),
+            },
             None => Kind::Plain,
         })
         .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().map(|(i, _)| *i));
-    let main = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| bad(path, format, e))?;
-    let seconds = if int96.is_empty() {
-        None
-    } else {
+    // INT96 is read twice, as wrapped nanoseconds and as whole seconds,
+    // whatever unit a stored Arrow schema gives it.
+    let int96_as = |unit: TimeUnit| -> anyhow::Result<ParquetRecordBatchReaderBuilder<File>> {
         let fields: Vec<Field> = schema
             .fields()
             .iter()
             .enumerate()
             .map(|(i, f)| match int96.contains(&i) {
-                true => f
-                    .as_ref()
-                    .clone()
-                    .with_data_type(DataType::Timestamp(TimeUnit::Second, None)),
+                true => f.as_ref().clone().with_data_type(DataType::Timestamp(unit, None)),
                 false => f.as_ref().clone(),
             })
             .collect();
-        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        let options = ArrowReaderOptions::new()
+            .with_schema(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())));
         let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| bad(path, format, e))?;
-        let mask = ProjectionMask::roots(b.parquet_schema(), int96.iter().copied());
-        Some(
-            b.with_projection(mask)
-                .with_batch_size(BATCH_ROWS)
-                .build()
-                .map_err(|e| bad(path, format, e))?,
-        )
+        ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| bad(path, format, e))
+    };
+    let read = |b: ParquetRecordBatchReaderBuilder<File>, columns: Vec<usize>| {
+        let mask = ProjectionMask::roots(b.parquet_schema(), columns);
+        b.with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| bad(path, format, e))
+    };
+    let all: Vec<usize> = roots.iter().map(|(i, _)| *i).collect();
+    let (main, seconds) = match int96.is_empty() {
+        true => (read(builder, all)?, None),
+        false => (
+            read(int96_as(TimeUnit::Nanosecond)?, all)?,
+            Some(read(int96_as(TimeUnit::Second)?, int96.clone())?),
+        ),
     };
     Ok(Opened {
         batches: Batches::Parquet { main, seconds },
         roots,
         kinds,
-        int96_calendar,
-        calendar,
+        meaning,
     })
 }
 
@@ -431,7 +583,8 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
     let builder = orc_rust::ArrowReaderBuilder::try_new(f).map_err(|e| bad(path, format, e))?;
     let schema = builder.schema();
     let roots = resolve(wanted, &schema)?;
-    let OrcFooter { calendar, ntz_columns } = orc_footer(path, builder.file_metadata().compression())?;
+    let compression = builder.file_metadata().compression();
+    let footer = orc_footer(path, compression)?;
     let root_type = builder.file_metadata().root_data_type();
     let column_indices: Vec<usize> = roots
         .iter()
@@ -446,7 +599,7 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Int64 if ntz_columns.contains(&f.name().to_lowercase()) => {
+            DataType::Int64 if footer.ntz_columns.contains(&f.name().to_lowercase()) => {
                 kinds.push(Kind::NtzMicros);
                 f.as_ref().clone()
             }
@@ -460,6 +613,11 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
             }
         })
         .collect();
+    // A TIMESTAMP is a wall clock in the zone its stripe was written in.
+    let orc_writer = match kinds.contains(&Kind::NanosDecimal(false)) {
+        true => orc_writer_zone(path, compression, &footer.stripes)?,
+        false => None,
+    };
     let reader = builder
         .with_schema(Arc::new(Schema::new(fields)))
         .with_batch_size(BATCH_ROWS)
@@ -468,9 +626,62 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
         batches: Batches::Orc(reader),
         roots,
         kinds,
-        int96_calendar: calendar,
-        calendar,
+        meaning: Meaning {
+            orc_writer,
+            ..Meaning::of(footer.calendar)
+        },
     })
+}
+
+/// The zone an ORC file's stripes were written in (their footers'
+/// `writerTimezone`), as `java.util` shows it; `None` for UTC or none named.
+fn orc_writer_zone(
+    path: &Path,
+    compression: Option<orc_rust::compression::Compression>,
+    stripes: &[orc_rust::proto::StripeInformation],
+) -> anyhow::Result<Option<OrcWallClock>> {
+    use prost::Message;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut zones: Vec<String> = Vec::new();
+    for stripe in stripes {
+        let at = stripe.offset() + stripe.index_length() + stripe.data_length();
+        let mut raw = vec![0u8; usize::try_from(stripe.footer_length()).unwrap_or(0)];
+        f.seek(SeekFrom::Start(at))?;
+        f.read_exact(&mut raw)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut buf = Vec::new();
+        orc_rust::compression::Decompressor::new(bytes::Bytes::from(raw), compression, Vec::new())
+            .read_to_end(&mut buf)
+            .map_err(|e| bad(path, Format::Orc, format!("a stripe footer: {e}")))?;
+        let footer = orc_rust::proto::StripeFooter::decode(buf.as_slice())
+            .map_err(|e| bad(path, Format::Orc, format!("a stripe footer: {e}")))?;
+        if let Some(z) = footer.writer_timezone {
+            if !zones.contains(&z) {
+                zones.push(z);
+            }
+        }
+    }
+    match zones.as_slice() {
+        [] => Ok(None),
+        [one] => match OrcWallClock::new(one) {
+            Some(w) => Ok(Some(w)),
+            None if Zone::get(one).is_some_and(|z| z.is_utc()) => Ok(None),
+            None => Err(bad(
+                path,
+                Format::Orc,
+                format!("its stripes were written in the time zone `{one}`, which chama does not know"),
+            )),
+        },
+        many => Err(bad(
+            path,
+            Format::Orc,
+            format!(
+                "its stripes were written in different time zones ({}), which chama cannot read",
+                many.join(", ")
+            ),
+        )),
+    }
 }
 
 /// What an ORC file's footer says that `orc-rust` does not expose: the
@@ -480,6 +691,7 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
 struct OrcFooter {
     calendar: Calendar,
     ntz_columns: Vec<String>,
+    stripes: Vec<orc_rust::proto::StripeInformation>,
 }
 
 fn orc_footer(path: &Path, compression: Option<orc_rust::compression::Compression>) -> anyhow::Result<OrcFooter> {
@@ -530,5 +742,9 @@ fn orc_footer(path: &Path, compression: Option<orc_rust::compression::Compressio
             }
         }
     }
-    Ok(OrcFooter { calendar, ntz_columns })
+    Ok(OrcFooter {
+        calendar,
+        ntz_columns,
+        stripes: footer.stripes,
+    })
 }

@@ -49,7 +49,7 @@ pub struct Input {
     pub escape: Option<u8>,
     pub columns: Vec<String>,
     /// Parquet and ORC: the zone instants are shown in; `None` is UTC.
-    pub time_zone: Option<chrono_tz::Tz>,
+    pub time_zone: Option<crate::source::zone::Zone>,
     /// Parquet and ORC: declared Hive types, checked against every file read.
     pub types: BTreeMap<String, hive_type::HiveType>,
     pub ready_marker: Option<String>,
@@ -442,9 +442,9 @@ impl Validator<'_, '_> {
                 );
                 None
             }
-            Some(name) => match name.parse::<chrono_tz::Tz>() {
-                Ok(tz) => Some(Some(tz)),
-                Err(_) => {
+            Some(name) => match crate::source::zone::Zone::get(name) {
+                Some(tz) => Some(Some(tz)),
+                None => {
                     self.problem(
                         &["input", "time_zone"],
                         format!("time_zone `{name}` is not an IANA time zone (e.g. \"Asia/Shanghai\", \"UTC\")"),
