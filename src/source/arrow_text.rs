@@ -27,7 +27,7 @@ use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
 
-use super::zone::{OrcWallClock, Rules, Zone};
+use super::zone::{Rules, Zone};
 
 /// Whether chama can write values of this type; the reason when not.
 pub fn check_type(dt: &DataType) -> Result<(), String> {
@@ -79,13 +79,14 @@ pub enum Hint<'b> {
         seconds: &'b ArrayRef,
         instant: bool,
     },
-    /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`;
-    /// `instant` for ORC's TIMESTAMP_INSTANT (with local time zone);
-    /// `writer`: the zone a TIMESTAMP's stripe was written in, whose wall
-    /// clock `orc-rust` gives by other rules than Java's.
+    /// An ORC timestamp read as nanoseconds in a `Decimal128(38, 9)`:
+    /// `instant` for ORC's TIMESTAMP_INSTANT (with local time zone), shown
+    /// in the clock's zone; a TIMESTAMP is a wall clock in the zone its
+    /// stripe was `written` in (`None`: UTC), which ORC's Java reader shows
+    /// by `java.util`'s rules.
     NanosDecimal {
         instant: bool,
-        writer: Option<&'b OrcWallClock>,
+        written: Option<&'b Zone>,
     },
     /// Microseconds since the epoch in an Int64, a wall clock (Spark's
     /// `TIMESTAMP_NTZ` in ORC).
@@ -191,8 +192,8 @@ impl<'b> Column<'b> {
                         let start = buf.len();
                         let r = match hint {
                             Hint::Int96 { seconds, instant } => int96(a, seconds, i, instant, cal, &mut buf),
-                            Hint::NanosDecimal { instant, writer } => {
-                                nanos_decimal(a, i, instant, writer, cal, &mut buf)
+                            Hint::NanosDecimal { instant, written } => {
+                                nanos_decimal(a, i, instant, written, cal, &mut buf)
                             }
                             Hint::NtzMicros => {
                                 // Spark counts them proleptically, whatever the file's calendar.
@@ -429,15 +430,15 @@ fn nanos_decimal(
     a: &ArrayRef,
     i: usize,
     instant: bool,
-    writer: Option<&OrcWallClock>,
+    written: Option<&Zone>,
     cal: Clock<'_>,
     out: &mut String,
 ) -> Result<(), String> {
     let v = a.as_primitive::<Decimal128Type>().value(i);
     let secs = i64::try_from(v.div_euclid(1_000_000_000)).map_err(|_| format!("timestamp {v} ns is out of range"))?;
-    let secs = match writer {
-        Some(w) => w.java_wall(secs),
-        None => secs,
+    let secs = match written {
+        Some(z) if !instant => z.wall(secs, Rules::JavaUtil),
+        _ => secs,
     };
     timestamp(cal.wall(secs, instant), v.rem_euclid(1_000_000_000) as u32, out)
 }

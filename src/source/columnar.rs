@@ -30,7 +30,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::basic::Type as PhysicalType;
 
 use super::arrow_text::{check_type, Calendar, Clock, Column, Hint};
-use super::zone::{OrcWallClock, Rules, Zone};
+use super::zone::{Rules, Zone};
 use crate::exit::Failure;
 use crate::spec::hive_type::HiveType;
 use crate::spec::{Format, Input, Spec};
@@ -170,7 +170,7 @@ struct Meaning {
     /// those its calendar implies (Hive 4's `writer.zone.conversion.legacy`).
     rules: Option<Rules>,
     /// ORC: the zone its TIMESTAMP stripes were written in, when not UTC.
-    orc_writer: Option<OrcWallClock>,
+    orc_written: Option<Zone>,
 }
 
 impl Meaning {
@@ -180,7 +180,7 @@ impl Meaning {
             calendar,
             zone: None,
             rules: None,
-            orc_writer: None,
+            orc_written: None,
         }
     }
 }
@@ -285,7 +285,7 @@ impl ColumnarRows {
                         self.meaning.calendar,
                         Hint::NanosDecimal {
                             instant: *instant,
-                            writer: self.meaning.orc_writer.as_ref().filter(|_| !instant),
+                            written: self.meaning.orc_written.as_ref(),
                         },
                     ),
                     Kind::Int96 { k, instant } => (
@@ -614,7 +614,7 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
         })
         .collect();
     // A TIMESTAMP is a wall clock in the zone its stripe was written in.
-    let orc_writer = match kinds.contains(&Kind::NanosDecimal(false)) {
+    let orc_written = match kinds.contains(&Kind::NanosDecimal(false)) {
         true => orc_writer_zone(path, compression, &footer.stripes)?,
         false => None,
     };
@@ -627,7 +627,7 @@ fn open_orc(wanted: &Wanted<'_>) -> anyhow::Result<Opened> {
         roots,
         kinds,
         meaning: Meaning {
-            orc_writer,
+            orc_written,
             ..Meaning::of(footer.calendar)
         },
     })
@@ -639,7 +639,7 @@ fn orc_writer_zone(
     path: &Path,
     compression: Option<orc_rust::compression::Compression>,
     stripes: &[orc_rust::proto::StripeInformation],
-) -> anyhow::Result<Option<OrcWallClock>> {
+) -> anyhow::Result<Option<Zone>> {
     use prost::Message;
     use std::io::{Read, Seek, SeekFrom};
     let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -664,9 +664,8 @@ fn orc_writer_zone(
     }
     match zones.as_slice() {
         [] => Ok(None),
-        [one] => match OrcWallClock::new(one) {
-            Some(w) => Ok(Some(w)),
-            None if Zone::get(one).is_some_and(|z| z.is_utc()) => Ok(None),
+        [one] => match Zone::get(one) {
+            Some(z) => Ok((!z.is_utc()).then_some(z)),
             None => Err(bad(
                 path,
                 Format::Orc,
@@ -747,4 +746,95 @@ fn orc_footer(path: &Path, compression: Option<orc_rust::compression::Compressio
         ntz_columns,
         stripes: footer.stripes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::metadata::{FileMetaData, KeyValue};
+    use parquet::schema::types::{SchemaDescriptor, Type};
+
+    fn writer(created_by: &str, keys: &[(&str, &str)]) -> ParquetWriter {
+        let schema = Arc::new(SchemaDescriptor::new(Arc::new(
+            Type::group_type_builder("schema").build().unwrap(),
+        )));
+        let kv = keys
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.to_string(), v.to_string()))
+            .collect();
+        let meta = FileMetaData::new(1, 0, Some(created_by.to_string()), Some(kv), schema, None);
+        ParquetWriter::of(&meta)
+    }
+
+    #[test]
+    fn a_parquet_files_writer_is_told_from_its_footer() {
+        let mr = "parquet-mr version 1.17.0 (build fac0c74)";
+        assert_eq!(
+            writer(mr, &[("org.apache.spark.version", "4.0.1")]),
+            ParquetWriter::Spark {
+                legacy_int96: false,
+                legacy_datetime: false
+            }
+        );
+        assert_eq!(
+            writer(mr, &[("org.apache.spark.version", "3.0.3")]),
+            ParquetWriter::Spark {
+                legacy_int96: true,
+                legacy_datetime: false
+            }
+        );
+        assert_eq!(
+            writer(
+                mr,
+                &[
+                    ("org.apache.spark.version", "4.0.1"),
+                    ("org.apache.spark.legacyDateTime", "")
+                ]
+            ),
+            ParquetWriter::Spark {
+                legacy_int96: false,
+                legacy_datetime: true
+            }
+        );
+        // Hive 2's SerDe writes no key at all.
+        assert_eq!(writer(mr, &[]), ParquetWriter::Hive2);
+        assert_eq!(
+            writer(
+                mr,
+                &[
+                    ("writer.time.zone", "Asia/Shanghai"),
+                    ("writer.date.proleptic", "false")
+                ]
+            ),
+            ParquetWriter::Hive3 {
+                zone: "Asia/Shanghai".into(),
+                proleptic: false,
+                legacy_zone: false
+            }
+        );
+        assert_eq!(writer("impala version 4.1.0-RELEASE", &[]), ParquetWriter::Impala);
+        assert_eq!(writer("parquet-cpp-arrow version 26.0.1", &[]), ParquetWriter::Arrow);
+        assert_eq!(writer("parquet-rs version 59.3.2", &[]), ParquetWriter::Other);
+        // What each means for INT96 and the calendars.
+        let ts = |tz: Option<&str>| DataType::Timestamp(TimeUnit::Millisecond, tz.map(Into::into));
+        assert!(!ParquetWriter::Impala.int96_instant(&ts(None)));
+        assert!(!ParquetWriter::Arrow.int96_instant(&ts(None)));
+        assert!(ParquetWriter::Arrow.int96_instant(&ts(Some("Asia/Shanghai"))));
+        assert!(ParquetWriter::Hive2.int96_instant(&ts(None)));
+        let p = Path::new("f.parquet");
+        let hive2 = ParquetWriter::Hive2.meaning(p).unwrap();
+        assert_eq!(
+            (hive2.int96_calendar, hive2.calendar),
+            (Calendar::Hybrid, Calendar::Hybrid)
+        );
+        let hive3 = writer(mr, &[("writer.time.zone", "America/Los_Angeles")])
+            .meaning(p)
+            .unwrap();
+        assert_eq!(hive3.zone.as_ref().map(Zone::name), Some("America/Los_Angeles"));
+        assert_eq!(
+            (hive3.calendar, hive3.rules),
+            (Calendar::Proleptic, Some(Rules::JavaTime))
+        );
+        assert!(writer(mr, &[("writer.time.zone", "Mars/Olympus")]).meaning(p).is_err());
+    }
 }

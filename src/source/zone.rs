@@ -112,62 +112,6 @@ impl Zone {
     }
 }
 
-/// What `orc-rust` gives for an ORC `TIMESTAMP` written in a zone: the wall
-/// clock by `chrono-tz`'s rules, which are neither of Java's (local mean time
-/// before 1901, and its table of transitions ends: no summer time in 2100). `OrcWallClock` takes the instant
-/// back out and shows it by `java.util`'s rules, as ORC's Java reader does.
-pub struct OrcWallClock {
-    chrono: chrono_tz::Tz,
-    zone: Zone,
-}
-
-impl OrcWallClock {
-    /// For a stripe written in the zone named `name`; `None` when either
-    /// database lacks it, or when the zone is UTC (nothing to correct).
-    pub fn new(name: &str) -> Option<OrcWallClock> {
-        let chrono: chrono_tz::Tz = name.parse().ok()?;
-        let zone = Zone::get(name)?;
-        (!zone.is_utc()).then_some(OrcWallClock { chrono, zone })
-    }
-
-    pub fn zone(&self) -> &Zone {
-        &self.zone
-    }
-
-    fn chrono_offset(&self, secs: i64) -> Option<i64> {
-        use chrono::{Offset, TimeZone};
-        let t = chrono::DateTime::from_timestamp(secs, 0)?;
-        Some(i64::from(
-            self.chrono
-                .offset_from_utc_datetime(&t.naive_utc())
-                .fix()
-                .local_minus_utc(),
-        ))
-    }
-
-    /// Java's wall clock for `orc_rust` (seconds, as if UTC): the instant
-    /// whose `chrono-tz` wall clock it is, shown by `java.util`. In a
-    /// repeated hour (two instants, one wall clock) both give Java the same
-    /// wall clock as well, wherever the two sets of rules agree (1900 to
-    /// 2037, where a zone's transitions are), so it stays.
-    pub fn java_wall(&self, orc_rust: i64) -> i64 {
-        let mut instants = [None, None];
-        let mut n = 0;
-        for probe in [orc_rust - 86_400, orc_rust, orc_rust + 86_400] {
-            let Some(o) = self.chrono_offset(probe) else { continue };
-            let i = orc_rust - o;
-            if self.chrono_offset(i) == Some(o) && !instants[..n].contains(&Some(i)) && n < 2 {
-                instants[n] = Some(i);
-                n += 1;
-            }
-        }
-        match instants {
-            [Some(i), None] => self.zone.wall(i, Rules::JavaUtil),
-            _ => orc_rust,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,29 +154,5 @@ mod tests {
         assert_eq!(la.offset(old, Rules::JavaTime), -(7 * 3600 + 52 * 60 + 58));
         assert!(Zone::get("Mars/Olympus").is_none());
         assert!(Zone::get("UTC").unwrap().is_utc());
-    }
-
-    #[test]
-    fn orc_rusts_wall_clock_is_turned_into_javas() {
-        let orc = OrcWallClock::new("Asia/Shanghai").unwrap();
-        // Java wrote 1900-01-01 00:00:00 as 1899-12-31 16:00 UTC; orc-rust adds LMT.
-        let instant = secs("1899-12-31T16:00:00Z");
-        let chrono = instant + 8 * 3600 + 5 * 60 + 43;
-        assert_eq!(orc.java_wall(chrono), secs("1900-01-01T00:00:00Z"));
-        // Ordinary and repeated-hour wall clocks stay.
-        assert_eq!(
-            orc.java_wall(secs("2024-12-12T20:00:00Z")),
-            secs("2024-12-12T20:00:00Z")
-        );
-        assert_eq!(
-            orc.java_wall(secs("1986-09-14T01:30:00Z")),
-            secs("1986-09-14T01:30:00Z")
-        );
-        let la = OrcWallClock::new("America/Los_Angeles").unwrap();
-        // chrono-tz's table of transitions ends: it shows 2100-07-01 19:00 UTC as 11:00
-        // (standard time); Java as 12:00. Inside its table the wall clock stays.
-        assert_eq!(la.java_wall(secs("2100-07-01T11:00:00Z")), secs("2100-07-01T12:00:00Z"));
-        assert_eq!(la.java_wall(secs("2040-07-01T12:00:00Z")), secs("2040-07-01T12:00:00Z"));
-        assert!(OrcWallClock::new("UTC").is_none());
     }
 }

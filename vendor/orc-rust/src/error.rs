@@ -66,7 +66,7 @@ pub enum OrcError {
         #[snafu(implicit)]
         location: Location,
         seconds: i64,
-        nanoseconds: u64,
+        nanoseconds: i64,
         to_time_unit: TimeUnit,
     },
 

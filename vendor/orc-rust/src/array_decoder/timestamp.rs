@@ -175,12 +175,16 @@ pub fn new_timestamp_decoder(
                 seconds_since_unix_epoch,
             ))
         }
+        // chama: as nanoseconds, a TIMESTAMP is the instant itself (the
+        // writer's zone is in the stripe footer): chama shows it in that zone
+        // by Java's rules, which are not chrono-tz's before 1900 or past the
+        // end of chrono-tz's table of transitions.
         ArrowDataType::Decimal128(Decimal128Type::MAX_PRECISION, NANOSECOND_DIGITS) => {
             Ok(Box::new(decimal128_decoder(
                 column,
                 stripe,
                 seconds_since_unix_epoch,
-                stripe.writer_tz(),
+                None,
             )))
         }
         _ => MismatchedSchemaSnafu {

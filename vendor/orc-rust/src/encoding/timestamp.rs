@@ -211,17 +211,20 @@ impl PrimitiveValueDecoder<i128> for TimestampNanosecondAsDecimalDecoder {
     }
 }
 
-fn decode(base: i64, seconds_since_orc_base: i64, nanoseconds: i64) -> (i128, i64, u64) {
+fn decode(base: i64, seconds_since_orc_base: i64, nanoseconds: i64) -> (i128, i64, i64) {
     let data = seconds_since_orc_base;
-    // TODO: is this a safe cast?
-    let mut nanoseconds = nanoseconds as u64;
+    // chama: the nanoseconds are read as a signed number, as ORC's C++ reader
+    // does: its writer (pyarrow's) stores the fraction of an instant before
+    // 1970 as a negative number, which as unsigned overflowed the
+    // multiplication below (a panic, or a wrong value without overflow checks).
+    let mut nanoseconds = nanoseconds;
     // Last 3 bits indicate how many trailing zeros were truncated
     let zeros = nanoseconds & 0x7;
     nanoseconds >>= 3;
     // Multiply by powers of 10 to get back the trailing zeros
     // TODO: would it be more efficient to unroll this? (if LLVM doesn't already do so)
     if zeros != 0 {
-        nanoseconds *= 10_u64.pow(zeros as u32 + 1);
+        nanoseconds = nanoseconds.wrapping_mul(10_i64.pow(zeros as u32 + 1));
     }
     let seconds_since_epoch = data + base;
     // Timestamps below the UNIX epoch with nanoseconds > 999_999 need to be
