@@ -49,7 +49,7 @@ eval "$(scripts/sftp.sh start)"
 export CHAMA_REQUIRE_SFTP=1
 echo "up: ports $CHAMA_TEST_SFTP_PORTS, upload directory $CHAMA_TEST_SFTP_DIR/upload"
 
-step "vendor/libssh2-sys is the published crate plus vendor/libssh2-sys.patch"
+step "vendor/libssh2-sys and vendor/orc-rust are the published crates plus their patches"
 scripts/check_vendor.sh
 
 step "cargo fmt --check"

@@ -767,6 +767,16 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_inside_a_reader_is_its_message() {
+        let r: Result<(), String> = guarded(|| panic!("attempt to multiply with overflow"));
+        assert_eq!(
+            r.unwrap_err(),
+            "corrupt data (the reader stopped: attempt to multiply with overflow)"
+        );
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
+
+    #[test]
     fn a_parquet_files_writer_is_told_from_its_footer() {
         let mr = "parquet-mr version 1.17.0 (build fac0c74)";
         assert_eq!(

@@ -62,7 +62,14 @@ impl<S: Read + Write> Client<S> {
         c.out.extend_from_slice(&[0, 0, 0, 0, INIT]);
         put_u32(&mut c.out, 3);
         c.flush_packet()?;
-        let (ty, body) = c.read_packet()?;
+        let len = c.read_len()?;
+        if let Some(text) = c.printed_text(len) {
+            return Err(protocol(format!(
+                "the server printed text before SFTP started: \"{text}\" (a login shell, profile or \
+                 `nologin` that prints on a non-interactive session; the server's owner must silence it)"
+            )));
+        }
+        let (ty, body) = c.read_body(len)?;
         if ty != VERSION {
             return Err(protocol(format!("expected VERSION, got packet type {ty}")));
         }
@@ -122,11 +129,40 @@ impl<S: Read + Write> Client<S> {
     }
 
     fn read_packet(&mut self) -> Result<(u8, Vec<u8>)> {
+        let len = self.read_len()?;
+        self.read_body(len)
+    }
+
+    /// A packet's length field.
+    fn read_len(&mut self) -> Result<[u8; 4]> {
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len).map_err(|e| match e.kind() {
             std::io::ErrorKind::UnexpectedEof => protocol("the server closed the SFTP session"),
             _ => Error::Io(e),
         })?;
+        Ok(len)
+    }
+
+    /// The text a server printed where its first packet belongs (a packet's
+    /// length starts with a zero byte; text does not): the rest of its first
+    /// line, up to 200 bytes, as it reads.
+    fn printed_text(&mut self, first: [u8; 4]) -> Option<String> {
+        let printable = |b: &u8| b.is_ascii_graphic() || b" \t\r\n".contains(b) || *b >= 0x80;
+        if !first.iter().all(printable) {
+            return None;
+        }
+        let mut text = first.to_vec();
+        let mut byte = [0u8; 1];
+        while text.len() < 200 && !text.contains(&b'\n') {
+            match self.stream.read(&mut byte) {
+                Ok(1) => text.push(byte[0]),
+                _ => break,
+            }
+        }
+        Some(String::from_utf8_lossy(&text).trim_end().escape_debug().to_string())
+    }
+
+    fn read_body(&mut self, len: [u8; 4]) -> Result<(u8, Vec<u8>)> {
         let len = u32::from_be_bytes(len) as usize;
         if len == 0 || len > MAX_PACKET {
             return Err(protocol(format!("a packet of {len} bytes")));

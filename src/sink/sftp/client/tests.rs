@@ -35,6 +35,11 @@ impl Drop for Pipe {
 /// A session with OpenSSH's `sftp-server`; `None` (and a note) where it is not installed,
 /// unless CHAMA_REQUIRE_SFTP is set (as scripts/test.sh does).
 fn server() -> Option<Client<Pipe>> {
+    Some(Client::start(spawn(None)?).expect("SFTP session"))
+}
+
+/// OpenSSH's `sftp-server` on a pipe, behind a login shell that prints `greeting` first.
+fn spawn(greeting: Option<&str>) -> Option<Pipe> {
     let Some(bin) = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -46,13 +51,34 @@ fn server() -> Option<Client<Pipe>> {
         eprintln!("no OpenSSH sftp-server here (run scripts/test.sh): skipping");
         return None;
     };
-    let mut child = Command::new(bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
+    let mut command = match greeting {
+        None => Command::new(bin),
+        Some(text) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("echo '{text}'; exec {bin}")]);
+            c
+        }
+    };
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().ok()?;
     let (to, from) = (child.stdin.take()?, child.stdout.take()?);
-    Some(Client::start(Pipe { child, to, from }).expect("SFTP session"))
+    Some(Pipe { child, to, from })
+}
+
+/// A login shell or profile that prints before the subsystem starts: the
+/// message quotes what it printed, not "a packet of 1416128883 bytes".
+#[test]
+fn text_before_sftp_is_quoted() {
+    let Some(pipe) = spawn(Some("This account is for file transfer only.")) else {
+        return;
+    };
+    let Err(e) = Client::start(pipe) else {
+        panic!("a session behind a printing shell started")
+    };
+    let msg = e.to_string();
+    assert!(
+        msg.contains(r#"the server printed text before SFTP started: "This account is for file transfer only.""#),
+        "{msg}"
+    );
 }
 
 fn no_pace(_: usize) -> anyhow::Result<()> {
