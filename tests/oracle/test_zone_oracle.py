@@ -128,30 +128,28 @@ def tried_rows(work, spec, files, hour, problems):
     for f in files:
         args += ["--input", f]
     p = chama(*args, cwd=work, check=False)
-    if p.returncode != 0:
-        problems.append(f"spec try {hour}: exit {p.returncode}: {tail(p)}")
     for line in p.stderr.decode(errors="replace").splitlines():
         count = re.search(r"(\d+) rejected", line)
         if ": rejected: " in line or (count and count.group(1) != "0"):
             problems.append(f"spec try {hour}: {line}")
-    if not p.stdout:
-        return None
-    header, rows = read_tsv(p.stdout)
-    if header != COLUMNS:
-        problems.append(f"spec try {hour}: header {header}")
-    return rows
+    return tsv_rows(p, f"spec try {hour}", problems)
 
 
 def sampled_rows(work, iface, hour, problems):
     p = chama("sample", "--iface", iface, "--period", DATE + hour, "--from", "raw", "--limit", "100000",
               "--format", "tsv", cwd=work, check=False)
+    return tsv_rows(p, f"sample {hour}", problems)
+
+
+def tsv_rows(p, how, problems):
+    """The rows a command printed as TSV under the columns' header; its exit code a problem unless 0."""
     if p.returncode != 0:
-        problems.append(f"sample {hour}: exit {p.returncode}: {tail(p)}")
+        problems.append(f"{how}: exit {p.returncode}: {tail(p)}")
     if not p.stdout:
         return None
     header, rows = read_tsv(p.stdout)
     if header != COLUMNS:
-        problems.append(f"sample {hour}: header {header}")
+        problems.append(f"{how}: header {header}")
     return rows
 
 
