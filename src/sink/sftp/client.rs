@@ -348,7 +348,7 @@ impl<S: Read + Write> Client<S> {
             put_u32(b, ATTR_PERMISSIONS);
             put_u32(b, 0o644);
         })?;
-        let h = self.wait_handle(id).map_err(|e| step("opening", e))?;
+        let h = self.wait_handle(id).map_err(|e| step("OPEN for writing", e))?;
         self.read_limits()?;
         let mut writes: VecDeque<(u32, usize)> = VecDeque::new();
         let mut in_flight = 0usize;
@@ -365,7 +365,7 @@ impl<S: Read + Write> Client<S> {
                 while in_flight > WRITES_IN_FLIGHT {
                     let (id, n) = writes.pop_front().expect("in flight");
                     in_flight -= n;
-                    self.finish(id).map_err(|e| step("writing", e))?;
+                    self.finish(id).map_err(|e| step("WRITE", e))?;
                     sent(n)?;
                 }
             }
@@ -391,7 +391,7 @@ impl<S: Read + Write> Client<S> {
         // Every answer is read, whatever the first error was, so the session can go on.
         let mut first: Option<anyhow::Error> = None;
         for (id, n) in writes {
-            let r = self.finish(id).map_err(|e| step("writing", e));
+            let r = self.finish(id).map_err(|e| step("WRITE", e));
             let r = match first {
                 None => r.and_then(|()| sent(n)),
                 Some(_) => r,
@@ -402,17 +402,17 @@ impl<S: Read + Write> Client<S> {
         }
         if let Some(id) = flush {
             if let Err(e) = self.finish(id) {
-                first.get_or_insert(step("flushing", e));
+                first.get_or_insert(step("fsync@openssh.com", e));
             }
         }
         let size = self.wait_attrs(stat).map(|a| a.size);
         if let Err(e) = self.finish(close) {
-            first.get_or_insert(step("closing", e));
+            first.get_or_insert(step("CLOSE", e));
         }
         if let Some(e) = first {
             return Err(e);
         }
-        size.map_err(|e| step("looking at", e))?
+        size.map_err(|e| step("FSTAT (the size written)", e))?
             .ok_or_else(|| anyhow::anyhow!("the server did not say the size it wrote"))
     }
 
@@ -462,7 +462,7 @@ impl<S: Read + Write> Client<S> {
             put_u32(b, OPEN_READ);
             put_u32(b, 0);
         })?;
-        let h = self.wait_handle(id).map_err(|e| step("opening", e))?;
+        let h = self.wait_handle(id).map_err(|e| step("OPEN for reading", e))?;
         let mut reads: VecDeque<(u32, u64)> = VecDeque::new();
         let mut next = 0u64;
         let result = (|| -> anyhow::Result<()> {
@@ -489,7 +489,7 @@ impl<S: Read + Write> Client<S> {
                         }
                     }
                     Reply::Status { code: STATUS_EOF, .. } => return Ok(()),
-                    other => other.ok().map_err(|e| step("reading", e))?,
+                    other => other.ok().map_err(|e| step("READ", e))?,
                 }
             }
         })();
@@ -498,12 +498,17 @@ impl<S: Read + Write> Client<S> {
         }
         let closed = self.close(&h);
         result?;
-        closed.map_err(|e| step("closing", e))
+        closed.map_err(|e| step("CLOSE", e))
     }
 }
 
-fn step(what: &str, e: Error) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {e}")
+/// The error of one request of a file's transfer, naming the request (`FSTAT`,
+/// `WRITE`, ...), and saying so when the server refused that kind of request.
+fn step(request: &str, e: Error) -> anyhow::Error {
+    match e.is_refusal() {
+        true => anyhow::anyhow!("the server refused {request}: {e}"),
+        false => anyhow::anyhow!("{request}: {e}"),
+    }
 }
 
 #[cfg(test)]

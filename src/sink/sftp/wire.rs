@@ -37,6 +37,8 @@ pub(super) const ATTR_EXTENDED: u32 = 0x8000_0000;
 pub(super) const STATUS_OK: u32 = 0;
 pub(super) const STATUS_EOF: u32 = 1;
 pub(super) const STATUS_NO_SUCH_FILE: u32 = 2;
+pub(super) const STATUS_PERMISSION_DENIED: u32 = 3;
+pub(super) const STATUS_OP_UNSUPPORTED: u32 = 8;
 
 /// What went wrong, with the server's own status where it sent one.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the server refused the request (permission denied, or not supported),
+    /// as a locked-down server refuses a kind of request whatever its argument.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::Status {
+                code: STATUS_PERMISSION_DENIED | STATUS_OP_UNSUPPORTED,
+                ..
+            }
+        )
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,

@@ -35,11 +35,12 @@ impl Drop for Pipe {
 /// A session with OpenSSH's `sftp-server`; `None` (and a note) where it is not installed,
 /// unless CHAMA_REQUIRE_SFTP is set (as scripts/test.sh does).
 fn server() -> Option<Client<Pipe>> {
-    Some(Client::start(spawn(None)?).expect("SFTP session"))
+    Some(Client::start(spawn(None, &[])?).expect("SFTP session"))
 }
 
-/// OpenSSH's `sftp-server` on a pipe, behind a login shell that prints `greeting` first.
-fn spawn(greeting: Option<&str>) -> Option<Pipe> {
+/// OpenSSH's `sftp-server` on a pipe, with `args` (`-P fstat`: a server that refuses
+/// FSTAT), behind a login shell that prints `greeting` first.
+fn spawn(greeting: Option<&str>, args: &[&str]) -> Option<Pipe> {
     let Some(bin) = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -52,10 +53,14 @@ fn spawn(greeting: Option<&str>) -> Option<Pipe> {
         return None;
     };
     let mut command = match greeting {
-        None => Command::new(bin),
+        None => {
+            let mut c = Command::new(bin);
+            c.args(args);
+            c
+        }
         Some(text) => {
             let mut c = Command::new("sh");
-            c.args(["-c", &format!("echo '{text}'; exec {bin}")]);
+            c.args(["-c", &format!("echo '{text}'; exec {bin} {}", args.join(" "))]);
             c
         }
     };
@@ -68,7 +73,7 @@ fn spawn(greeting: Option<&str>) -> Option<Pipe> {
 /// message quotes what it printed, not "a packet of 1416128883 bytes".
 #[test]
 fn text_before_sftp_is_quoted() {
-    let Some(pipe) = spawn(Some("This account is for file transfer only.")) else {
+    let Some(pipe) = spawn(Some("This account is for file transfer only."), &[]) else {
         return;
     };
     let Err(e) = Client::start(pipe) else {
@@ -182,5 +187,22 @@ fn a_stopped_upload_closes_its_file_and_the_session_goes_on() {
     let e = c
         .upload(&p("no/such/dir/y"), 0, &mut &b"z"[..], false, &mut no_pace)
         .unwrap_err();
-    assert!(e.to_string().starts_with("opening: "), "{e}");
+    assert!(e.to_string().starts_with("OPEN for writing: No such file"), "{e}");
+}
+
+/// A write-only drop box that refuses FSTAT: the error names the request refused.
+#[test]
+fn a_refused_request_is_named() {
+    let Some(pipe) = spawn(None, &["-P", "fstat"]) else {
+        return;
+    };
+    let mut c = Client::start(pipe).expect("SFTP session");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.part");
+    let e = c
+        .upload(path.to_str().unwrap(), 0, &mut &b"bytes"[..], false, &mut no_pace)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("the server refused FSTAT (the size written): "), "{e}");
+    assert!(e.contains("(SFTP status 3)"), "{e}");
 }
