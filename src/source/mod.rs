@@ -13,6 +13,7 @@ pub mod java_number;
 pub mod local;
 pub mod pull;
 pub mod text;
+mod writer;
 pub mod zone;
 
 use std::io::Read;

@@ -46,12 +46,6 @@ pub struct Zone {
     utc: bool,
 }
 
-impl PartialEq for Zone {
-    fn eq(&self, other: &Zone) -> bool {
-        self.name == other.name
-    }
-}
-
 impl Zone {
     /// The zone named `name` (`"Asia/Shanghai"`, `"UTC"`); `None` when the tz
     /// database has no such zone.
