@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Three real OpenSSH SFTP servers on 127.0.0.1 for the tests (recipe: ../shared/recipes/sftp_servers.sh).
+# Real OpenSSH SFTP servers on 127.0.0.1 for the tests (recipe: ../shared/recipes/sftp_servers.sh):
+# 2222-2224 allow everything (one cipher family each); 2225-2228 are locked-down drop boxes
+# (`internal-sftp -P`): 2225 refuses rename and remove, 2226 stat, 2227 listing, 2228 all four.
 #   scripts/sftp.sh start   -> prints `export ...` lines (directory, ports)
 #   scripts/sftp.sh stop    -> stops what start started
 # All servers share one upload directory, as an exchange platform's hosts share one storage.
@@ -10,7 +12,7 @@
 # Needs root (sshd, a test user).
 set -euo pipefail
 T=${CHAMA_SFTP_RUN:-/tmp/chama-sftp}
-PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224"}
+PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224 2225 2226 2227 2228"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 slow() {
@@ -66,6 +68,17 @@ start() {
       2224) echo "Ciphers chacha20-poly1305@openssh.com" ;;
     esac
   }
+  # What each drop box refuses, as sites lock down inbound SFTP.
+  subsystem() {
+    local refuse
+    case $1 in
+      2225) refuse="rename,posix-rename,hardlink,remove" ;;
+      2226) refuse="stat,lstat,fstat" ;;
+      2227) refuse="opendir,readdir" ;;
+      2228) refuse="rename,posix-rename,hardlink,remove,stat,lstat,fstat,opendir,readdir" ;;
+    esac
+    echo "Subsystem sftp internal-sftp${refuse:+ -P $refuse}"
+  }
   for P in $PORTS; do
     cat > "$T/sshd_$P.conf" <<EOC
 Port $P
@@ -80,7 +93,7 @@ PermitRootLogin prohibit-password
 StrictModes no
 MaxStartups 200
 MaxSessions 200
-Subsystem sftp internal-sftp
+$(subsystem "$P")
 LogLevel VERBOSE
 $(ciphers "$P")
 EOC

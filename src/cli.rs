@@ -201,15 +201,24 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// `--period`: YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
-    #[command(flatten)]
-    pub at: Target,
+    /// The interface (a spec in the interfaces directory); with --probe, whose remote_dir to try.
+    #[arg(long, value_parser = plain_name, required_unless_present = "probe")]
+    pub iface: Option<String>,
+    /// YYYYMMDDHH for one hour's set(s), YYYYMMDD for the merged day.
+    #[arg(long, required_unless_present = "probe", conflicts_with = "probe")]
+    pub period: Option<Period>,
     /// Check the set on this destination (default: the local set in the work directory).
     #[arg(long, value_name = "NAME", value_parser = plain_name)]
     pub dest: Option<String>,
     /// Also read every file: MD5 and line count against the .verf.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "probe")]
     pub deep: bool,
+    /// Instead of a set, try every host of --dest: connection, host key, login, the server's
+    /// software and extensions, and which of list, write, stat, rename and remove it allows
+    /// in the directory (a small `.chama-probe-*` file is written and removed). Exit 0 only
+    /// when every host would take a push.
+    #[arg(long, requires = "dest")]
+    pub probe: bool,
     /// Print one JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,

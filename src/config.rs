@@ -179,6 +179,10 @@ pub struct SftpConfig {
     /// final name, so that a server crash cannot leave a short file under that name.
     #[serde(default = "default_true")]
     pub fsync: bool,
+    /// Requests a push must not work around: a host that refuses one of these (`list`,
+    /// `stat`, `rename`, `remove`) leaves the rotation instead of delivering by a fallback.
+    #[serde(default)]
+    pub require: Vec<crate::sink::Request>,
 }
 
 /// How the hosts of a destination share a set.

@@ -24,6 +24,9 @@ pub struct Upload {
     /// `part` while its upload is under way, `done` once it has its final name.
     pub done: bool,
     pub host: String,
+    /// While `part`: the remote name that holds the bytes so far, when not the usual
+    /// `<name>.part` (a host that refuses rename is written under the final name).
+    pub at: Option<String>,
 }
 
 /// One push of one destination, for the push log.
@@ -68,6 +71,13 @@ CREATE TABLE IF NOT EXISTS push_hosts (
     files INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     error TEXT
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    dest TEXT NOT NULL,
+    host TEXT NOT NULL,
+    request TEXT NOT NULL,
+    seen TEXT NOT NULL,
+    PRIMARY KEY (dest, host, request)
 );
 CREATE TABLE IF NOT EXISTS reruns (
     id INTEGER PRIMARY KEY,
@@ -179,6 +189,16 @@ impl Ledger {
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.execute_batch(SCHEMA)
             .with_context(|| format!("creating the ledger's tables in {}", path.display()))?;
+        // Columns added after the first release; a ledger from before gains them.
+        let has_at: bool = db.query_row(
+            "SELECT count(*) FROM pragma_table_info('uploads') WHERE name = 'at'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_at {
+            db.execute_batch("ALTER TABLE uploads ADD COLUMN at TEXT")
+                .with_context(|| format!("adding a column to the ledger {}", path.display()))?;
+        }
         Ok(Ledger { db: Mutex::new(db) })
     }
 
@@ -190,7 +210,7 @@ impl Ledger {
         Ok(self
             .db()
             .query_row(
-                "SELECT md5, size, state, host FROM uploads WHERE dest = ?1 AND name = ?2",
+                "SELECT md5, size, state, host, at FROM uploads WHERE dest = ?1 AND name = ?2",
                 params![dest, name],
                 |r| {
                     Ok(Upload {
@@ -198,21 +218,66 @@ impl Ledger {
                         size: r.get::<_, i64>(1)? as u64,
                         done: r.get::<_, String>(2)? == "done",
                         host: r.get(3)?,
+                        at: r.get(4)?,
                     })
                 },
             )
             .optional()?)
     }
 
-    /// Records that `name`'s `.part` on `dest` now holds (a prefix of) the file with `md5`.
-    pub fn mark_part(&self, rec: &PushRecord<'_>, name: &str, md5: &str, size: u64, host: &str) -> anyhow::Result<()> {
+    /// Records that remote file `at` (`name`'s `.part`, or `name` itself on a host that
+    /// refuses rename) on `dest` now holds (a prefix of) the file with `md5`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mark_part(
+        &self,
+        rec: &PushRecord<'_>,
+        name: &str,
+        md5: &str,
+        size: u64,
+        host: &str,
+        at: &str,
+    ) -> anyhow::Result<()> {
         self.db().execute(
-            "INSERT INTO uploads (dest, name, md5, size, state, host, iface, period, started)
-             VALUES (?1, ?2, ?3, ?4, 'part', ?5, ?6, ?7, ?8)
+            "INSERT INTO uploads (dest, name, md5, size, state, host, iface, period, started, at)
+             VALUES (?1, ?2, ?3, ?4, 'part', ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (dest, name) DO UPDATE SET md5 = ?3, size = ?4, state = 'part', host = ?5,
-                 iface = ?6, period = ?7, started = ?8, finished = NULL",
-            params![rec.dest, name, md5, size as i64, host, rec.iface, rec.period, now()],
+                 iface = ?6, period = ?7, started = ?8, finished = NULL, at = ?9",
+            params![rec.dest, name, md5, size as i64, host, rec.iface, rec.period, now(), at],
         )?;
+        Ok(())
+    }
+
+    /// The requests `host` of `dest` was found to refuse, by name (`rename`, ...).
+    pub fn refusals(&self, dest: &str, host: &str) -> anyhow::Result<Vec<String>> {
+        let db = self.db();
+        let mut q = db.prepare("SELECT request FROM refusals WHERE dest = ?1 AND host = ?2 ORDER BY request")?;
+        let rows = q.query_map(params![dest, host], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    /// Records that `host` of `dest` refuses `request`.
+    pub fn record_refusal(&self, dest: &str, host: &str, request: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT INTO refusals (dest, host, request, seen) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (dest, host, request) DO UPDATE SET seen = ?4",
+            params![dest, host, request, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces what is known of `host`'s refusals with what a probe found.
+    pub fn set_refusals(&self, dest: &str, host: &str, requests: &[&str]) -> anyhow::Result<()> {
+        let db = self.db();
+        db.execute(
+            "DELETE FROM refusals WHERE dest = ?1 AND host = ?2",
+            params![dest, host],
+        )?;
+        for r in requests {
+            db.execute(
+                "INSERT INTO refusals (dest, host, request, seen) VALUES (?1, ?2, ?3, ?4)",
+                params![dest, host, r, now()],
+            )?;
+        }
         Ok(())
     }
 
@@ -403,6 +468,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_hosts_refusals_are_kept_and_a_probe_replaces_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        l.record_refusal("box", "sftp://u@h:22", "rename").unwrap();
+        l.record_refusal("box", "sftp://u@h:22", "remove").unwrap();
+        l.record_refusal("box", "sftp://u@h:22", "rename").unwrap();
+        l.record_refusal("other", "sftp://u@h:22", "stat").unwrap();
+        assert_eq!(l.refusals("box", "sftp://u@h:22").unwrap(), ["remove", "rename"]);
+        l.set_refusals("box", "sftp://u@h:22", &["list"]).unwrap();
+        assert_eq!(l.refusals("box", "sftp://u@h:22").unwrap(), ["list"]);
+        assert_eq!(l.refusals("other", "sftp://u@h:22").unwrap(), ["stat"]);
+    }
+
+    /// A ledger written before `uploads.at` existed gains the column, its rows kept.
+    #[test]
+    fn an_older_ledger_gains_the_new_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE uploads (dest TEXT NOT NULL, name TEXT NOT NULL, md5 TEXT NOT NULL,
+                     size INTEGER NOT NULL, state TEXT NOT NULL, host TEXT NOT NULL, iface TEXT NOT NULL,
+                     period TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, PRIMARY KEY (dest, name));
+                 INSERT INTO uploads VALUES ('x', 'a.gz', 'abc', 10, 'part', 'h', 'I', 'P', 't', NULL);",
+            )
+            .unwrap();
+        }
+        let l = Ledger::open(&path).unwrap();
+        let u = l.upload("x", "a.gz").unwrap().unwrap();
+        assert_eq!((u.done, u.at), (false, None));
+    }
+
+    #[test]
     fn an_upload_goes_from_part_to_done_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
@@ -414,7 +513,7 @@ mod tests {
         {
             let l = Ledger::open(&path).unwrap();
             assert_eq!(l.upload("exchange", "a.gz").unwrap(), None);
-            l.mark_part(&rec, "a.gz", "abc", 10, "h1").unwrap();
+            l.mark_part(&rec, "a.gz", "abc", 10, "h1", "a.gz.part").unwrap();
             let u = l.upload("exchange", "a.gz").unwrap().unwrap();
             assert!(!u.done && u.md5 == "abc" && u.size == 10);
         }

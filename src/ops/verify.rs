@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::exit::Failure;
 use crate::period::Period;
 use crate::sink::local::LocalHost;
-use crate::sink::{Conn, Destination, Host};
+use crate::sink::{sizes_of, Conn, Destination, Host};
 use crate::spec::Spec;
 use crate::verf;
 
@@ -67,7 +67,16 @@ pub fn verify(
             (dir.display().to_string(), host.connect()?)
         }
     };
-    let listing = conn.list()?;
+    let names: Vec<&str> = manifest
+        .sets
+        .iter()
+        .flat_map(|s| s.files.iter().map(|f| f.name.as_str()).chain([s.verf.as_str()]))
+        .collect();
+    // A host that refuses listing is asked each file's size; one that refuses that too
+    // can only be checked by reading (`--deep`).
+    let listing = sizes_of(conn.as_mut(), &names)?;
+    let blind = listing.is_none();
+    let listing = listing.unwrap_or_else(|| names.iter().map(|n| (n.to_string(), u64::MAX)).collect());
     let mut checks = Vec::new();
     for set in &manifest.sets {
         let mut check = SetCheck {
@@ -106,7 +115,11 @@ pub fn verify(
             check.bytes += l.bytes;
             match listing.get(&l.name) {
                 None => check.problems.push(format!("{}: missing", l.name)),
-                Some(&n) if n != l.bytes => check
+                Some(_) if blind && !deep => check.problems.push(format!(
+                    "{}: its size cannot be asked (the host refuses listing and stat): check it with --deep",
+                    l.name
+                )),
+                Some(&n) if n != l.bytes && !blind => check
                     .problems
                     .push(format!("{}: {n} bytes, the .verf says {}", l.name, l.bytes)),
                 Some(_) if deep => {
@@ -143,4 +156,157 @@ pub fn verify(
         checks.push(check);
     }
     Ok(Checked { place, sets: checks })
+}
+
+/// How one kind of request went in a probe.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase", tag = "result", content = "detail")]
+pub enum Tried {
+    Yes(String),
+    /// The server refused it (a push works around it, unless `require` names it).
+    Refused(String),
+    /// It failed otherwise: a push would fail there too.
+    Failed(String),
+    /// Not tried: what it needs failed first.
+    Untried(String),
+}
+
+/// What `verify --probe` found on one host.
+#[derive(Debug, Serialize)]
+pub struct HostProbe {
+    pub host: String,
+    /// What the connection showed, in order: reachable, server, algorithms, host key,
+    /// login, sftp, free space (as far as it got).
+    #[serde(serialize_with = "in_order")]
+    pub facts: Vec<(&'static str, String)>,
+    /// list, write, stat, rename, remove: how each went, in that order.
+    #[serde(serialize_with = "in_order")]
+    pub requests: Vec<(&'static str, Tried)>,
+    /// Whether a push to this host would work (with its fallbacks).
+    pub would_push: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn in_order<S: serde::Serializer, V: Serialize>(pairs: &[(&'static str, V)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// Tries every host of destination `name` in directory `remote_dir`: what a push needs,
+/// request by request. What each host refuses replaces what the ledger knew of it.
+pub fn probe(
+    config: &Config,
+    name: &str,
+    remote_dir: &str,
+    ledger: Option<&crate::ledger::Ledger>,
+) -> anyhow::Result<Vec<HostProbe>> {
+    use crate::sink::{refused, Pace, Request};
+    let dest = Destination::from_config(config, name, remote_dir)?;
+    let probe_name = format!(".chama-probe-{}", std::process::id());
+    // The bytes written: a temporary local file, removed when dropped uncommitted.
+    let local = crate::atomic::AtomicFile::create(&std::env::temp_dir().join(format!("{probe_name}.local")))?;
+    std::fs::write(local.part(), b"chama probe\n")?;
+    let mut out = Vec::new();
+    for host in &dest.hosts {
+        let mut p = HostProbe {
+            host: host.label().to_string(),
+            facts: Vec::new(),
+            requests: Vec::new(),
+            would_push: false,
+            error: None,
+        };
+        let mut conn = match host.connect_noting(&mut p.facts) {
+            Ok(c) => c,
+            Err(e) => {
+                p.error = Some(format!("{e:#}"));
+                out.push(p);
+                continue;
+            }
+        };
+        p.facts.extend(conn.facts());
+        let tried = |r: anyhow::Result<String>| match r {
+            Ok(s) => Tried::Yes(s),
+            Err(e) => match refused(&e) {
+                Some(r) => Tried::Refused(format!("{e:#} (a push works around it: {})", r.fallback())),
+                None => Tried::Failed(format!("{e:#}")),
+            },
+        };
+        p.requests
+            .push(("list", tried(conn.list().map(|l| format!("{} file(s) there", l.len())))));
+        let counter = std::sync::atomic::AtomicU64::new(0);
+        let pace = Pace {
+            limit: None,
+            counter: &counter,
+            cancel: None,
+            progress: None,
+        };
+        let part = format!("{probe_name}.part");
+        let (write, fstat) = match conn.upload(local.part(), &part, 0, &pace) {
+            Ok(Some(12)) => (Tried::Yes(format!("{part}, 12 bytes")), true),
+            Ok(Some(n)) => (Tried::Failed(format!("{part} has {n} bytes after writing 12")), true),
+            Ok(None) => (Tried::Yes(format!("{part}, 12 bytes acknowledged")), false),
+            Err(e) => (tried(Err(e)), true),
+        };
+        let written = matches!(write, Tried::Yes(_));
+        p.requests.push(("write", write));
+        let untried = || Tried::Untried("the write failed".to_string());
+        if !written {
+            p.requests
+                .extend([("stat", untried()), ("rename", untried()), ("remove", untried())]);
+            out.push(p);
+            continue;
+        }
+        let stat = match conn.size(&part) {
+            Ok(Some(_)) if !fstat => Tried::Refused(format!(
+                "the server answers STAT but refuses FSTAT (a push works around it: {})",
+                Request::Stat.fallback()
+            )),
+            Ok(Some(n)) => Tried::Yes(format!("{n} bytes")),
+            Ok(None) => Tried::Failed(format!("{part} is not there after writing it")),
+            Err(e) => tried(Err(e)),
+        };
+        p.requests.push(("stat", stat));
+        let rename = tried(conn.rename(&part, &probe_name).map(|()| format!("to {probe_name}")));
+        let left = match rename {
+            Tried::Yes(_) => probe_name.clone(),
+            _ => part.clone(),
+        };
+        p.requests.push(("rename", rename));
+        let remove = match tried(conn.remove(&left).map(|()| left.clone())) {
+            Tried::Yes(s) => Tried::Yes(s),
+            other => {
+                // What cannot be removed is at least emptied.
+                let emptied = conn.upload(std::path::Path::new("/dev/null"), &left, 0, &pace).is_ok();
+                let what = if emptied { "emptied" } else { "as it is" };
+                match other {
+                    Tried::Refused(s) => Tried::Refused(format!("{s}; {left} stays, {what}")),
+                    Tried::Failed(s) => Tried::Failed(format!("{s}; {left} stays, {what}")),
+                    t => t,
+                }
+            }
+        };
+        p.requests.push(("remove", remove));
+        let refuses: Vec<&str> = p
+            .requests
+            .iter()
+            .filter(|(_, t)| matches!(t, Tried::Refused(_)))
+            .map(|(n, _)| *n)
+            .collect();
+        let failed = p.requests.iter().any(|(_, t)| matches!(t, Tried::Failed(_)));
+        let required = refuses
+            .iter()
+            .filter_map(|r| Request::parse(r))
+            .find(|r| dest.require.contains(r));
+        p.would_push = !failed && required.is_none();
+        if let Some(r) = required {
+            p.error = Some(format!(
+                "the server refuses {r}, which destination `{name}` requires (`require`)"
+            ));
+        }
+        if let Some(l) = ledger {
+            l.set_refusals(name, host.label(), &refuses)?;
+        }
+        out.push(p);
+    }
+    Ok(out)
 }

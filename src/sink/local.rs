@@ -69,7 +69,7 @@ impl Conn for LocalConn {
         }
     }
 
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64> {
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<Option<u64>> {
         let dest = self.root.join(name);
         let mut input = fs::File::open(local).with_context(|| format!("opening {}", local.display()))?;
         input.seek(SeekFrom::Start(offset))?;
@@ -93,7 +93,7 @@ impl Conn for LocalConn {
             pace.sent(n)?;
         }
         out.sync_all().with_context(|| format!("syncing {}", dest.display()))?;
-        Ok(out.metadata()?.len())
+        Ok(Some(out.metadata()?.len()))
     }
 
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ pub mod local;
 pub mod sftp;
 
 use crate::backoff::Backoff;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -26,10 +26,16 @@ pub trait Conn: Send {
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>>;
     /// The size of `name`, or `None` when there is no such file.
     fn size(&mut self, name: &str) -> anyhow::Result<Option<u64>>;
+    /// The sizes of `names` (`None`: no such file), asked all at once where the
+    /// connection can pipeline: what a host that refuses listing is asked instead.
+    fn sizes(&mut self, names: &[&str]) -> anyhow::Result<Vec<Option<u64>>> {
+        names.iter().map(|n| self.size(n)).collect()
+    }
     /// Writes `local` from byte `offset` to its end into `name`, which is
     /// created, or truncated when `offset` is 0; flushed and closed. Returns
-    /// the size of `name` once written, as the host sees it.
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64>;
+    /// the size of `name` once written, as the host sees it, or `None` when
+    /// the host refuses to say (then only the bytes it acknowledged count).
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<Option<u64>>;
     /// Renames `from` to `to`, replacing `to` if it exists.
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()>;
     /// Starts [`Conn::rename`] without waiting for it to be confirmed: a
@@ -46,6 +52,11 @@ pub trait Conn: Send {
     fn remove(&mut self, name: &str) -> anyhow::Result<()>;
     /// Streams the bytes of `name` into `sink`.
     fn read(&mut self, name: &str, sink: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// What the connection knows of its server, for `verify --probe`: protocol version,
+    /// extensions, free space.
+    fn facts(&mut self) -> Facts {
+        Vec::new()
+    }
     /// Something another thread can call to break this connection at once
     /// (a blocked write then fails), for a copy that lost its race.
     fn aborter(&self) -> Option<Aborter> {
@@ -61,6 +72,100 @@ pub trait Host: Send + Sync {
     /// How messages name it: a URL without secrets.
     fn label(&self) -> &str;
     fn connect(&self) -> anyhow::Result<Box<dyn Conn>>;
+    /// [`Host::connect`], noting in `facts` what it learns on the way (address, server
+    /// software, host key, algorithms, login), so that a probe shows how far it got.
+    fn connect_noting(&self, facts: &mut Facts) -> anyhow::Result<Box<dyn Conn>> {
+        let _ = facts;
+        self.connect()
+    }
+}
+
+/// What a probe found, by name, in order.
+pub type Facts = Vec<(&'static str, String)>;
+
+/// A kind of request a server may refuse (OpenSSH's `internal-sftp -P`, a
+/// drop box's policy). Learned the first time the server refuses it, kept in
+/// the ledger per host, and worked around where the delivery rules allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Request {
+    /// Listing the remote directory.
+    List,
+    /// Asking a file's size, by name or of an open file.
+    Stat,
+    Rename,
+    Remove,
+}
+
+impl Request {
+    pub const ALL: [Request; 4] = [Request::List, Request::Stat, Request::Rename, Request::Remove];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Request::List => "list",
+            Request::Stat => "stat",
+            Request::Rename => "rename",
+            Request::Remove => "remove",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Request> {
+        Request::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// What delivery does instead, for messages.
+    pub fn fallback(self) -> &'static str {
+        match self {
+            Request::List => "resume and \"already there\" are checked by asking each file's size",
+            Request::Stat => {
+                "sizes are checked against the bytes the server acknowledged, and the ledger alone says what is there"
+            }
+            Request::Rename => "data files are written under their final names, each set's .verf last",
+            Request::Remove => "an old .verf is emptied instead of removed, and temporary files stay",
+        }
+    }
+}
+
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The server refused a kind of request (SFTP `PERMISSION_DENIED` or
+/// `OP_UNSUPPORTED` to it), as opposed to failing it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    pub request: Request,
+    pub message: String,
+}
+
+/// The request the server refused, if that is what `e` is.
+pub fn refused(e: &anyhow::Error) -> Option<Request> {
+    e.chain().find_map(|c| c.downcast_ref::<Refused>()).map(|r| r.request)
+}
+
+/// The files of a connection's directory and their sizes, from a listing; where the
+/// host refuses listing, the sizes of `names` asked one by one (`None` also
+/// when it refuses that: then nothing can be said of the remote side).
+pub fn sizes_of(conn: &mut dyn Conn, names: &[&str]) -> anyhow::Result<Option<BTreeMap<String, u64>>> {
+    let e = match conn.list() {
+        Ok(all) => return Ok(Some(all)),
+        Err(e) if refused(&e) == Some(Request::List) => e,
+        Err(e) => return Err(e),
+    };
+    match conn.sizes(names) {
+        Ok(sizes) => Ok(Some(
+            names
+                .iter()
+                .zip(sizes)
+                .filter_map(|(n, s)| Some((n.to_string(), s?)))
+                .collect(),
+        )),
+        Err(e2) if refused(&e2) == Some(Request::Stat) => Ok(None),
+        Err(e2) => Err(e2.context(format!("{e:#}"))),
+    }
 }
 
 /// An error no retry on the same host can cure (a host key that does not
@@ -78,6 +183,9 @@ pub struct Destination {
     pub retries: u32,
     /// The wait between tries of a file.
     pub backoff: Backoff,
+    /// Requests the destination will not do without (`require`): a host that refuses
+    /// one leaves the rotation instead of delivering by a fallback.
+    pub require: BTreeSet<Request>,
 }
 
 impl Destination {
@@ -105,6 +213,7 @@ impl Destination {
                 connections: 2,
                 retries: 2,
                 backoff: Backoff::from_millis(200, 2000),
+                require: BTreeSet::new(),
             }),
             DestinationConfig::Sftp(c) => {
                 let hosts = sftp::hosts(name, c, remote_dir)
@@ -116,6 +225,7 @@ impl Destination {
                     connections: c.connections.max(1),
                     retries: c.retries,
                     backoff: Backoff::from_millis(c.retry_delay_ms, c.max_retry_delay_ms),
+                    require: c.require.iter().copied().collect(),
                 })
             }
         }

@@ -5,6 +5,7 @@ mod build;
 mod clean;
 mod columnar;
 mod corpus;
+mod dropbox;
 mod harness;
 mod merge;
 mod pull;

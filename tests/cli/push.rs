@@ -49,15 +49,15 @@ remote_dir = "/incoming/t1"
 "#;
 
 /// A test's scratch directory with the T1 spec, and where its deliveries land.
-struct Setup {
-    w: Workdir,
+pub(crate) struct Setup {
+    pub(crate) w: Workdir,
     sftp: PathBuf,
     /// This test's directory on the servers (under their shared upload directory).
     remote_root: PathBuf,
 }
 
 impl Setup {
-    fn new(name: &str, sftp: &Path) -> Setup {
+    pub(crate) fn new(name: &str, sftp: &Path) -> Setup {
         let w = Workdir::new(name);
         w.create("interfaces/T1.toml", SPEC);
         let remote_root = sftp.join("upload").join(format!("{name}-{}", std::process::id()));
@@ -70,12 +70,12 @@ impl Setup {
     }
 
     /// Where T1's files land on the servers.
-    fn remote(&self) -> PathBuf {
+    pub(crate) fn remote(&self) -> PathBuf {
         self.remote_root.join("incoming/t1")
     }
 
     /// chama.toml with an `exchange` destination over `ports`; `extra` goes into its table.
-    fn config(&self, ports: &[u16], mode: &str, extra: &str) {
+    pub(crate) fn config(&self, ports: &[u16], mode: &str, extra: &str) {
         let hosts: Vec<String> = ports
             .iter()
             .map(|p| format!("\"sftp://sftptest@127.0.0.1:{p}\""))
@@ -97,17 +97,17 @@ impl Setup {
     }
 
     /// A built-looking hour 2024121200 of T1: `n` data files of `size` bytes, its .verf and manifest.
-    fn set(&self, n: usize, size: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
+    pub(crate) fn set(&self, n: usize, size: usize, salt: u8) -> BTreeMap<String, Vec<u8>> {
         make_set(&self.w.join("var/hourly/T1/20241212/00"), n, size, salt)
     }
 
-    fn push(&self, args: &[&str]) -> Run {
+    pub(crate) fn push(&self, args: &[&str]) -> Run {
         let mut a = vec!["push", "--iface", "T1", "--period", "2024121200"];
         a.extend_from_slice(args);
         self.w.run(&a)
     }
 
-    fn spawn_push(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn_push(&self, args: &[&str]) -> Child {
         let mut a = vec!["push", "--iface", "T1", "--period", "2024121200"];
         a.extend_from_slice(args);
         self.w
@@ -150,7 +150,7 @@ pub(crate) fn make_set(dir: &Path, n: usize, size: usize, salt: u8) -> BTreeMap<
 }
 
 /// Every file of a directory (none when it does not exist).
-fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let Ok(rd) = fs::read_dir(dir) else {
         return BTreeMap::new();
     };
@@ -167,7 +167,7 @@ fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Asserts the remote directory holds exactly `want`: no .part, nothing else.
 #[track_caller]
-fn assert_delivered(dir: &Path, want: &BTreeMap<String, Vec<u8>>) {
+pub(crate) fn assert_delivered(dir: &Path, want: &BTreeMap<String, Vec<u8>>) {
     let got = dir_files(dir);
     let names: Vec<&String> = got.keys().collect();
     assert_eq!(
@@ -183,13 +183,13 @@ fn assert_delivered(dir: &Path, want: &BTreeMap<String, Vec<u8>>) {
 
 /// Watches a remote directory until stopped: every time a .verf is there,
 /// every data file it names must be there whole under its final name.
-struct Watcher {
+pub(crate) struct Watcher {
     stop: Arc<AtomicBool>,
     handle: std::thread::JoinHandle<(usize, Vec<String>)>,
 }
 
 impl Watcher {
-    fn start(dir: PathBuf) -> Watcher {
+    pub(crate) fn start(dir: PathBuf) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -223,7 +223,7 @@ impl Watcher {
     }
 
     #[track_caller]
-    fn check(self) -> usize {
+    pub(crate) fn check(self) -> usize {
         self.stop.store(true, Ordering::Relaxed);
         let (seen, bad) = self.handle.join().unwrap();
         assert!(bad.is_empty(), "the .verf-last rule broke: {bad:?}");

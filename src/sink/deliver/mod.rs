@@ -17,9 +17,16 @@
 //! Per file: upload to `<name>.part` (resumed from its remote size when the
 //! ledger says that `.part` holds this very file), check the remote size,
 //! rename into place, record it in the ledger.
+//!
+//! A host that refuses a kind of request (a locked-down drop box) is worked
+//! around, said once per host and run, and recorded in the ledger, unless the
+//! destination's `require` names the request: refusing rename, its files are
+//! written under their final names (each set's `.verf` still last); refusing
+//! stat, sizes are the bytes it acknowledged; refusing listing, each file's
+//! size is asked by name; refusing remove, an old `.verf` is emptied.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{Cancelled, Conn, Destination, HostRefused, RateLimit};
+use super::{refused, Cancelled, Conn, Destination, HostRefused, Pace, RateLimit, Request};
 use crate::atomic::remote_part_of;
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
@@ -58,6 +65,9 @@ pub struct SetItems {
 pub struct HostReport {
     pub files: usize,
     pub bytes: u64,
+    /// The requests the host refuses, worked around (see [`Request::fallback`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refuses: Vec<Request>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -109,6 +119,7 @@ pub fn deliver(
             HostReport {
                 files: slot.files.load(Ordering::Relaxed),
                 bytes: slot.bytes.load(Ordering::Relaxed),
+                refuses: slot.refused().into_iter().collect(),
                 error: slot.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             },
         );
@@ -159,6 +170,14 @@ struct Slot {
     /// Time spent on completed files, for the host's rate.
     busy_nanos: AtomicU64,
     bar: indicatif::ProgressBar,
+    /// The requests the host refuses: from the ledger, and learned in this run.
+    refuses: Mutex<BTreeSet<Request>>,
+}
+
+impl Slot {
+    fn refused(&self) -> BTreeSet<Request> {
+        self.refuses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 struct Engine<'a> {
@@ -177,6 +196,9 @@ struct Engine<'a> {
     idle: Mutex<Vec<(usize, Box<dyn Conn>)>>,
     /// Per item, the renames that failed after its upload, against the destination's retries.
     failed_renames: Mutex<BTreeMap<usize, u32>>,
+    /// The sizes the plan's listing found, for resuming on a host that refuses stat; each
+    /// is taken once (a file written since may have been truncated).
+    listed: Mutex<BTreeMap<String, u64>>,
 }
 
 impl<'a> Engine<'a> {
@@ -206,6 +228,7 @@ impl<'a> Engine<'a> {
                     bytes: AtomicU64::new(0),
                     busy_nanos: AtomicU64::new(0),
                     bar,
+                    refuses: Mutex::new(BTreeSet::new()),
                 }
             })
             .collect();
@@ -221,6 +244,7 @@ impl<'a> Engine<'a> {
             speculative: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             failed_renames: Mutex::new(BTreeMap::new()),
+            listed: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -234,6 +258,7 @@ impl<'a> Engine<'a> {
     }
 
     fn run(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<()> {
+        self.recall()?;
         let todo = self.plan(sets, report)?;
         // Data files first.
         let mut waiting_verfs = Vec::new();
@@ -271,14 +296,23 @@ impl<'a> Engine<'a> {
     fn plan(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
         let (h, mut conn) = self.connect_any()?;
         let plan = (|| -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
-            let remote = conn.list()?;
+            let names: Vec<&str> = sets
+                .iter()
+                .flat_map(|s| s.files.iter().chain([&s.verf]))
+                .map(|i| i.name.as_str())
+                .collect();
+            // None: the host refuses both listing and stat, and the ledger alone tells.
+            let remote = self.remote_sizes(h, conn.as_mut(), &names)?;
+            if let Some(r) = &remote {
+                *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = r.clone();
+            }
             let dest = &self.dest.name;
             let delivered = |it: &Item| -> anyhow::Result<bool> {
                 Ok(self
                     .ledger
                     .upload(dest, &it.name)?
                     .is_some_and(|u| u.done && u.md5 == it.md5 && u.size == it.size)
-                    && remote.get(&it.name) == Some(&it.size))
+                    && remote.as_ref().is_none_or(|r| r.get(&it.name) == Some(&it.size)))
             };
             let mut todo = Vec::new();
             let mut ours: BTreeMap<&str, &Item> = BTreeMap::new();
@@ -297,14 +331,18 @@ impl<'a> Engine<'a> {
                     report.skipped += 1;
                     continue;
                 }
-                if remote.contains_key(&set.verf.name) {
+                let there = match &remote {
+                    Some(r) => r.contains_key(&set.verf.name),
+                    None => self.ledger.upload(dest, &set.verf.name)?.is_some(),
+                };
+                if there {
                     // Never a .verf over data files that are about to change.
-                    conn.remove(&set.verf.name)?;
+                    self.discard(h, conn.as_mut(), &set.verf.name)?;
                     self.ledger.forget(dest, &set.verf.name)?;
                 }
                 todo.push((i, left));
             }
-            for name in remote.keys() {
+            for name in remote.iter().flat_map(|r| r.keys()) {
                 let Some((whole, straggler)) = remote_part_of(name) else {
                     continue;
                 };
@@ -319,7 +357,7 @@ impl<'a> Engine<'a> {
                         .upload(dest, base)?
                         .is_some_and(|u| !u.done && u.md5 == item.md5 && u.size == item.size);
                 if !resumable {
-                    conn.remove(name)?;
+                    self.remove_if_allowed(h, conn.as_mut(), name)?;
                 }
             }
             Ok(todo)
@@ -334,6 +372,116 @@ impl<'a> Engine<'a> {
                 Err(e)
             }
         }
+    }
+
+    /// The files of host `h`'s directory and their sizes: its listing, else the sizes of
+    /// `names` asked by name, else (it refuses both) `None`.
+    fn remote_sizes(
+        &self,
+        h: usize,
+        conn: &mut dyn Conn,
+        names: &[&str],
+    ) -> anyhow::Result<Option<BTreeMap<String, u64>>> {
+        if !self.refuses(h, Request::List) {
+            match conn.list() {
+                Ok(all) => return Ok(Some(all)),
+                Err(e) => self.learn_from(h, e)?,
+            }
+        }
+        if !self.refuses(h, Request::Stat) {
+            match conn.sizes(names) {
+                Ok(sizes) => {
+                    let found = names.iter().zip(sizes);
+                    return Ok(Some(found.filter_map(|(n, s)| Some((n.to_string(), s?))).collect()));
+                }
+                Err(e) => self.learn_from(h, e)?,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes a file away (a `.verf` before its set changes, a temporary file): removed, or
+    /// where the host refuses remove, emptied (a consumer finds no file list in a `.verf`).
+    pub(super) fn discard(&self, h: usize, conn: &mut dyn Conn, name: &str) -> anyhow::Result<()> {
+        if !self.refuses(h, Request::Remove) {
+            match conn.remove(name) {
+                Ok(()) => return Ok(()),
+                Err(e) => self.learn_from(h, e)?,
+            }
+        }
+        let counter = AtomicU64::new(0);
+        let pace = Pace {
+            limit: None,
+            counter: &counter,
+            cancel: None,
+            progress: None,
+        };
+        conn.upload(Path::new("/dev/null"), name, 0, &pace).map(drop)
+    }
+
+    /// Removes a temporary file; where the host refuses remove, leaves it.
+    pub(super) fn remove_if_allowed(&self, h: usize, conn: &mut dyn Conn, name: &str) -> anyhow::Result<()> {
+        if self.refuses(h, Request::Remove) {
+            return Ok(());
+        }
+        conn.remove(name).or_else(|e| self.learn_from(h, e))
+    }
+
+    /// The refusals the ledger recorded for each host, said once per run.
+    fn recall(&self) -> anyhow::Result<()> {
+        for (h, slot) in self.slots.iter().enumerate() {
+            let host = self.dest.hosts[h].label();
+            let known = self.ledger.refusals(&self.dest.name, host)?;
+            let mut refuses = slot.refuses.lock().unwrap_or_else(|e| e.into_inner());
+            // A required request is tried again: the host fails only if it still refuses it.
+            for r in known.iter().filter_map(|r| Request::parse(r)) {
+                if !self.dest.require.contains(&r) {
+                    refuses.insert(r);
+                    note(format_args!(
+                        "push: {} {host} refuses {r} (as recorded in the ledger; `chama verify --probe` looks again): {}",
+                        self.dest.name,
+                        r.fallback()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn refuses(&self, h: usize, r: Request) -> bool {
+        self.slots[h]
+            .refuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&r)
+    }
+
+    /// `e` again, unless it is host `h`'s refusal of a kind of request with a fallback the
+    /// destination allows: then it is learned (said once, recorded in the ledger).
+    pub(super) fn learn_from(&self, h: usize, e: anyhow::Error) -> anyhow::Result<()> {
+        let Some(r) = refused(&e) else { return Err(e) };
+        let host = self.dest.hosts[h].label();
+        if self.dest.require.contains(&r) {
+            return Err(HostRefused(format!(
+                "{e:#}; destination `{}` requires {r} (`require`), so {host} cannot take its files",
+                self.dest.name
+            ))
+            .into());
+        }
+        let new = self.slots[h]
+            .refuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(r);
+        if new {
+            note(format_args!(
+                "push: {} {host} refuses {r}: {}",
+                self.dest.name,
+                r.fallback()
+            ));
+            self.ledger.record_refusal(&self.dest.name, host, r.name())?;
+        }
+        Ok(())
     }
 
     fn park(&self, h: usize, conn: Box<dyn Conn>) {
@@ -511,6 +659,16 @@ impl<'a> Engine<'a> {
                     Err(e) if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) => {
                         conn = None;
                         break Outcome::Cancelled;
+                    }
+                    Err(e) if refused(&e).is_some_and(|r| !self.refuses(h, r)) => {
+                        // A kind of request the host refuses, found now: worked around from
+                        // the next try on (not a failed try), unless the destination requires it.
+                        reused = false;
+                        if let Err(e) = self.learn_from(h, e) {
+                            conn = None;
+                            self.fail_host(h, &e);
+                            break Outcome::HostFailed;
+                        }
                     }
                     Err(_) if std::mem::take(&mut reused) => {
                         // An idle connection that the server closed meanwhile: not a try.

@@ -117,6 +117,11 @@ impl Engine<'_> {
     /// An item in flight on another host that host `h` would deliver sooner
     /// by sending it whole than that host will by finishing it.
     pub(super) fn straggler(&self, h: usize, q: &Queue) -> Option<usize> {
+        // A copy to a host that refuses rename is written under the final name: two
+        // copies must never race there.
+        if (0..self.slots.len()).any(|x| self.refuses(x, crate::sink::Request::Rename)) {
+            return None;
+        }
         let slot = &self.slots[h];
         let busy = slot.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         let bytes = slot.bytes.load(Ordering::Relaxed) as f64;

@@ -5,6 +5,10 @@
 //! comes back with the next file's first one, so a file costs the round
 //! trips of its own upload only. A file counts as delivered (ledger, queue,
 //! `.verf` gating) once its rename is confirmed, never before.
+//!
+//! On a host that refuses rename, the file is written under its final name and
+//! counts as delivered once its size checks; on one that refuses stat, its size
+//! is the bytes the host acknowledged.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -13,7 +17,7 @@ use anyhow::anyhow;
 
 use super::{has, note, Engine, Job, Outcome};
 use crate::atomic::remote_part;
-use crate::sink::{Cancelled, Conn, Pace};
+use crate::sink::{refused, Cancelled, Conn, Pace, Request};
 
 /// What one try at a file came to.
 pub(super) enum Sent {
@@ -59,8 +63,11 @@ impl Drop for Placing<'_, '_> {
 
 /// How a try ends before the rename.
 enum Uploaded {
-    /// The upload's size as the host reports it, and the offset it resumed from.
+    /// The upload's size as the host reports it (else as it acknowledged it), and the
+    /// offset it resumed from.
     Part { size: u64, offset: u64 },
+    /// Written under its final name (a host that refuses rename): its size, and the offset.
+    Direct { size: u64, offset: u64 },
     /// Already renamed into place by a run that stopped before recording it.
     InPlace,
 }
@@ -93,6 +100,16 @@ impl<'a> Engine<'a> {
                 self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host)?;
                 return Ok(Sent::Done(0));
             }
+            Uploaded::Direct { size, offset } => {
+                anyhow::ensure!(
+                    size == it.size,
+                    "{} on {host} has {size} bytes after the upload, {} expected",
+                    it.name,
+                    it.size
+                );
+                self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host)?;
+                return Ok(Sent::Done(it.size - offset));
+            }
             Uploaded::Part { size, offset } => (size, offset),
         };
         let part = remote_part(&it.name, job.speculative.then_some(h));
@@ -104,11 +121,17 @@ impl<'a> Engine<'a> {
         }
         // With two copies racing, the first to get here renames; the other removes its own.
         if !self.claim(job.item) {
-            c.remove(&part)?;
+            self.remove_if_allowed(h, c.as_mut(), &part)?;
             return Err(Cancelled.into());
         }
         if let Err(e) = c.place(&part, &it.name) {
             self.unclaim(job.item, false);
+            if refused(&e) == Some(Request::Rename) {
+                // The worker learns the refusal from `e`; the temporary file goes meanwhile.
+                if let Err(e) = self.discard(h, c.as_mut(), &part) {
+                    note(format_args!("push: {} {host}: {e:#}", self.dest.name));
+                }
+            }
             return Err(e);
         }
         Ok(Sent::Placing(it.size - offset))
@@ -119,18 +142,30 @@ impl<'a> Engine<'a> {
         let it = self.item(job.item);
         let host = self.dest.hosts[h].label();
         let dest = &self.dest.name;
-        let part = remote_part(&it.name, job.speculative.then_some(h));
+        // A host that refuses rename takes the file under its final name (never a copy
+        // racing another: no stragglers are raced where a host refuses rename).
+        let direct = self.refuses(h, Request::Rename);
+        let part = match direct {
+            true => it.name.clone(),
+            false => remote_part(&it.name, job.speculative.then_some(h)),
+        };
         let mut offset = 0;
         if !job.speculative {
             let prior = self.ledger.upload(dest, &it.name)?;
-            if prior.is_some_and(|u| !u.done && u.md5 == it.md5 && u.size == it.size) {
-                match c.size(&part)? {
+            // Resumed only where the ledger says this very name holds a prefix of this file.
+            let default_at = remote_part(&it.name, None);
+            let resumable = prior.is_some_and(|u| {
+                !u.done && u.md5 == it.md5 && u.size == it.size && u.at.as_deref().unwrap_or(&default_at) == part
+            });
+            if resumable {
+                match self.size_of(c, h, &part)? {
                     Some(s) if s <= it.size => offset = s,
-                    None if c.size(&it.name)? == Some(it.size) => return Ok(Uploaded::InPlace),
+                    None if !direct && self.size_of(c, h, &it.name)? == Some(it.size) => return Ok(Uploaded::InPlace),
                     _ => {}
                 }
             }
-            self.ledger.mark_part(self.rec, &it.name, &it.md5, it.size, host)?;
+            self.ledger
+                .mark_part(self.rec, &it.name, &it.md5, it.size, host, &part)?;
         }
         job.sent.store(offset, Ordering::Relaxed);
         if let Some(f) = self.q().flights.iter_mut().find(|f| f.id == job.id) {
@@ -143,16 +178,45 @@ impl<'a> Engine<'a> {
             progress: Some(&self.slots[h].bar),
         };
         match c.upload(&it.local, &part, offset, &pace) {
-            Ok(size) => Ok(Uploaded::Part { size, offset }),
+            Ok(said) => {
+                let size = match said {
+                    Some(size) => size,
+                    None => {
+                        // What the host acknowledged, counted from the offset.
+                        let refusal = crate::sink::Refused {
+                            request: Request::Stat,
+                            message: format!("the server refuses to say the size of {part} (FSTAT)"),
+                        };
+                        self.learn_from(h, refusal.into())?;
+                        job.sent.load(Ordering::Relaxed)
+                    }
+                };
+                Ok(match direct {
+                    true => Uploaded::Direct { size, offset },
+                    false => Uploaded::Part { size, offset },
+                })
+            }
             Err(e) => {
                 // The other copy won: this one's temporary file goes. Cut by a signal,
                 // it stays for the next push to resume (a straggler's copy never resumes).
-                if has::<Cancelled>(&e) && (crate::signals::received().is_none() || job.speculative) {
-                    c.remove(&part)?;
+                if has::<Cancelled>(&e) && !direct && (crate::signals::received().is_none() || job.speculative) {
+                    self.remove_if_allowed(h, c.as_mut(), &part)?;
                 }
                 Err(e)
             }
         }
+    }
+
+    /// The size of `name` on host `h`. Where the host refuses stat, the size the plan's
+    /// listing found, once (`None` when it refuses listing too).
+    fn size_of(&self, c: &mut Box<dyn Conn>, h: usize, name: &str) -> anyhow::Result<Option<u64>> {
+        if !self.refuses(h, Request::Stat) {
+            match c.size(name) {
+                Ok(s) => return Ok(s),
+                Err(e) => self.learn_from(h, e)?,
+            }
+        }
+        Ok(self.listed.lock().unwrap_or_else(|e| e.into_inner()).remove(name))
     }
 
     /// Waits for the rename `p` started on connection `c` (`None`: the connection is gone,
@@ -178,12 +242,31 @@ impl<'a> Engine<'a> {
                 let losers = self.stop_others(&job);
                 if let Some(c) = c {
                     for loser in losers {
-                        if let Err(e) = c.remove(&loser) {
+                        if let Err(e) = self.remove_if_allowed(h, c.as_mut(), &loser) {
                             note(format_args!("push: {} {host}: {e:#}", self.dest.name));
                         }
                     }
                 }
                 self.finish(h, &job, Outcome::Sent(p.sent), p.started.elapsed());
+            }
+            Err(e) if refused(&e) == Some(Request::Rename) && !self.refuses(h, Request::Rename) => {
+                // Uploaded and checked, but the host will not rename: the file goes again,
+                // under its final name this time (not a failed try); its `.part` goes if it may.
+                match self.learn_from(h, e) {
+                    Ok(()) => {
+                        if let Some(c) = c {
+                            let part = remote_part(&it.name, job.speculative.then_some(h));
+                            if let Err(e) = self.discard(h, c.as_mut(), &part) {
+                                note(format_args!("push: {} {host}: {e:#}", self.dest.name));
+                            }
+                        }
+                        self.finish(h, &job, Outcome::Again, p.started.elapsed());
+                    }
+                    Err(e) => {
+                        self.fail_host(h, &e);
+                        self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
+                    }
+                }
             }
             Err(e) => {
                 let tries = {

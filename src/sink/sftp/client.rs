@@ -43,6 +43,9 @@ pub struct Client<S> {
     limits: Option<u32>,
     /// Requests whose answers nobody waits for (a directory's close): dropped as they come.
     ignored: HashSet<u32>,
+    /// The server refused FSTAT once: uploads no longer ask it, and their size is
+    /// what the server acknowledged.
+    pub no_fstat: bool,
 }
 
 impl<S: Read + Write> Client<S> {
@@ -57,6 +60,7 @@ impl<S: Read + Write> Client<S> {
             max_write: WRITE_PACKET,
             limits: None,
             ignored: HashSet::new(),
+            no_fstat: false,
         };
         c.out.clear();
         c.out.extend_from_slice(&[0, 0, 0, 0, INIT]);
@@ -80,14 +84,17 @@ impl<S: Read + Write> Client<S> {
                 "the server speaks SFTP version {version}; 3 is needed"
             )));
         }
+        c.ext.version = version;
         while !r.0.is_empty() {
-            let (name, _data) = (r.string()?, r.bytes()?);
+            let (name, data) = (r.string()?, r.bytes()?);
             match name.as_str() {
                 "posix-rename@openssh.com" => c.ext.posix_rename = true,
                 "fsync@openssh.com" => c.ext.fsync = true,
                 "limits@openssh.com" => c.ext.limits = true,
+                "statvfs@openssh.com" => c.ext.statvfs = true,
                 _ => {}
             }
+            c.ext.all.push((name, String::from_utf8_lossy(data).into_owned()));
         }
         // The limits are asked for now and read when the first upload needs them, so that
         // the question costs no round trip of its own.
@@ -239,6 +246,46 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// The attributes of each of `paths`, asked all at once (one round trip for all).
+    pub fn stat_many(&mut self, paths: &[String]) -> Result<Vec<Option<Attrs>>> {
+        let ids = paths
+            .iter()
+            .map(|p| self.send(STAT, |b| put_str(b, p.as_bytes())))
+            .collect::<Result<Vec<u32>>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut first = None;
+        for id in ids {
+            match self.wait_attrs(id) {
+                Ok(a) => out.push(Some(a)),
+                Err(e) if e.is_not_found() => out.push(None),
+                Err(e) => {
+                    out.push(None);
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// The bytes free to an unprivileged user on the file system of `path`, where the
+    /// server offers `statvfs@openssh.com`.
+    pub fn free_space(&mut self, path: &str) -> Result<Option<u64>> {
+        if !self.ext.statvfs {
+            return Ok(None);
+        }
+        let id = self.send_extended("statvfs@openssh.com", |b| put_str(b, path.as_bytes()))?;
+        let data = expect(self.wait(id)?, "EXTENDED_REPLY", |r| match r {
+            Reply::Extended(d) => Some(d),
+            _ => None,
+        })?;
+        let mut r = Reader(&data);
+        let (_bsize, frsize, _blocks, _bfree, bavail) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        Ok(Some(frsize.saturating_mul(bavail)))
+    }
+
     pub fn mkdir(&mut self, path: &str, mode: u32) -> Result<()> {
         let id = self.send(MKDIR, |b| {
             put_str(b, path.as_bytes());
@@ -313,7 +360,14 @@ impl<S: Read + Write> Client<S> {
         let id = self.start_rename(from, to)?;
         match self.finish(id) {
             Ok(()) => return Ok(()),
-            Err(e) if self.ext.posix_rename || self.stat(to)?.is_none() || self.stat(from)?.is_none() => return Err(e),
+            Err(e)
+                if e.is_refusal()
+                    || self.ext.posix_rename
+                    || self.stat(to)?.is_none()
+                    || self.stat(from)?.is_none() =>
+            {
+                return Err(e)
+            }
             Err(_) => {}
         }
         self.remove(to)?;
@@ -331,8 +385,8 @@ impl<S: Read + Write> Client<S> {
     /// offers it), a stat and the close, sent without waiting for each other's answers.
     /// `sent` is told of each write once the server has acknowledged it (so that it
     /// paces and measures what arrived, not what is buffered on the way), and may stop
-    /// the upload. Returns the
-    /// size the server saw before the close.
+    /// the upload. Returns the size the server saw before the close, or `None` where
+    /// it refuses FSTAT (then the bytes it acknowledged are all there is to go by).
     pub fn upload(
         &mut self,
         path: &str,
@@ -340,7 +394,7 @@ impl<S: Read + Write> Client<S> {
         input: &mut dyn Read,
         fsync: bool,
         sent: &mut dyn FnMut(usize) -> anyhow::Result<()>,
-    ) -> anyhow::Result<u64> {
+    ) -> anyhow::Result<Option<u64>> {
         let flags = OPEN_WRITE | OPEN_CREATE | if offset == 0 { OPEN_TRUNCATE } else { 0 };
         let id = self.send(OPEN, |b| {
             put_str(b, path.as_bytes());
@@ -386,7 +440,10 @@ impl<S: Read + Write> Client<S> {
             true => Some(self.send_extended("fsync@openssh.com", |b| put_str(b, &h.0))?),
             false => None,
         };
-        let stat = self.send(FSTAT, |b| put_str(b, &h.0))?;
+        let stat = match self.no_fstat {
+            true => None,
+            false => Some(self.send(FSTAT, |b| put_str(b, &h.0))?),
+        };
         let close = self.send(CLOSE, |b| put_str(b, &h.0))?;
         // Every answer is read, whatever the first error was, so the session can go on.
         let mut first: Option<anyhow::Error> = None;
@@ -405,15 +462,24 @@ impl<S: Read + Write> Client<S> {
                 first.get_or_insert(step("fsync@openssh.com", e));
             }
         }
-        let size = self.wait_attrs(stat).map(|a| a.size);
+        let size = stat.map(|id| self.wait_attrs(id).map(|a| a.size));
         if let Err(e) = self.finish(close) {
             first.get_or_insert(step("CLOSE", e));
         }
         if let Some(e) = first {
             return Err(e);
         }
-        size.map_err(|e| step("FSTAT (the size written)", e))?
-            .ok_or_else(|| anyhow::anyhow!("the server did not say the size it wrote"))
+        match size {
+            None => Ok(None),
+            Some(Err(e)) if e.is_refusal() => {
+                self.no_fstat = true;
+                Ok(None)
+            }
+            Some(size) => size
+                .map_err(|e| step("FSTAT (the size written)", e))?
+                .map(Some)
+                .ok_or_else(|| anyhow::anyhow!("the server did not say the size it wrote")),
+        }
     }
 
     /// Sends one write of what `input` gives next, read straight into the packet; the

@@ -18,7 +18,7 @@ use ssh2::{CheckResult, KnownHostFileKind, Session};
 
 use client::Client;
 
-use super::{Conn, Host, HostRefused, Pace};
+use super::{Conn, Facts, Host, HostRefused, Pace, Refused, Request};
 use crate::config::SftpConfig;
 
 // libssh2, linked in through `ssh2` (the patched copy in vendor/, see [patch.crates-io]).
@@ -185,13 +185,19 @@ impl Host for SftpHost {
     }
 
     fn connect(&self) -> anyhow::Result<Box<dyn Conn>> {
+        self.connect_noting(&mut Vec::new())
+    }
+
+    fn connect_noting(&self, facts: &mut Facts) -> anyhow::Result<Box<dyn Conn>> {
         let addr = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .with_context(|| format!("resolving {}", self.label))?
             .next()
             .ok_or_else(|| anyhow!("resolving {}: no address", self.label))?;
+        let t = std::time::Instant::now();
         let tcp = TcpStream::connect_timeout(&addr, self.connect_timeout)
             .with_context(|| format!("connecting to {}", self.label))?;
+        facts.push(("reachable", format!("{addr} ({} ms)", t.elapsed().as_millis())));
         tcp.set_nodelay(true).ok();
         let abort_handle = tcp.try_clone().ok();
         let mut sess = Session::new().context("starting an SSH session")?;
@@ -206,8 +212,23 @@ impl Host for SftpHost {
         sess.set_tcp_stream(tcp);
         sess.handshake()
             .map_err(|e| anyhow!("SSH handshake with {} (banner or key exchange): {e}", self.label))?;
+        facts.push(("server", sess.banner().unwrap_or("(no banner)").to_string()));
+        let method = |m| sess.methods(m).unwrap_or("?").to_string();
+        use ssh2::MethodType as M;
+        facts.push((
+            "algorithms",
+            format!(
+                "kex {}, host key {}, cipher {}, mac {}",
+                method(M::Kex),
+                method(M::HostKey),
+                method(M::CryptCs),
+                method(M::MacCs)
+            ),
+        ));
         self.check_host_key(&sess)?;
-        self.authenticate(&sess)?;
+        facts.push(("host key", format!("matches {}", self.known_hosts.display())));
+        let how = self.authenticate(&sess)?;
+        facts.push(("login", format!("{} as {}", how, self.user)));
         let start = || -> anyhow::Result<Client<ssh2::Channel>> {
             let mut channel = sess.channel_session()?;
             channel.subsystem("sftp")?;
@@ -257,17 +278,19 @@ impl SftpHost {
         }
     }
 
-    fn authenticate(&self, sess: &Session) -> anyhow::Result<()> {
+    /// Logs in; how (`key FILE` or `password`).
+    fn authenticate(&self, sess: &Session) -> anyhow::Result<String> {
         if let Some(key) = &self.auth.identity_file {
             let _ = sess.userauth_pubkey_file(&self.user, None, key, None);
-        }
-        if !sess.authenticated() {
-            if let Some(pw) = &self.auth.password {
-                let _ = sess.userauth_password(&self.user, &pw.0);
+            if sess.authenticated() {
+                return Ok(format!("key {}", key.display()));
             }
         }
-        if sess.authenticated() {
-            return Ok(());
+        if let Some(pw) = &self.auth.password {
+            let _ = sess.userauth_password(&self.user, &pw.0);
+            if sess.authenticated() {
+                return Ok("password".to_string());
+            }
         }
         let with = match (&self.auth.identity_file, &self.auth.password) {
             (Some(k), Some(_)) => format!("key {} and password", k.display()),
@@ -303,11 +326,19 @@ impl SftpConn {
         format!("{}/{name}", self.root.trim_end_matches('/'))
     }
 
-    /// `mkdir -p` of the destination's directory.
+    /// `mkdir -p` of the destination's directory. On a server that refuses `stat`, every
+    /// directory on the way is made blindly (an existing one fails harmlessly), and the
+    /// first upload tells whether it is there.
     fn make_root(&mut self) -> anyhow::Result<()> {
-        if self.root.is_empty() || self.sftp.stat(&self.root)?.is_some() {
+        if self.root.is_empty() {
             return Ok(());
         }
+        let blind = match self.sftp.stat(&self.root) {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => false,
+            Err(e) if e.is_refusal() => true,
+            Err(e) => return Err(self.err("looking at", "", e)),
+        };
         let mut p = String::new();
         for part in self.root.split('/') {
             if part.is_empty() {
@@ -320,12 +351,13 @@ impl SftpConn {
                 p.push('/');
             }
             p.push_str(part);
-            if self.sftp.stat(&p)?.is_none() {
+            if blind || self.sftp.stat(&p)?.is_none() {
                 let _ = self.sftp.mkdir(&p, 0o755);
             }
         }
         match self.sftp.stat(&self.root) {
             Ok(Some(a)) if a.is_dir() => Ok(()),
+            Err(e) if blind && e.is_refusal() => Ok(()),
             Ok(_) => bail!("{}: directory {} cannot be made", self.label, self.root),
             Err(e) => bail!("{}: directory {} cannot be made: {e}", self.label, self.root),
         }
@@ -334,9 +366,46 @@ impl SftpConn {
     fn err(&self, what: &str, name: &str, e: impl std::fmt::Display) -> anyhow::Error {
         anyhow!("{what} {} on {}: {e}", self.path(name), self.label)
     }
+
+    /// The error of a `request` on `name`: [`Refused`] when the server refused that kind
+    /// of request, so that delivery can work around it.
+    fn refusal(&self, request: Request, what: &str, name: &str, e: wire::Error) -> anyhow::Error {
+        refusal(request, e, |e| self.err(what, name, e))
+    }
+}
+
+/// `e`, described by `describe`; a [`Refused`] `request` when the server refused it.
+fn refusal(request: Request, e: wire::Error, describe: impl FnOnce(wire::Error) -> anyhow::Error) -> anyhow::Error {
+    let refused = e.is_refusal();
+    let e = describe(e);
+    match refused {
+        true => Refused {
+            request,
+            message: format!("the server refuses {request}: {e:#}"),
+        }
+        .into(),
+        false => e,
+    }
 }
 
 impl Conn for SftpConn {
+    fn facts(&mut self) -> Facts {
+        let ext = &self.sftp.ext;
+        let names: Vec<&str> = ext.all.iter().map(|(n, _)| n.as_str()).collect();
+        let mut facts = vec![(
+            "sftp",
+            format!("version {}; extensions: {}", ext.version, names.join(", ")),
+        )];
+        let root = if self.root.is_empty() { "." } else { &self.root };
+        let free = match self.sftp.free_space(root) {
+            Ok(Some(n)) => format!("{} ({n} bytes)", indicatif::HumanBytes(n)),
+            Ok(None) => "unknown (no statvfs@openssh.com)".to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        facts.push(("free space", free));
+        facts
+    }
+
     fn aborter(&self) -> Option<super::Aborter> {
         let tcp = self.tcp.clone()?;
         Some(Box::new(move || {
@@ -346,10 +415,10 @@ impl Conn for SftpConn {
 
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>> {
         let root = if self.root.is_empty() { "." } else { &self.root };
-        let entries = self
-            .sftp
-            .readdir(root)
-            .map_err(|e| anyhow!("listing {root} on {}: {e}", self.label))?;
+        let entries = match self.sftp.readdir(root) {
+            Ok(entries) => entries,
+            Err(e) => return Err(self.refusal(Request::List, "listing", "", e)),
+        };
         Ok(entries
             .into_iter()
             .filter(|(_, a)| a.is_file())
@@ -361,11 +430,19 @@ impl Conn for SftpConn {
         let p = self.path(name);
         match self.sftp.stat(&p) {
             Ok(a) => Ok(a.map(|a| a.size.unwrap_or(0))),
-            Err(e) => Err(self.err("looking at", name, e)),
+            Err(e) => Err(self.refusal(Request::Stat, "looking at", name, e)),
         }
     }
 
-    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<u64> {
+    fn sizes(&mut self, names: &[&str]) -> anyhow::Result<Vec<Option<u64>>> {
+        let paths: Vec<String> = names.iter().map(|n| self.path(n)).collect();
+        match self.sftp.stat_many(&paths) {
+            Ok(all) => Ok(all.into_iter().map(|a| a.map(|a| a.size.unwrap_or(0))).collect()),
+            Err(e) => Err(self.refusal(Request::Stat, "looking at files in", "", e)),
+        }
+    }
+
+    fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<Option<u64>> {
         let mut input = std::fs::File::open(local).with_context(|| format!("opening {}", local.display()))?;
         input.seek(SeekFrom::Start(offset))?;
         let mut input = std::io::BufReader::with_capacity(1 << 20, input);
@@ -383,10 +460,11 @@ impl Conn for SftpConn {
         self.placed()?;
         if !self.sftp.ext.posix_rename {
             let (a, b) = (self.path(from), self.path(to));
-            return self
-                .sftp
-                .replace(&a, &b)
-                .map_err(|e| anyhow!("renaming {a} to {b} on {}: {e}", self.label));
+            return self.sftp.replace(&a, &b).map_err(|e| {
+                refusal(Request::Rename, e, |e| {
+                    anyhow!("renaming {a} to {b} on {}: {e}", self.label)
+                })
+            });
         }
         let id = self.sftp.start_rename(&self.path(from), &self.path(to))?;
         self.placing = Some((id, from.to_string(), to.to_string()));
@@ -398,12 +476,14 @@ impl Conn for SftpConn {
             return Ok(());
         };
         self.sftp.finish(id).map_err(|e| {
-            anyhow!(
-                "renaming {} to {} on {}: {e}",
-                self.path(&from),
-                self.path(&to),
-                self.label
-            )
+            refusal(Request::Rename, e, |e| {
+                anyhow!(
+                    "renaming {} to {} on {}: {e}",
+                    self.path(&from),
+                    self.path(&to),
+                    self.label
+                )
+            })
         })
     }
 
@@ -416,7 +496,7 @@ impl Conn for SftpConn {
         match self.sftp.remove(&self.path(name)) {
             Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(self.err("removing", name, e)),
+            Err(e) => Err(self.refusal(Request::Remove, "removing", name, e)),
         }
     }
 

@@ -104,6 +104,11 @@ pub struct Extensions {
     pub posix_rename: bool,
     pub fsync: bool,
     pub limits: bool,
+    pub statvfs: bool,
+    /// The protocol version the server answered with.
+    pub version: u32,
+    /// Every extension it announced, by name and version, in its order.
+    pub all: Vec<(String, String)>,
 }
 
 pub(super) enum Reply {

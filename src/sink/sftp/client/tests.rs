@@ -99,14 +99,14 @@ fn uploads_resumes_renames_over_and_reads_back_against_openssh() {
     // Larger than many writes and than the writes in flight.
     let data: Vec<u8> = (0..(9 << 20) + 12_345u32).map(|i| (i * 31 + i / 7919) as u8).collect();
     let got = c.upload(&p("a.part"), 0, &mut &data[..], true, &mut no_pace).unwrap();
-    assert_eq!(got, data.len() as u64);
+    assert_eq!(got, Some(data.len() as u64));
     // Resume from a prefix: the rest is written after it.
     let cut = 5_000_001;
     std::fs::write(p("b.part"), &data[..cut]).unwrap();
     let got = c
         .upload(&p("b.part"), cut as u64, &mut &data[cut..], false, &mut no_pace)
         .unwrap();
-    assert_eq!(got, data.len() as u64);
+    assert_eq!(got, Some(data.len() as u64));
     assert!(std::fs::read(p("b.part")).unwrap() == data);
     // An existing name is replaced at once, and the answers come in any order asked.
     std::fs::write(p("a"), b"old").unwrap();
@@ -190,10 +190,10 @@ fn a_stopped_upload_closes_its_file_and_the_session_goes_on() {
     assert!(e.to_string().starts_with("OPEN for writing: No such file"), "{e}");
 }
 
-/// A write-only drop box that refuses FSTAT: the error names the request refused.
+/// A drop box that refuses WRITE: the error names the request refused.
 #[test]
 fn a_refused_request_is_named() {
-    let Some(pipe) = spawn(None, &["-P", "fstat"]) else {
+    let Some(pipe) = spawn(None, &["-P", "write"]) else {
         return;
     };
     let mut c = Client::start(pipe).expect("SFTP session");
@@ -203,6 +203,48 @@ fn a_refused_request_is_named() {
         .upload(path.to_str().unwrap(), 0, &mut &b"bytes"[..], false, &mut no_pace)
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("the server refused FSTAT (the size written): "), "{e}");
+    assert!(e.starts_with("the server refused WRITE: "), "{e}");
     assert!(e.contains("(SFTP status 3)"), "{e}");
+}
+
+/// A write-only drop box that refuses FSTAT: the upload goes through and says no size
+/// (the caller goes by the bytes acknowledged); the next upload does not ask again.
+#[test]
+fn a_server_that_refuses_fstat_takes_the_upload_without_saying_its_size() {
+    let Some(pipe) = spawn(None, &["-P", "fstat"]) else {
+        return;
+    };
+    let mut c = Client::start(pipe).expect("SFTP session");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.part");
+    let mut acked = 0;
+    let got = c
+        .upload(path.to_str().unwrap(), 0, &mut &b"bytes"[..], false, &mut |n| {
+            acked += n;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((got, acked, c.no_fstat), (None, 5, true));
+    assert_eq!(std::fs::read(&path).unwrap(), b"bytes");
+    let got = c
+        .upload(path.to_str().unwrap(), 5, &mut &b" more"[..], false, &mut no_pace)
+        .unwrap();
+    assert_eq!(got, None);
+    assert_eq!(std::fs::read(&path).unwrap(), b"bytes more");
+    // Sizes asked all at once; the free space where statvfs is offered.
+    let names = [
+        path.to_str().unwrap().to_string(),
+        dir.path().join("none").to_string_lossy().into_owned(),
+    ];
+    let sizes: Vec<Option<u64>> = c
+        .stat_many(&names)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.and_then(|a| a.size))
+        .collect();
+    assert_eq!(sizes, [Some(10), None]);
+    assert!(c
+        .free_space(dir.path().to_str().unwrap())
+        .unwrap()
+        .is_some_and(|n| n > 0));
 }
