@@ -168,6 +168,12 @@ pub fn sizes_of(conn: &mut dyn Conn, names: &[&str]) -> anyhow::Result<Option<BT
     }
 }
 
+/// The host's disk is full: no retry there can help, and the next host (of the
+/// same storage, or not) is tried at once.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoSpace(pub String);
+
 /// An error no retry on the same host can cure (a host key that does not
 /// match, authentication refused): the host leaves the rotation at once.
 #[derive(Debug, thiserror::Error)]

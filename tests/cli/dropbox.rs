@@ -300,3 +300,46 @@ fn the_probe_says_what_each_server_allows() {
         .stdout_has("push         would FAIL");
     let _ = fs::remove_dir_all(&root);
 }
+
+/// A remote disk that fills up mid-push (a 1 MiB tmpfs over the remote directory): the
+/// push stops at once with "no space on HOST:DIR" (no retries burnt), exit 5, and
+/// leaves no partial file, under a final name or a temporary one, and no `.verf`.
+#[test]
+fn a_full_remote_disk_is_named_at_once_and_leaves_no_partial_file() {
+    let Some(sftp) = servers() else { return };
+    let s = Setup::new("dropbox-full", &sftp);
+    s.config(&[2222], "failover", "");
+    let dir = s.remote();
+    fs::create_dir_all(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            std::env::var("CHAMA_REQUIRE_SFTP").is_err(),
+            "CHAMA_REQUIRE_SFTP is set but a tmpfs cannot be mounted (root needed)"
+        );
+        eprintln!("cannot mount a tmpfs here: skipping");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let want = s.set(3, 600_000, 53);
+    let t = std::time::Instant::now();
+    let r = s.push(&["--json"]);
+    r.expect_code(5)
+        .stderr_has(&format!("no space on sftp://sftptest@127.0.0.1:2222:{}", dir.display()));
+    assert!(!r.stderr().contains("trying again"), "{}", r.stderr());
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    for (name, bytes) in dir_files(&dir) {
+        assert!(!name.ends_with(".part") && !name.ends_with(".verf"), "{name} left");
+        assert!(want[&name] == bytes, "{name}: {} bytes, partial", bytes.len());
+    }
+}

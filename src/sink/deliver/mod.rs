@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{refused, Cancelled, Conn, Destination, HostRefused, Pace, RateLimit, Request};
+use super::{refused, Cancelled, Conn, Destination, HostRefused, NoSpace, Pace, RateLimit, Request};
 use crate::atomic::remote_part_of;
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
@@ -172,6 +172,53 @@ struct Slot {
     bar: indicatif::ProgressBar,
     /// The requests the host refuses: from the ledger, and learned in this run.
     refuses: Mutex<BTreeSet<Request>>,
+    /// Workers sending to the host right now.
+    workers: AtomicUsize,
+    /// Whether a connection to the host succeeded in this run.
+    connected: AtomicBool,
+    /// Whether the host refused a connection beyond those it had (said once).
+    crowded: AtomicBool,
+}
+
+/// A connection refused or dropped by a host that took others in this run: its
+/// session limit (`MaxStartups`, a per-user cap), a reason to go on with fewer
+/// connections, not to fail the host.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub(super) struct Crowded(pub(super) anyhow::Error);
+
+/// Counts a running worker of a host while it lives.
+struct Running<'s> {
+    workers: &'s AtomicUsize,
+    retired: bool,
+}
+
+impl<'s> Running<'s> {
+    fn new(workers: &'s AtomicUsize) -> Running<'s> {
+        workers.fetch_add(1, Ordering::SeqCst);
+        Running {
+            workers,
+            retired: false,
+        }
+    }
+
+    /// Stops counting this worker, unless it is the host's last: then it must go on
+    /// (and fail the host, if it comes to that).
+    fn retire(&mut self) -> bool {
+        self.retired = self
+            .workers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 1).then(|| n - 1))
+            .is_ok();
+        self.retired
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.retired {
+            self.workers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Slot {
@@ -229,6 +276,9 @@ impl<'a> Engine<'a> {
                     busy_nanos: AtomicU64::new(0),
                     bar,
                     refuses: Mutex::new(BTreeSet::new()),
+                    workers: AtomicUsize::new(0),
+                    connected: AtomicBool::new(false),
+                    crowded: AtomicBool::new(false),
                 }
             })
             .collect();
@@ -505,7 +555,10 @@ impl<'a> Engine<'a> {
             let mut last = None;
             for attempt in 0..=self.dest.retries.min(2) {
                 match host.connect() {
-                    Ok(c) => return Ok((i, c)),
+                    Ok(c) => {
+                        self.slots[i].connected.store(true, Ordering::Relaxed);
+                        return Ok((i, c));
+                    }
                     Err(e) => {
                         let refused = has::<HostRefused>(&e);
                         last = Some(e);
@@ -604,6 +657,9 @@ impl<'a> Engine<'a> {
 
     fn worker(&self, h: usize) {
         let slot = &self.slots[h];
+        let mut running = Running::new(&slot.workers);
+        // Set when the host refuses this worker's connection but serves others: it stops.
+        let mut retire = false;
         let mut conn: Option<Box<dyn Conn>> = None;
         // Whether `conn` came from the idle pool and has not sent anything yet since.
         let mut reused = false;
@@ -670,6 +726,20 @@ impl<'a> Engine<'a> {
                             break Outcome::HostFailed;
                         }
                     }
+                    Err(e) if has::<Crowded>(&e) && running.retire() => {
+                        // The host serves this run's other connections: this one stops, and
+                        // its file goes back to them. Not a failed try of the host.
+                        if !slot.crowded.swap(true, Ordering::Relaxed) {
+                            note(format_args!(
+                                "push: {} {} takes fewer connections than `connections` = {} ({e:#}); going on with fewer",
+                                self.dest.name,
+                                self.dest.hosts[h].label(),
+                                self.dest.connections
+                            ));
+                        }
+                        retire = true;
+                        break Outcome::Again;
+                    }
                     Err(_) if std::mem::take(&mut reused) => {
                         // An idle connection that the server closed meanwhile: not a try.
                         conn = None;
@@ -679,7 +749,7 @@ impl<'a> Engine<'a> {
                         if crate::signals::received().is_some() {
                             break Outcome::Cancelled;
                         }
-                        if has::<HostRefused>(&e) || attempt >= self.dest.retries {
+                        if has::<HostRefused>(&e) || has::<NoSpace>(&e) || attempt >= self.dest.retries {
                             self.fail_host(h, &e);
                             break Outcome::HostFailed;
                         }
@@ -699,7 +769,7 @@ impl<'a> Engine<'a> {
                 Outcome::Placing(n) => held = Some(Placing::new(self, h, job, started, n)),
                 outcome => self.finish(h, &job, outcome, started.elapsed()),
             }
-            if failed {
+            if failed || retire {
                 break;
             }
         }

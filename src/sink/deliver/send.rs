@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 
-use super::{has, note, Engine, Job, Outcome};
+use super::{has, note, Crowded, Engine, Job, Outcome};
 use crate::atomic::remote_part;
-use crate::sink::{refused, Cancelled, Conn, Pace, Request};
+use crate::sink::{refused, Cancelled, Conn, HostRefused, Pace, Request};
 
 /// What one try at a file came to.
 pub(super) enum Sent {
@@ -86,7 +86,17 @@ impl<'a> Engine<'a> {
             if let Some(p) = held.take() {
                 self.settle(None, p);
             }
-            *conn = Some(self.dest.hosts[h].connect()?);
+            let slot = &self.slots[h];
+            match self.dest.hosts[h].connect() {
+                Ok(c) => {
+                    slot.connected.store(true, Ordering::Relaxed);
+                    *conn = Some(c);
+                }
+                Err(e) if !has::<HostRefused>(&e) && slot.connected.load(Ordering::Relaxed) => {
+                    return Err(Crowded(e).into())
+                }
+                Err(e) => return Err(e),
+            }
         }
         let c = conn.as_mut().expect("connected");
         let uploaded = self.upload(c, h, job);

@@ -18,7 +18,7 @@ use ssh2::{CheckResult, KnownHostFileKind, Session};
 
 use client::Client;
 
-use super::{Conn, Facts, Host, HostRefused, Pace, Refused, Request};
+use super::{Conn, Facts, Host, HostRefused, NoSpace, Pace, Refused, Request};
 use crate::config::SftpConfig;
 
 // libssh2, linked in through `ssh2` (the patched copy in vendor/, see [patch.crates-io]).
@@ -374,6 +374,26 @@ impl SftpConn {
     }
 }
 
+impl SftpConn {
+    /// Why upload error `e` means the server's disk is full, if it does: the server says
+    /// so, or its free space (`statvfs@openssh.com`) is under the `needed` bytes.
+    fn no_space(&mut self, e: &anyhow::Error, needed: u64) -> Option<String> {
+        let text = format!("{e:#}");
+        if text.contains("No space left") || text.contains("Disk full") {
+            return Some("the server says its disk is full".to_string());
+        }
+        if text.contains("SFTP status") {
+            let root = if self.root.is_empty() { "." } else { &self.root };
+            if let Ok(Some(free)) = self.sftp.free_space(root) {
+                if free < needed.saturating_add(1 << 20) {
+                    return Some(format!("{free} bytes free, {needed} more needed"));
+                }
+            }
+        }
+        None
+    }
+}
+
 /// `e`, described by `describe`; a [`Refused`] `request` when the server refused it.
 fn refusal(request: Request, e: wire::Error, describe: impl FnOnce(wire::Error) -> anyhow::Error) -> anyhow::Error {
     let refused = e.is_refusal();
@@ -448,12 +468,31 @@ impl Conn for SftpConn {
         let mut input = std::io::BufReader::with_capacity(1 << 20, input);
         let path = self.path(name);
         let fsync = self.fsync;
-        self.sftp
+        let size = std::fs::metadata(local).map(|m| m.len()).unwrap_or(0);
+        let e = match self
+            .sftp
             .upload(&path, offset, &mut input, fsync, &mut |n| pace.sent(n))
-            .map_err(|e| match e.downcast::<super::Cancelled>() {
-                Ok(c) => c.into(),
-                Err(e) => self.err("uploading", name, format!("{e:#}")),
-            })
+        {
+            Ok(size) => return Ok(size),
+            Err(e) => e,
+        };
+        let e = match e.downcast::<super::Cancelled>() {
+            Ok(c) => return Err(c.into()),
+            Err(e) => e,
+        };
+        match self.no_space(&e, size.saturating_sub(offset)) {
+            Some(why) => {
+                // What was written of it goes (or, where remove is refused, is emptied): no
+                // partial file under a final name, and the space back.
+                if self.sftp.remove(&path).is_err() {
+                    let _ = self
+                        .sftp
+                        .upload(&path, 0, &mut std::io::empty(), false, &mut |_| Ok(()));
+                }
+                Err(NoSpace(format!("no space on {}:{}: {why} ({e:#})", self.label, self.root)).into())
+            }
+            None => Err(self.err("uploading", name, format!("{e:#}"))),
+        }
     }
 
     fn place(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
