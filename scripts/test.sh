@@ -44,7 +44,7 @@ trap 'scripts/hdfs.sh stop; scripts/sftp.sh stop' EXIT
 export CHAMA_REQUIRE_HDFS=1
 echo "up: $CHAMA_TEST_HDFS_URL, client $CHAMA_TEST_HDFS_CLI"
 
-step "three OpenSSH SFTP servers on 127.0.0.1 (scripts/sftp.sh)"
+step "SFTP servers on 127.0.0.1 (scripts/sftp.sh): OpenSSH open and locked down, gesftpserver, ProFTPD mod_sftp"
 eval "$(scripts/sftp.sh start)"
 export CHAMA_REQUIRE_SFTP=1
 echo "up: ports $CHAMA_TEST_SFTP_PORTS, upload directory $CHAMA_TEST_SFTP_DIR/upload"

@@ -134,7 +134,7 @@ pub enum DestinationConfig {
     /// A local directory.
     Local { root: PathBuf },
     /// SFTP hosts that share one storage (an exchange platform's entry points).
-    Sftp(SftpConfig),
+    Sftp(Box<SftpConfig>),
 }
 
 /// `kind = "sftp"`.
@@ -183,6 +183,10 @@ pub struct SftpConfig {
     /// `stat`, `rename`, `remove`) leaves the rotation instead of delivering by a fallback.
     #[serde(default)]
     pub require: Vec<crate::sink::Request>,
+    /// A jump host every host is reached through (`sftp://user@jump:22`), as OpenSSH's
+    /// ProxyJump: its key checked against `known_hosts`, logged in to with `identity_file`.
+    #[serde(default)]
+    pub via: Option<String>,
 }
 
 /// How the hosts of a destination share a set.

@@ -5,6 +5,7 @@
 //! and its rename rides along with the next file's open.
 
 mod client;
+mod jump;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -85,6 +86,8 @@ pub struct SftpHost {
     connect_timeout: Duration,
     timeout: Duration,
     fsync: bool,
+    /// The jump host the connection goes through, if any.
+    via: Option<jump::Via>,
 }
 
 /// The hosts of an `sftp` destination, with its credentials resolved.
@@ -107,6 +110,16 @@ pub fn hosts(dest: &str, c: &SftpConfig, remote_dir: &str) -> anyhow::Result<Vec
         identity_file: c.identity_file.clone(),
         password,
     };
+    let via = match &c.via {
+        Some(url) => {
+            anyhow::ensure!(
+                c.identity_file.is_some(),
+                "`via` needs identity_file: the jump host is logged in to with the key"
+            );
+            Some(jump::Via::new(parse_url(url).context("`via`")?))
+        }
+        None => None,
+    };
     c.hosts
         .iter()
         .map(|url| {
@@ -122,6 +135,7 @@ pub fn hosts(dest: &str, c: &SftpConfig, remote_dir: &str) -> anyhow::Result<Vec
                 connect_timeout: Duration::from_secs(c.connect_timeout_seconds.max(1)),
                 timeout: Duration::from_secs(c.timeout_seconds.max(1)),
                 fsync: c.fsync,
+                via: via.clone(),
             }) as Box<dyn Host>)
         })
         .collect::<anyhow::Result<Vec<_>>>()
@@ -189,17 +203,56 @@ impl Host for SftpHost {
     }
 
     fn connect_noting(&self, facts: &mut Facts) -> anyhow::Result<Box<dyn Conn>> {
-        let addr = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .with_context(|| format!("resolving {}", self.label))?
-            .next()
-            .ok_or_else(|| anyhow!("resolving {}: no address", self.label))?;
-        let t = std::time::Instant::now();
-        let tcp = TcpStream::connect_timeout(&addr, self.connect_timeout)
-            .with_context(|| format!("connecting to {}", self.label))?;
-        facts.push(("reachable", format!("{addr} ({} ms)", t.elapsed().as_millis())));
-        tcp.set_nodelay(true).ok();
-        let abort_handle = tcp.try_clone().ok();
+        let Some(via) = &self.via else {
+            let addr = (self.host.as_str(), self.port)
+                .to_socket_addrs()
+                .with_context(|| format!("resolving {}", self.label))?
+                .next()
+                .ok_or_else(|| anyhow!("resolving {}: no address", self.label))?;
+            let t = std::time::Instant::now();
+            let tcp = TcpStream::connect_timeout(&addr, self.connect_timeout)
+                .with_context(|| format!("connecting to {}", self.label))?;
+            facts.push(("reachable", format!("{addr} ({} ms)", t.elapsed().as_millis())));
+            tcp.set_nodelay(true).ok();
+            let abort = tcp.try_clone().ok().map(|t| {
+                Box::new(move || {
+                    let _ = t.shutdown(std::net::Shutdown::Both);
+                }) as Box<dyn Fn() + Send + Sync>
+            });
+            let mut conn = self.speak(tcp, abort, facts)?;
+            conn.make_root()?;
+            return Ok(Box::new(conn));
+        };
+        let identity = self.auth.identity_file.as_deref().expect("checked: via needs a key");
+        let (stream, mut tunnel) =
+            via.open(&self.host, self.port, identity, &self.known_hosts, self.connect_timeout)?;
+        facts.push(("reachable", format!("through the jump host {} (ssh -W)", via.label)));
+        let abort = stream.try_clone().ok().map(|s| {
+            Box::new(move || {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }) as Box<dyn Fn() + Send + Sync>
+        });
+        // Until the target answers, a failure is most likely the tunnel's: ssh says why.
+        match self.speak(stream, abort, facts) {
+            Ok(mut conn) => {
+                conn.tunnel = Some(tunnel);
+                conn.make_root()?;
+                Ok(Box::new(conn))
+            }
+            Err(e) if e.chain().any(|c| c.is::<HostRefused>()) => Err(e),
+            Err(e) => Err(tunnel.failed(via, e)),
+        }
+    }
+}
+
+impl SftpHost {
+    /// SSH and SFTP over `stream`, to a connection rooted at the destination's directory.
+    fn speak<S: std::os::fd::AsRawFd + 'static>(
+        &self,
+        stream: S,
+        abort: Option<Box<dyn Fn() + Send + Sync>>,
+        facts: &mut Facts,
+    ) -> anyhow::Result<SftpConn> {
         let mut sess = Session::new().context("starting an SSH session")?;
         // Every blocking libssh2 call, the banner and handshake included, gives up after this.
         sess.set_timeout(self.timeout.as_millis().min(u32::MAX as u128) as u32);
@@ -209,7 +262,7 @@ impl Host for SftpHost {
             "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr,chacha20-poly1305@openssh.com";
         let _ = sess.method_pref(ssh2::MethodType::CryptCs, ciphers);
         let _ = sess.method_pref(ssh2::MethodType::CryptSc, ciphers);
-        sess.set_tcp_stream(tcp);
+        sess.set_tcp_stream(stream);
         sess.handshake()
             .map_err(|e| anyhow!("SSH handshake with {} (banner or key exchange): {e}", self.label))?;
         facts.push(("server", sess.banner().unwrap_or("(no banner)").to_string()));
@@ -235,21 +288,18 @@ impl Host for SftpHost {
             Ok(Client::start(channel)?)
         };
         let sftp = start().map_err(|e| anyhow!("starting SFTP on {}: {e}", self.label))?;
-        let mut conn = SftpConn {
+        Ok(SftpConn {
             _sess: sess,
             sftp,
             root: self.root.clone(),
             label: self.label.clone(),
-            tcp: abort_handle.map(std::sync::Arc::new),
+            abort: abort.map(std::sync::Arc::from),
             fsync: self.fsync,
             placing: None,
-        };
-        conn.make_root()?;
-        Ok(Box::new(conn))
+            tunnel: None,
+        })
     }
-}
 
-impl SftpHost {
     fn check_host_key(&self, sess: &Session) -> anyhow::Result<()> {
         let (key, _) = sess
             .host_key()
@@ -311,11 +361,14 @@ struct SftpConn {
     sftp: Client<ssh2::Channel>,
     root: String,
     label: String,
-    /// The session's socket, to shut down from another thread.
-    tcp: Option<std::sync::Arc<TcpStream>>,
+    /// Shuts the session's socket down, from another thread.
+    abort: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     fsync: bool,
     /// A rename sent and not yet confirmed: its request id and names.
     placing: Option<(u32, String, String)>,
+    /// The `ssh -W` the session goes through, if it goes through a jump host: ended
+    /// after the session (fields drop in order).
+    tunnel: Option<jump::Tunnel>,
 }
 
 impl SftpConn {
@@ -427,10 +480,8 @@ impl Conn for SftpConn {
     }
 
     fn aborter(&self) -> Option<super::Aborter> {
-        let tcp = self.tcp.clone()?;
-        Some(Box::new(move || {
-            let _ = tcp.shutdown(std::net::Shutdown::Both);
-        }))
+        let abort = self.abort.clone()?;
+        Some(Box::new(move || abort()))
     }
 
     fn list(&mut self) -> anyhow::Result<BTreeMap<String, u64>> {
