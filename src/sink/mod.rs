@@ -36,8 +36,25 @@ pub trait Conn: Send {
     /// the size of `name` once written, as the host sees it, or `None` when
     /// the host refuses to say (then only the bytes it acknowledged count).
     fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<Option<u64>>;
+    /// How many files [`Conn::upload_many`] is worth giving at once (1: one at a time).
+    fn batch(&self) -> usize {
+        1
+    }
+    /// [`Conn::upload`] of each file, all under way together where the connection can
+    /// pipeline: per file, how it went; the outer error: the connection broke.
+    fn upload_many(&mut self, files: &[Upload<'_>]) -> anyhow::Result<Vec<anyhow::Result<Option<u64>>>> {
+        Ok(files
+            .iter()
+            .map(|f| self.upload(f.local, f.name, f.offset, f.pace))
+            .collect())
+    }
     /// Renames `from` to `to`, replacing `to` if it exists.
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()>;
+    /// [`Conn::rename`] of each pair, all under way together where the connection can
+    /// pipeline: per pair, how it went; the outer error: the connection broke.
+    fn rename_many(&mut self, pairs: &[(String, String)]) -> anyhow::Result<Vec<anyhow::Result<()>>> {
+        Ok(pairs.iter().map(|(from, to)| self.rename(from, to)).collect())
+    }
     /// Starts [`Conn::rename`] without waiting for it to be confirmed: a
     /// connection that can send the next file's requests meanwhile does so,
     /// and [`Conn::placed`] tells how the rename went. Until then `to` may or
@@ -62,6 +79,14 @@ pub trait Conn: Send {
     fn aborter(&self) -> Option<Aborter> {
         None
     }
+}
+
+/// One file of [`Conn::upload_many`]: `local` from byte `offset` into `name`.
+pub struct Upload<'a> {
+    pub local: &'a Path,
+    pub name: &'a str,
+    pub offset: u64,
+    pub pace: &'a Pace<'a>,
 }
 
 /// Breaks a connection from another thread.

@@ -29,6 +29,19 @@ const WRITE_PACKET: usize = 7 * 32 * 1024;
 const READ_LEN: u32 = 32 * 1024;
 const READS_IN_FLIGHT: usize = 64;
 
+/// One file of [`Client::upload_many`].
+pub struct Upload<'a> {
+    pub path: &'a str,
+    pub offset: u64,
+    pub input: &'a mut dyn Read,
+    pub sent: &'a mut dyn FnMut(usize) -> anyhow::Result<()>,
+}
+
+/// A status answer as a result (an answer of another kind is a protocol error).
+fn status(r: Reply) -> Result<()> {
+    r.ok()
+}
+
 /// A client over one stream (one SFTP session).
 pub struct Client<S> {
     stream: S,
@@ -46,6 +59,9 @@ pub struct Client<S> {
     /// The server refused FSTAT once: uploads no longer ask it, and their size is
     /// what the server acknowledged.
     pub no_fstat: bool,
+    /// The most files the server keeps open for a session, where it says
+    /// (`limits@openssh.com`, once the first upload has read its answer).
+    pub max_handles: Option<u64>,
 }
 
 impl<S: Read + Write> Client<S> {
@@ -61,6 +77,7 @@ impl<S: Read + Write> Client<S> {
             limits: None,
             ignored: HashSet::new(),
             no_fstat: false,
+            max_handles: None,
         };
         c.out.clear();
         c.out.extend_from_slice(&[0, 0, 0, 0, INIT]);
@@ -210,6 +227,7 @@ impl<S: Read + Write> Client<S> {
         })?;
         let mut r = Reader(&data);
         let (max_packet, _max_read, max_write) = (r.u64()?, r.u64()?, r.u64()?);
+        self.max_handles = r.u64().ok().filter(|&n| n > 0);
         // The packet must hold the write's header too (the largest handle OpenSSH makes
         // is a few bytes; 300 leaves room for any).
         let by_packet = (max_packet as usize).saturating_sub(300);
@@ -375,18 +393,35 @@ impl<S: Read + Write> Client<S> {
         self.finish(id)
     }
 
+    /// Renames each `from` to its `to`, all sent at once, replacing `to` where the server
+    /// offers posix-rename (else, for a pair whose target exists, as [`Client::replace`]
+    /// does, one at a time). Per pair, how it went; the outer error: the session broke.
+    pub fn rename_many(&mut self, pairs: &[(String, String)]) -> Result<Vec<Result<()>>> {
+        let ids = pairs
+            .iter()
+            .map(|(from, to)| self.start_rename(from, to))
+            .collect::<Result<Vec<u32>>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(status(self.wait(id)?));
+        }
+        if !self.ext.posix_rename {
+            for (r, (from, to)) in out.iter_mut().zip(pairs) {
+                if matches!(r, Err(Error::Status { .. })) && !r.as_ref().is_err_and(|e| e.is_refusal()) {
+                    *r = self.replace(from, to);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The answer to a request sent earlier that answers with a status.
     pub fn finish(&mut self, id: u32) -> Result<()> {
         self.wait(id)?.ok()
     }
 
     /// Writes `input` to `path` from byte `offset` on, creating it (truncated when
-    /// `offset` is 0): the open, then every write, the flush (`fsync`, where the server
-    /// offers it), a stat and the close, sent without waiting for each other's answers.
-    /// `sent` is told of each write once the server has acknowledged it (so that it
-    /// paces and measures what arrived, not what is buffered on the way), and may stop
-    /// the upload. Returns the size the server saw before the close, or `None` where
-    /// it refuses FSTAT (then the bytes it acknowledged are all there is to go by).
+    /// `offset` is 0): [`Client::upload_many`] with one file.
     pub fn upload(
         &mut self,
         path: &str,
@@ -395,91 +430,177 @@ impl<S: Read + Write> Client<S> {
         fsync: bool,
         sent: &mut dyn FnMut(usize) -> anyhow::Result<()>,
     ) -> anyhow::Result<Option<u64>> {
-        let flags = OPEN_WRITE | OPEN_CREATE | if offset == 0 { OPEN_TRUNCATE } else { 0 };
-        let id = self.send(OPEN, |b| {
-            put_str(b, path.as_bytes());
-            put_u32(b, flags);
-            put_u32(b, ATTR_PERMISSIONS);
-            put_u32(b, 0o644);
-        })?;
-        let h = self.wait_handle(id).map_err(|e| step("OPEN for writing", e))?;
+        let mut one = [Upload {
+            path,
+            offset,
+            input,
+            sent,
+        }];
+        self.upload_many(&mut one, fsync)?.pop().expect("one file")
+    }
+
+    /// Writes each file's `input` to its `path` from its `offset` on, creating it (truncated
+    /// when `offset` is 0), all on the wire at once: every open, then every file's writes,
+    /// flush (`fsync`, where the server offers it), stat and close, none waiting for another's
+    /// answer, so that the files cost the round trips of one. A file's `sent` is told of
+    /// each of its writes once the server has acknowledged it (so that it paces and measures
+    /// what arrived), and may stop the upload: then the files not written yet are not
+    /// written. Per file: the size the server saw before the close, or `None` where it
+    /// refuses FSTAT (then the bytes it acknowledged are all there is to go by). An error of
+    /// the session itself (it broke) is the outer error.
+    pub fn upload_many(&mut self, files: &mut [Upload<'_>], fsync: bool) -> Result<Vec<anyhow::Result<Option<u64>>>> {
+        let n = files.len();
+        let mut first: Vec<Option<anyhow::Error>> = (0..n).map(|_| None).collect();
+        let opens = files
+            .iter()
+            .map(|f| {
+                let flags = OPEN_WRITE | OPEN_CREATE | if f.offset == 0 { OPEN_TRUNCATE } else { 0 };
+                self.send(OPEN, |b| {
+                    put_str(b, f.path.as_bytes());
+                    put_u32(b, flags);
+                    put_u32(b, ATTR_PERMISSIONS);
+                    put_u32(b, 0o644);
+                })
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        let mut handles = Vec::with_capacity(n);
+        for (i, id) in opens.into_iter().enumerate() {
+            let reply = self.wait(id)?;
+            match expect(reply, "HANDLE", |r| match r {
+                Reply::Handle(h) => Some(Handle(h)),
+                _ => None,
+            }) {
+                Ok(h) => handles.push(Some(h)),
+                Err(e @ Error::Status { .. }) => {
+                    first[i] = Some(step("OPEN for writing", e));
+                    handles.push(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.read_limits()?;
-        let mut writes: VecDeque<(u32, usize)> = VecDeque::new();
+        // Writes sent and not acknowledged yet, oldest first: request id, bytes, file.
+        let mut writes: VecDeque<(u32, usize, usize)> = VecDeque::new();
         let mut in_flight = 0usize;
-        let mut at = offset;
-        let written = (|| -> anyhow::Result<()> {
+        // Per file: its flush, stat and close requests, once its writes are out.
+        let mut tails: Vec<Option<(Option<u32>, Option<u32>, u32)>> = (0..n).map(|_| None).collect();
+        // Set when a file's `sent` stops the upload: no more writes go out, and the files
+        // not wholly written by then are `cut`.
+        let mut stopped = false;
+        let mut cut = vec![false; n];
+        for i in 0..n {
+            let Some(h) = handles[i].clone() else { continue };
+            let mut at = files[i].offset;
             loop {
-                let n = self.send_write(&h, at, input)?;
-                if n == 0 {
-                    return Ok(());
+                if stopped {
+                    cut[i] = true;
                 }
-                writes.push_back((self.next_id, n));
-                in_flight += n;
-                at += n as u64;
+                if stopped || first[i].is_some() {
+                    break;
+                }
+                let k = match self.send_write(&h, at, files[i].input) {
+                    Ok(0) => break,
+                    Ok(k) => k,
+                    Err(e) if e.is::<Error>() => return Err(e.downcast::<Error>().expect("checked")),
+                    Err(e) => {
+                        first[i] = Some(e);
+                        break;
+                    }
+                };
+                writes.push_back((self.next_id, k, i));
+                in_flight += k;
+                at += k as u64;
                 while in_flight > WRITES_IN_FLIGHT {
-                    let (id, n) = writes.pop_front().expect("in flight");
-                    in_flight -= n;
-                    self.finish(id).map_err(|e| step("WRITE", e))?;
-                    sent(n)?;
+                    let (id, k, f) = writes.pop_front().expect("in flight");
+                    in_flight -= k;
+                    stopped |= self.acknowledged(id, k, &mut files[f], &mut first[f])?;
                 }
             }
-        })();
-        if let Err(e) = written {
-            // Stopped or failed: the handle is closed before the error goes up, so that
-            // the session can go on (to remove the temporary file, say).
-            let close = self.send(CLOSE, |b| put_str(b, &h.0));
-            for (id, _) in writes {
-                let _ = self.wait(id);
-            }
-            if let Ok(id) = close {
-                let _ = self.wait(id);
-            }
-            return Err(e);
-        }
-        let flush = match fsync && self.ext.fsync {
-            true => Some(self.send_extended("fsync@openssh.com", |b| put_str(b, &h.0))?),
-            false => None,
-        };
-        let stat = match self.no_fstat {
-            true => None,
-            false => Some(self.send(FSTAT, |b| put_str(b, &h.0))?),
-        };
-        let close = self.send(CLOSE, |b| put_str(b, &h.0))?;
-        // Every answer is read, whatever the first error was, so the session can go on.
-        let mut first: Option<anyhow::Error> = None;
-        for (id, n) in writes {
-            let r = self.finish(id).map_err(|e| step("WRITE", e));
-            let r = match first {
-                None => r.and_then(|()| sent(n)),
-                Some(_) => r,
+            let flush = match fsync && self.ext.fsync && first[i].is_none() && !cut[i] {
+                true => Some(self.send_extended("fsync@openssh.com", |b| put_str(b, &h.0))?),
+                false => None,
             };
-            if let Err(e) = r {
-                first.get_or_insert(e);
+            let stat = match self.no_fstat || first[i].is_some() || cut[i] {
+                true => None,
+                false => Some(self.send(FSTAT, |b| put_str(b, &h.0))?),
+            };
+            let close = self.send(CLOSE, |b| put_str(b, &h.0))?;
+            tails[i] = Some((flush, stat, close));
+        }
+        // Every answer is read, whatever the first error was, so the session can go on.
+        for (id, k, f) in writes {
+            self.acknowledged(id, k, &mut files[f], &mut first[f])?;
+        }
+        let mut out = Vec::with_capacity(n);
+        for (i, tail) in tails.into_iter().enumerate() {
+            let mut size = None;
+            if let Some((flush, stat, close)) = tail {
+                if let Some(id) = flush {
+                    if let Err(e) = status(self.wait(id)?) {
+                        first[i].get_or_insert(step("fsync@openssh.com", e));
+                    }
+                }
+                if let Some(id) = stat {
+                    size = Some(self.wait(id)?);
+                }
+                if let Err(e) = status(self.wait(close)?) {
+                    first[i].get_or_insert(step("CLOSE", e));
+                }
+            }
+            if let Some(e) = first[i].take() {
+                out.push(Err(e));
+                continue;
+            }
+            if cut[i] {
+                out.push(Err(anyhow::anyhow!("stopped before it was written")));
+                continue;
+            }
+            out.push(
+                match size.map(|r| {
+                    expect(r, "ATTRS", |r| match r {
+                        Reply::Attrs(a) => Some(a),
+                        _ => None,
+                    })
+                }) {
+                    None => Ok(None),
+                    Some(Err(e)) if e.is_refusal() => {
+                        self.no_fstat = true;
+                        Ok(None)
+                    }
+                    Some(Err(e)) => Err(step("FSTAT (the size written)", e)),
+                    Some(Ok(a)) => a
+                        .size
+                        .map(Some)
+                        .ok_or_else(|| anyhow::anyhow!("the server did not say the size it wrote")),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Reads the answer to write `id` of `k` bytes of `file`: an error is the file's (its
+    /// first kept); else its `sent` is told. Whether `sent` stopped the upload.
+    fn acknowledged(
+        &mut self,
+        id: u32,
+        k: usize,
+        file: &mut Upload<'_>,
+        first: &mut Option<anyhow::Error>,
+    ) -> Result<bool> {
+        let r = status(self.wait(id)?);
+        if first.is_some() {
+            return Ok(false);
+        }
+        match r {
+            Err(e) => *first = Some(step("WRITE", e)),
+            Ok(()) => {
+                if let Err(e) = (file.sent)(k) {
+                    *first = Some(e);
+                    return Ok(true);
+                }
             }
         }
-        if let Some(id) = flush {
-            if let Err(e) = self.finish(id) {
-                first.get_or_insert(step("fsync@openssh.com", e));
-            }
-        }
-        let size = stat.map(|id| self.wait_attrs(id).map(|a| a.size));
-        if let Err(e) = self.finish(close) {
-            first.get_or_insert(step("CLOSE", e));
-        }
-        if let Some(e) = first {
-            return Err(e);
-        }
-        match size {
-            None => Ok(None),
-            Some(Err(e)) if e.is_refusal() => {
-                self.no_fstat = true;
-                Ok(None)
-            }
-            Some(size) => size
-                .map_err(|e| step("FSTAT (the size written)", e))?
-                .map(Some)
-                .ok_or_else(|| anyhow::anyhow!("the server did not say the size it wrote")),
-        }
+        Ok(false)
     }
 
     /// Sends one write of what `input` gives next, read straight into the packet; the

@@ -428,6 +428,21 @@ impl SftpConn {
 }
 
 impl SftpConn {
+    /// The error of the upload of `name` (at `path`, `needed` bytes to go) that failed with
+    /// `e`: [`NoSpace`] where the disk is full, its partial file then removed (or, where
+    /// remove is refused, emptied), so that no partial file keeps a final name.
+    fn upload_failed(&mut self, e: anyhow::Error, name: &str, path: &str, needed: u64) -> anyhow::Error {
+        match self.no_space(&e, needed) {
+            Some(why) => {
+                if self.sftp.remove(path).is_err() {
+                    let _ = self.sftp.upload(path, 0, &mut std::io::empty(), false, &mut |_| Ok(()));
+                }
+                NoSpace(format!("no space on {}:{}: {why} ({e:#})", self.label, self.root)).into()
+            }
+            None => self.err("uploading", name, format!("{e:#}")),
+        }
+    }
+
     /// Why upload error `e` means the server's disk is full, if it does: the server says
     /// so, or its free space (`statvfs@openssh.com`) is under the `needed` bytes.
     fn no_space(&mut self, e: &anyhow::Error, needed: u64) -> Option<String> {
@@ -514,36 +529,57 @@ impl Conn for SftpConn {
     }
 
     fn upload(&mut self, local: &Path, name: &str, offset: u64, pace: &Pace<'_>) -> anyhow::Result<Option<u64>> {
-        let mut input = std::fs::File::open(local).with_context(|| format!("opening {}", local.display()))?;
-        input.seek(SeekFrom::Start(offset))?;
-        let mut input = std::io::BufReader::with_capacity(1 << 20, input);
-        let path = self.path(name);
-        let fsync = self.fsync;
-        let size = std::fs::metadata(local).map(|m| m.len()).unwrap_or(0);
-        let e = match self
-            .sftp
-            .upload(&path, offset, &mut input, fsync, &mut |n| pace.sent(n))
-        {
-            Ok(size) => return Ok(size),
-            Err(e) => e,
-        };
-        let e = match e.downcast::<super::Cancelled>() {
-            Ok(c) => return Err(c.into()),
-            Err(e) => e,
-        };
-        match self.no_space(&e, size.saturating_sub(offset)) {
-            Some(why) => {
-                // What was written of it goes (or, where remove is refused, is emptied): no
-                // partial file under a final name, and the space back.
-                if self.sftp.remove(&path).is_err() {
-                    let _ = self
-                        .sftp
-                        .upload(&path, 0, &mut std::io::empty(), false, &mut |_| Ok(()));
-                }
-                Err(NoSpace(format!("no space on {}:{}: {why} ({e:#})", self.label, self.root)).into())
-            }
-            None => Err(self.err("uploading", name, format!("{e:#}"))),
+        let one = [super::Upload {
+            local,
+            name,
+            offset,
+            pace,
+        }];
+        self.upload_many(&one)?.pop().expect("one file")
+    }
+
+    fn batch(&self) -> usize {
+        // Half the handles the server keeps open per session, where it says; 16 at most.
+        self.sftp.max_handles.map_or(16, |n| (n / 2).clamp(1, 16) as usize)
+    }
+
+    fn upload_many(&mut self, files: &[super::Upload<'_>]) -> anyhow::Result<Vec<anyhow::Result<Option<u64>>>> {
+        let mut inputs = Vec::with_capacity(files.len());
+        for f in files {
+            let mut input = std::fs::File::open(f.local).with_context(|| format!("opening {}", f.local.display()))?;
+            input.seek(SeekFrom::Start(f.offset))?;
+            let size = input.metadata()?.len();
+            let cap = (size.saturating_sub(f.offset) as usize).clamp(8 << 10, 1 << 20);
+            inputs.push((std::io::BufReader::with_capacity(cap, input), size, self.path(f.name)));
         }
+        let mut sents: Vec<_> = files.iter().map(|f| move |n: usize| f.pace.sent(n)).collect();
+        let mut uploads: Vec<client::Upload<'_>> = inputs
+            .iter_mut()
+            .zip(sents.iter_mut())
+            .zip(files)
+            .map(|(((input, _, path), sent), f)| client::Upload {
+                path,
+                offset: f.offset,
+                input,
+                sent,
+            })
+            .collect();
+        let results = self
+            .sftp
+            .upload_many(&mut uploads, self.fsync)
+            .map_err(|e| self.err("uploading to", "", e))?;
+        drop(uploads);
+        let mut out = Vec::with_capacity(results.len());
+        for ((r, f), (_, size, path)) in results.into_iter().zip(files).zip(&inputs) {
+            out.push(match r {
+                Ok(size) => Ok(size),
+                Err(e) => Err(match e.downcast::<super::Cancelled>() {
+                    Ok(c) => c.into(),
+                    Err(e) => self.upload_failed(e, f.name, path, size.saturating_sub(f.offset)),
+                }),
+            });
+        }
+        Ok(out)
     }
 
     fn place(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
@@ -580,6 +616,26 @@ impl Conn for SftpConn {
     fn rename(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
         self.place(from, to)?;
         self.placed()
+    }
+
+    fn rename_many(&mut self, pairs: &[(String, String)]) -> anyhow::Result<Vec<anyhow::Result<()>>> {
+        self.placed()?;
+        let paths: Vec<(String, String)> = pairs.iter().map(|(a, b)| (self.path(a), self.path(b))).collect();
+        let results = self
+            .sftp
+            .rename_many(&paths)
+            .map_err(|e| anyhow!("renaming in {} on {}: {e}", self.root, self.label))?;
+        Ok(results
+            .into_iter()
+            .zip(&paths)
+            .map(|(r, (a, b))| {
+                r.map_err(|e| {
+                    refusal(Request::Rename, e, |e| {
+                        anyhow!("renaming {a} to {b} on {}: {e}", self.label)
+                    })
+                })
+            })
+            .collect())
     }
 
     fn remove(&mut self, name: &str) -> anyhow::Result<()> {
