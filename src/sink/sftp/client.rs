@@ -37,6 +37,13 @@ pub struct Upload<'a> {
     pub sent: &'a mut dyn FnMut(usize) -> anyhow::Result<()>,
 }
 
+/// The last requests of a file's upload: its flush (if asked), stat (if asked) and close.
+struct Tail {
+    flush: Option<u32>,
+    stat: Option<u32>,
+    close: u32,
+}
+
 /// A status answer as a result (an answer of another kind is a protocol error).
 fn status(r: Reply) -> Result<()> {
     r.ok()
@@ -483,7 +490,7 @@ impl<S: Read + Write> Client<S> {
         let mut writes: VecDeque<(u32, usize, usize)> = VecDeque::new();
         let mut in_flight = 0usize;
         // Per file: its flush, stat and close requests, once its writes are out.
-        let mut tails: Vec<Option<(Option<u32>, Option<u32>, u32)>> = (0..n).map(|_| None).collect();
+        let mut tails: Vec<Option<Tail>> = (0..n).map(|_| None).collect();
         // Set when a file's `sent` stops the upload: no more writes go out, and the files
         // not wholly written by then are `cut`.
         let mut stopped = false;
@@ -525,7 +532,7 @@ impl<S: Read + Write> Client<S> {
                 false => Some(self.send(FSTAT, |b| put_str(b, &h.0))?),
             };
             let close = self.send(CLOSE, |b| put_str(b, &h.0))?;
-            tails[i] = Some((flush, stat, close));
+            tails[i] = Some(Tail { flush, stat, close });
         }
         // Every answer is read, whatever the first error was, so the session can go on.
         for (id, k, f) in writes {
@@ -534,7 +541,7 @@ impl<S: Read + Write> Client<S> {
         let mut out = Vec::with_capacity(n);
         for (i, tail) in tails.into_iter().enumerate() {
             let mut size = None;
-            if let Some((flush, stat, close)) = tail {
+            if let Some(Tail { flush, stat, close }) = tail {
                 if let Some(id) = flush {
                     if let Err(e) = status(self.wait(id)?) {
                         first[i].get_or_insert(step("fsync@openssh.com", e));
