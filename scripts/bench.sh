@@ -579,7 +579,7 @@ connections = %s
     printf "  %-30s %9s %9s %9s %9s %9s\n" "  round trips per file" "${rts[$w chama 1]}" "${rts[$w chama 4]}" \
       "${rts[$w lftp 1]}" "${rts[$w lftp 4]}" "${rts[$w sftp]}"
   done
-  printf "  small files: chama 4 at %sx lftp -P4's time, chama 1 at %sx lftp -P1's (target <= 1.0)\n" \
+  printf "  small files: chama 4 at %sx lftp -P4's time, chama 1 at %sx lftp -P1's (target <= 0.5)\n" \
     "$(ratio "${secs[small chama 4]}" "${secs[small lftp 4]}")" "$(ratio "${secs[small chama 1]}" "${secs[small lftp 1]}")"
   printf "  97 MB: chama 1 at %sx lftp -P1's time, chama 4 at %sx lftp -P4's (target <= 1.05)\n" \
     "$(ratio "${secs[big chama 1]}" "${secs[big lftp 1]}")" "$(ratio "${secs[big chama 4]}" "${secs[big lftp 4]}")"

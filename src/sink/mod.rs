@@ -97,6 +97,11 @@ pub trait Host: Send + Sync {
     /// How messages name it: a URL without secrets.
     fn label(&self) -> &str;
     fn connect(&self) -> anyhow::Result<Box<dyn Conn>>;
+    /// How many small files a connection to it takes at once, before one is made
+    /// ([`Conn::batch`] says once it is).
+    fn batch(&self) -> usize {
+        1
+    }
     /// [`Host::connect`], noting in `facts` what it learns on the way (address, server
     /// software, host key, algorithms, login), so that a probe shows how far it got.
     fn connect_noting(&self, facts: &mut Facts) -> anyhow::Result<Box<dyn Conn>> {

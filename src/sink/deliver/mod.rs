@@ -39,6 +39,7 @@ use crate::atomic::remote_part_of;
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
 
+mod batch;
 mod queue;
 mod send;
 
@@ -188,7 +189,7 @@ struct Slot {
 pub(super) struct Crowded(pub(super) anyhow::Error);
 
 /// Counts a running worker of a host while it lives.
-struct Running<'s> {
+pub(super) struct Running<'s> {
     workers: &'s AtomicUsize,
     retired: bool,
 }
@@ -204,7 +205,7 @@ impl<'s> Running<'s> {
 
     /// Stops counting this worker, unless it is the host's last: then it must go on
     /// (and fail the host, if it comes to that).
-    fn retire(&mut self) -> bool {
+    pub(super) fn retire(&mut self) -> bool {
         self.retired = self
             .workers
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 1).then(|| n - 1))
@@ -241,8 +242,9 @@ struct Engine<'a> {
     /// of work, taken again before anyone connects anew (a handshake costs a round of key
     /// exchange and authentication).
     idle: Mutex<Vec<(usize, Box<dyn Conn>)>>,
-    /// Per item, the renames that failed after its upload, against the destination's retries.
-    failed_renames: Mutex<BTreeMap<usize, u32>>,
+    /// Per item, the tries that failed after a connection took it (a rename refused, a
+    /// file of a batch), against the destination's retries.
+    failed_tries: Mutex<BTreeMap<usize, u32>>,
     /// The sizes the plan's listing found, for resuming on a host that refuses stat; each
     /// is taken once (a file written since may have been truncated).
     listed: Mutex<BTreeMap<String, u64>>,
@@ -293,7 +295,7 @@ impl<'a> Engine<'a> {
             wake: Condvar::new(),
             speculative: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
-            failed_renames: Mutex::new(BTreeMap::new()),
+            failed_tries: Mutex::new(BTreeMap::new()),
             listed: Mutex::new(BTreeMap::new()),
         }
     }
@@ -498,6 +500,26 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// Says, once per host, that it took fewer connections than `connections`.
+    pub(super) fn crowded(&self, h: usize, e: &anyhow::Error) {
+        if !self.slots[h].crowded.swap(true, Ordering::Relaxed) {
+            note(format_args!(
+                "push: {} {} takes fewer connections than `connections` = {} ({e:#}); going on with fewer",
+                self.dest.name,
+                self.dest.hosts[h].label(),
+                self.dest.connections
+            ));
+        }
+    }
+
+    /// Counts a failed try of `item`; how many there have been.
+    pub(super) fn failed_try(&self, item: usize) -> u32 {
+        let mut failed = self.failed_tries.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failed.entry(item).or_insert(0);
+        *n += 1;
+        *n
+    }
+
     pub(super) fn refuses(&self, h: usize, r: Request) -> bool {
         self.slots[h]
             .refuses
@@ -683,6 +705,25 @@ impl<'a> Engine<'a> {
                     }
                 }
             };
+            // Small files go together, as many as the connection takes at once.
+            if self.batchable(&job) {
+                if conn.is_none() {
+                    conn = self.unpark(h);
+                    reused = conn.is_some();
+                }
+                let room = conn.as_ref().map_or(self.dest.hosts[h].batch(), |c| c.batch());
+                if room > 1 {
+                    if let Some(p) = held.take() {
+                        self.settle(conn.as_mut(), p);
+                    }
+                    let mut jobs = vec![job];
+                    jobs.extend(self.more_small_jobs(h, room - 1));
+                    match self.send_batch(&mut conn, h, jobs, &mut reused, &mut running) {
+                        batch::Flow::Go => continue,
+                        batch::Flow::Stop => break,
+                    }
+                }
+            }
             // Should anything below panic, the file goes back in the queue and
             // the host leaves the rotation, instead of others waiting forever.
             let guard = PanicGuard {
@@ -729,14 +770,7 @@ impl<'a> Engine<'a> {
                     Err(e) if has::<Crowded>(&e) && running.retire() => {
                         // The host serves this run's other connections: this one stops, and
                         // its file goes back to them. Not a failed try of the host.
-                        if !slot.crowded.swap(true, Ordering::Relaxed) {
-                            note(format_args!(
-                                "push: {} {} takes fewer connections than `connections` = {} ({e:#}); going on with fewer",
-                                self.dest.name,
-                                self.dest.hosts[h].label(),
-                                self.dest.connections
-                            ));
-                        }
+                        self.crowded(h, &e);
                         retire = true;
                         break Outcome::Again;
                     }

@@ -91,6 +91,24 @@ impl Engine<'_> {
         Some(Self::fly(&mut q, item, h, false))
     }
 
+    /// Up to `room` more small files waiting at the front of the queue, for a batch.
+    pub(super) fn more_small_jobs(&self, h: usize, room: usize) -> Vec<Job> {
+        // The queue, then the items: the order `next_job` (through `straggler`) takes them in.
+        let mut q = self.q();
+        let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mut jobs = Vec::new();
+        while jobs.len() < room {
+            match q.pending.front() {
+                Some(&i) if items[i].size <= super::batch::SMALL => {
+                    q.pending.pop_front();
+                    jobs.push(Self::fly(&mut q, i, h, false));
+                }
+                _ => break,
+            }
+        }
+        jobs
+    }
+
     pub(super) fn fly(q: &mut Queue, item: usize, host: usize, speculative: bool) -> Job {
         q.next_id += 1;
         let f = Flight {

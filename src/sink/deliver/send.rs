@@ -61,6 +61,14 @@ impl Drop for Placing<'_, '_> {
     }
 }
 
+/// Where a file goes, once the ledger and the host have been asked.
+pub(super) enum Prepared {
+    /// Already renamed into place by a run that stopped before recording it.
+    InPlace,
+    /// To `part` (the final name when `direct`) from byte `offset`.
+    At { part: String, offset: u64, direct: bool },
+}
+
 /// How a try ends before the rename.
 enum Uploaded {
     /// The upload's size as the host reports it (else as it acknowledged it), and the
@@ -147,8 +155,10 @@ impl<'a> Engine<'a> {
         Ok(Sent::Placing(it.size - offset))
     }
 
-    /// Resume checks, the ledger's `part` record, and the upload to the temporary name.
-    fn upload(&self, c: &mut Box<dyn Conn>, h: usize, job: &Job) -> anyhow::Result<Uploaded> {
+    /// Where job's file goes on host `h` and from which byte: the temporary name (the final
+    /// one on a host that refuses rename), resumed where the ledger says that name holds a
+    /// prefix of this very file; recorded in the ledger as `part`.
+    pub(super) fn prepare(&self, c: &mut Box<dyn Conn>, h: usize, job: &Job) -> anyhow::Result<Prepared> {
         let it = self.item(job.item);
         let host = self.dest.hosts[h].label();
         let dest = &self.dest.name;
@@ -170,7 +180,7 @@ impl<'a> Engine<'a> {
             if resumable {
                 match self.size_of(c, h, &part)? {
                     Some(s) if s <= it.size => offset = s,
-                    None if !direct && self.size_of(c, h, &it.name)? == Some(it.size) => return Ok(Uploaded::InPlace),
+                    None if !direct && self.size_of(c, h, &it.name)? == Some(it.size) => return Ok(Prepared::InPlace),
                     _ => {}
                 }
             }
@@ -181,6 +191,32 @@ impl<'a> Engine<'a> {
         if let Some(f) = self.q().flights.iter_mut().find(|f| f.id == job.id) {
             f.abort = c.aborter();
         }
+        Ok(Prepared::At { part, offset, direct })
+    }
+
+    /// The size an upload of `part` came to: what the host says, else (it refuses FSTAT:
+    /// learned) what it acknowledged, counted from the offset.
+    pub(super) fn uploaded_size(&self, h: usize, job: &Job, part: &str, said: Option<u64>) -> anyhow::Result<u64> {
+        match said {
+            Some(size) => Ok(size),
+            None => {
+                let refusal = crate::sink::Refused {
+                    request: Request::Stat,
+                    message: format!("the server refuses to say the size of {part} (FSTAT)"),
+                };
+                self.learn_from(h, refusal.into())?;
+                Ok(job.sent.load(Ordering::Relaxed))
+            }
+        }
+    }
+
+    /// Resume checks, the ledger's `part` record, and the upload to the temporary name.
+    fn upload(&self, c: &mut Box<dyn Conn>, h: usize, job: &Job) -> anyhow::Result<Uploaded> {
+        let it = self.item(job.item);
+        let (part, offset, direct) = match self.prepare(c, h, job)? {
+            Prepared::InPlace => return Ok(Uploaded::InPlace),
+            Prepared::At { part, offset, direct } => (part, offset, direct),
+        };
         let pace = Pace {
             limit: self.limit,
             counter: &job.sent,
@@ -189,18 +225,7 @@ impl<'a> Engine<'a> {
         };
         match c.upload(&it.local, &part, offset, &pace) {
             Ok(said) => {
-                let size = match said {
-                    Some(size) => size,
-                    None => {
-                        // What the host acknowledged, counted from the offset.
-                        let refusal = crate::sink::Refused {
-                            request: Request::Stat,
-                            message: format!("the server refuses to say the size of {part} (FSTAT)"),
-                        };
-                        self.learn_from(h, refusal.into())?;
-                        job.sent.load(Ordering::Relaxed)
-                    }
-                };
+                let size = self.uploaded_size(h, job, &part, said)?;
                 Ok(match direct {
                     true => Uploaded::Direct { size, offset },
                     false => Uploaded::Part { size, offset },
@@ -279,12 +304,7 @@ impl<'a> Engine<'a> {
                 }
             }
             Err(e) => {
-                let tries = {
-                    let mut failed = self.failed_renames.lock().unwrap_or_else(|e| e.into_inner());
-                    let n = failed.entry(job.item).or_insert(0);
-                    *n += 1;
-                    *n
-                };
+                let tries = self.failed_try(job.item);
                 if tries > self.dest.retries {
                     self.fail_host(h, &e);
                     self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());

@@ -202,6 +202,10 @@ impl Host for SftpHost {
         self.connect_noting(&mut Vec::new())
     }
 
+    fn batch(&self) -> usize {
+        16
+    }
+
     fn connect_noting(&self, facts: &mut Facts) -> anyhow::Result<Box<dyn Conn>> {
         let Some(via) = &self.via else {
             let addr = (self.host.as_str(), self.port)
