@@ -248,3 +248,93 @@ fn a_server_that_refuses_fstat_takes_the_upload_without_saying_its_size() {
         .unwrap()
         .is_some_and(|n| n > 0));
 }
+
+/// Many files at once: each gets its own result (one whose directory is missing fails
+/// alone), and a file whose `sent` stops the upload stops the files after it.
+#[test]
+fn many_files_go_at_once_each_with_its_own_result() {
+    let Some(mut c) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let bodies: Vec<Vec<u8>> = (0..20u32)
+        .map(|i| (0..(i * 7919 + 5000)).map(|j| (j * 31 + i) as u8).collect())
+        .collect();
+    let paths: Vec<String> = (0..20)
+        .map(|i| {
+            if i == 4 {
+                p("no/such/dir/x")
+            } else {
+                p(&format!("f{i}"))
+            }
+        })
+        .collect();
+    let mut inputs: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+    let mut acked = vec![0usize; 20];
+    let mut sents: Vec<_> = acked
+        .iter_mut()
+        .map(|a| {
+            move |n: usize| -> anyhow::Result<()> {
+                *a += n;
+                Ok(())
+            }
+        })
+        .collect();
+    let mut files: Vec<Upload<'_>> = paths
+        .iter()
+        .zip(inputs.iter_mut())
+        .zip(sents.iter_mut())
+        .map(|((path, input), sent)| Upload {
+            path,
+            offset: 0,
+            input,
+            sent,
+        })
+        .collect();
+    let results = c.upload_many(&mut files, false).unwrap();
+    drop(files);
+    drop(sents);
+    for (i, r) in results.into_iter().enumerate() {
+        if i == 4 {
+            let e = format!("{:#}", r.unwrap_err());
+            assert!(e.starts_with("OPEN for writing: No such file"), "{e}");
+            continue;
+        }
+        assert_eq!(r.unwrap(), Some(bodies[i].len() as u64), "file {i}");
+        assert_eq!(acked[i], bodies[i].len(), "file {i} acknowledged");
+        assert!(std::fs::read(p(&format!("f{i}"))).unwrap() == bodies[i], "file {i}");
+    }
+    // The second file's `sent` stops the upload: the first is whole, the rest cut.
+    let big: Vec<u8> = vec![7; 6 << 20];
+    let mut inputs: Vec<&[u8]> = vec![&big[..], &big[..], &big[..]];
+    let mut ok = |_: usize| -> anyhow::Result<()> { Ok(()) };
+    let mut stop = |_: usize| -> anyhow::Result<()> { anyhow::bail!("stop") };
+    let mut ok2 = |_: usize| -> anyhow::Result<()> { Ok(()) };
+    let (a, b, d) = (p("a"), p("b"), p("d"));
+    let [i0, i1, i2] = &mut inputs[..] else { unreachable!() };
+    let mut files = [
+        Upload {
+            path: &a,
+            offset: 0,
+            input: i0,
+            sent: &mut ok,
+        },
+        Upload {
+            path: &b,
+            offset: 0,
+            input: i1,
+            sent: &mut stop,
+        },
+        Upload {
+            path: &d,
+            offset: 0,
+            input: i2,
+            sent: &mut ok2,
+        },
+    ];
+    let r = c.upload_many(&mut files, false).unwrap();
+    assert_eq!(r[0].as_ref().unwrap(), &Some(big.len() as u64));
+    assert_eq!(r[1].as_ref().unwrap_err().to_string(), "stop");
+    assert_eq!(r[2].as_ref().unwrap_err().to_string(), "stopped before it was written");
+    // The session goes on.
+    assert!(c.stat(&a).unwrap().is_some());
+}
