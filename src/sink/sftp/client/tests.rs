@@ -269,7 +269,7 @@ fn many_files_go_at_once_each_with_its_own_result() {
         })
         .collect();
     let mut inputs: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
-    let mut acked = vec![0usize; 20];
+    let mut acked = [0usize; 20];
     let mut sents: Vec<_> = acked
         .iter_mut()
         .map(|a| {
