@@ -5,7 +5,8 @@
 # 2231 takes only 2 connections at a time before login (`MaxStartups 2:100:2`), as busy
 # collectors do.
 # Two other SFTP implementations serve the same directory to the same user and keys: 2229 is
-# Green End's gesftpserver behind an sshd, 2230 ProFTPD's mod_sftp (its own SSH and SFTP code).
+# Green End's gesftpserver behind an sshd, 2230 ProFTPD's mod_sftp (its own SSH and SFTP code);
+# 2233 is gesftpserver with few files open at once.
 #   scripts/sftp.sh start   -> prints `export ...` lines (directory, ports)
 #   scripts/sftp.sh stop    -> stops what start started
 # All servers share one upload directory, as an exchange platform's hosts share one storage.
@@ -20,6 +21,9 @@ T=${CHAMA_SFTP_RUN:-/tmp/chama-sftp}
 PORTS=${CHAMA_SFTP_PORTS:-"2222 2223 2224 2225 2226 2227 2228 2231"}
 # The other implementations' ports (empty: not started).
 GESFTP_PORT=${CHAMA_SFTP_GESFTP_PORT-2229}
+# gesftpserver again, with few files open at once (ulimit -n 12) and no limits@openssh.com
+# to say so: a server whose handle limit a client finds out by its refusals.
+FEWFILES_PORT=${CHAMA_SFTP_FEWFILES_PORT-2233}
 PROFTPD_PORT=${CHAMA_SFTP_PROFTPD_PORT-2230}
 GESFTP=/usr/libexec/gesftpserver
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -133,9 +137,12 @@ start() {
   cat > "$T/sftptest-shell" <<EOS
 #!/bin/sh
 [ "\$#" = 2 ] && [ "\$1" = -c ] && [ "\$2" = $GESFTP ] && exec $GESFTP
+[ "\$#" = 2 ] && [ "\$1" = -c ] && [ "\$2" = $T/gesftp-few-files ] && exec $T/gesftp-few-files
 exec /usr/sbin/nologin "\$@"
 EOS
   chmod 0755 "$T/sftptest-shell"
+  printf '#!/bin/sh\nulimit -n 12\nexec %s\n' "$GESFTP" > "$T/gesftp-few-files"
+  chmod 0755 "$T/gesftp-few-files"
   id sftptest >/dev/null 2>&1 || useradd -M -d "$T/upload" -s "$T/sftptest-shell" sftptest
   usermod -d "$T/upload" sftptest >/dev/null 2>&1 || true
   # Not with -d: usermod refuses -d while sftptest has processes, and a missing shell would
@@ -171,6 +178,7 @@ EOS
   subsystem() {
     local refuse
     [ "$1" = "$GESFTP_PORT" ] && { echo "Subsystem sftp $GESFTP"; return; }
+    [ "$1" = "$FEWFILES_PORT" ] && { echo "Subsystem sftp $T/gesftp-few-files"; return; }
     case $1 in
       2225) refuse="rename,posix-rename,hardlink,remove" ;;
       2226) refuse="stat,lstat,fstat" ;;
@@ -179,7 +187,7 @@ EOS
     esac
     echo "Subsystem sftp internal-sftp${refuse:+ -P $refuse}"
   }
-  for P in $PORTS $GESFTP_PORT; do
+  for P in $PORTS $GESFTP_PORT $FEWFILES_PORT; do
     cat > "$T/sshd_$P.conf" <<EOC
 Port $P
 ListenAddress 127.0.0.1
@@ -202,7 +210,7 @@ EOC
   [ -z "$PROFTPD_PORT" ] || proftpd_start "$PROFTPD_PORT"
   slow 2232 2222 1048576
   echo "export CHAMA_TEST_SFTP_DIR=$T"
-  echo "export CHAMA_TEST_SFTP_PORTS=\"$(echo $PORTS $GESFTP_PORT $PROFTPD_PORT)\""
+  echo "export CHAMA_TEST_SFTP_PORTS=\"$(echo $PORTS $GESFTP_PORT $PROFTPD_PORT $FEWFILES_PORT)\""
 }
 
 case ${1:-} in

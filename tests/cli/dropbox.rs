@@ -440,3 +440,23 @@ fn a_host_behind_a_jump_host_takes_the_set() {
     s.w.create("chama.toml", cfg.replace(":2299", ":2222"));
     s.push(&[]).expect_code(5).stderr_has("Host key verification failed.");
 }
+
+/// A server that keeps few files open at once and does not say so (gesftpserver under
+/// `ulimit -n 12`, no limits@openssh.com): the opens beyond its limit are refused, those
+/// files go back without a try, the batches shrink to what it took (said), and the set
+/// arrives whole with no retries allowed.
+#[test]
+fn a_server_with_few_open_files_gets_smaller_batches() {
+    let Some(sftp) = servers() else { return };
+    let s = Setup::new("dropbox-fewfiles", &sftp);
+    s.config(&[2233], "failover", "");
+    let cfg = fs::read_to_string(s.w.join("chama.toml"))
+        .unwrap()
+        .replace("connections = 2\nretries = 2", "connections = 1\nretries = 0");
+    s.w.create("chama.toml", cfg);
+    let want = s.set(40, 20_000, 57);
+    let r = s.push(&["--json"]);
+    r.expect_code(0).stderr_has("files at once; sending at most ");
+    assert!(!r.stderr().contains("trying again"), "{}", r.stderr());
+    assert_landed(&s.remote(), &want, &[]);
+}

@@ -169,10 +169,35 @@ impl<'a> Engine<'a> {
         drop(paces);
         *reused = false;
         let host = self.dest.hosts[h].label();
+        // A server that keeps fewer files open than the batch (its handle limit) refuses
+        // the opens beyond it: those files go back without a try, and the host's batches
+        // shrink to what it took (down to one file, which then goes on its own).
+        let unopened = |r: &anyhow::Result<Option<u64>>| {
+            r.as_ref()
+                .is_err_and(|e| refused(e).is_none() && format!("{e:#}").contains("OPEN for writing"))
+        };
+        let opened = results.iter().filter(|r| !unopened(r)).count();
+        let mut results: Vec<_> = results.into_iter().map(Some).collect();
+        if opened > 0 && opened < results.len() {
+            let cap = self.slots[h].batch_cap.fetch_min(opened, Ordering::Relaxed).min(opened);
+            note(format_args!(
+                "push: {} {host} opened {opened} of {} files at once; sending at most {cap} together",
+                self.dest.name,
+                results.len()
+            ));
+            for ((i, ..), r) in files.iter().zip(results.iter_mut()) {
+                if r.as_ref().is_some_and(&unopened) {
+                    *r = None;
+                    p.finish(*i, Outcome::Again);
+                }
+            }
+        }
         // Checked, claimed and to be renamed: (job, temporary name, item, offset).
         let mut renames = Vec::new();
         let mut host_failed = false;
         for (((i, part, offset, direct), it), r) in files.into_iter().zip(items).zip(results) {
+            // Gone back already: its open was beyond what the host takes at once.
+            let Some(r) = r else { continue };
             let job = p.job(i);
             let checked = r
                 .and_then(|said| self.uploaded_size(h, job, &part, said))

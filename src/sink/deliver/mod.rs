@@ -179,6 +179,8 @@ struct Slot {
     connected: AtomicBool,
     /// Whether the host refused a connection beyond those it had (said once).
     crowded: AtomicBool,
+    /// The most files a connection to the host has been found to take open at once.
+    batch_cap: AtomicUsize,
 }
 
 /// A connection refused or dropped by a host that took others in this run: its
@@ -281,6 +283,7 @@ impl<'a> Engine<'a> {
                     workers: AtomicUsize::new(0),
                     connected: AtomicBool::new(false),
                     crowded: AtomicBool::new(false),
+                    batch_cap: AtomicUsize::new(usize::MAX),
                 }
             })
             .collect();
@@ -712,6 +715,7 @@ impl<'a> Engine<'a> {
                     reused = conn.is_some();
                 }
                 let room = conn.as_ref().map_or(self.dest.hosts[h].batch(), |c| c.batch());
+                let room = room.min(slot.batch_cap.load(Ordering::Relaxed));
                 if room > 1 {
                     if let Some(p) = held.take() {
                         self.settle(conn.as_mut(), p);
