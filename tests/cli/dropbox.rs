@@ -2,12 +2,13 @@
 //! scripts/sftp.sh: OpenSSH's `internal-sftp -P` refusing rename and remove
 //! (2225), stat (2226), listing (2227), or all four (2228); two other
 //! implementations, gesftpserver (2229, behind sshd) and ProFTPD's mod_sftp
-//! (2230); and an sshd that takes two connections at a time before login
-//! (2231). Each takes the bundled day byte-identical with nothing changed in
-//! the configuration, the `.verf` last as a watcher sees it; a SIGKILLed push
-//! finishes on the next run; a rebuilt batch replaces the files. `verify
-//! --probe` says what each server allows; `require` turns a fallback into a
-//! failure; a full disk and a jump host are here too.
+//! (2230); an sshd that takes two connections at a time before login (2231);
+//! gesftpserver keeping few files open (2233). Each takes the bundled day
+//! byte-identical with nothing changed in the configuration, the `.verf` last
+//! as a watcher sees it; a SIGKILLed push finishes on the next run; a rebuilt
+//! batch replaces the files. `verify --probe` says what each server allows;
+//! `require` turns a fallback into a failure; a full disk and a jump host are
+//! here too.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,8 +27,8 @@ const BOXES: [(u16, &[&str]); 4] = [
 ];
 
 /// Every server of the suite and what it refuses: the drop boxes, gesftpserver, ProFTPD,
-/// and the sshd with `MaxStartups 2:100:2`.
-const SUITE: [(u16, &[&str]); 7] = [
+/// the sshd with `MaxStartups 2:100:2`, and gesftpserver with few files open.
+const SUITE: [(u16, &[&str]); 8] = [
     BOXES[0],
     BOXES[1],
     BOXES[2],
@@ -35,6 +36,7 @@ const SUITE: [(u16, &[&str]); 7] = [
     (2229, &[]),
     (2230, &[]),
     (2231, &[]),
+    (2233, &[]),
 ];
 
 fn refuses(port: u16) -> &'static [&'static str] {
@@ -50,6 +52,16 @@ fn destination(name: &str, port: u16, root: &Path, sftp: &Path, extra: &str) -> 
         sftp.join("client_ed25519").display(),
         sftp.join("known_hosts").display()
     )
+}
+
+/// `s`'s configuration for host `port` alone, with `connections` and `retries` of its own.
+fn config_with(s: &Setup, port: u16, connections: u32, retries: u32) {
+    s.config(&[port], "failover", "");
+    let cfg = fs::read_to_string(s.w.join("chama.toml")).unwrap().replace(
+        "connections = 2\nretries = 2",
+        &format!("connections = {connections}\nretries = {retries}"),
+    );
+    s.w.create("chama.toml", cfg);
 }
 
 /// Asserts the remote directory holds `want` byte for byte, and besides it only empty
@@ -230,6 +242,16 @@ fn proftpd_mod_sftp_resumes_and_replaces() {
     killed_and_replaced(2230);
 }
 
+#[test]
+fn a_server_with_few_startups_resumes_and_replaces() {
+    killed_and_replaced(2231);
+}
+
+#[test]
+fn a_server_with_few_open_files_resumes_and_replaces() {
+    killed_and_replaced(2233);
+}
+
 /// A server that drops connections beyond two not yet logged in (`MaxStartups 2:100:2`)
 /// with `connections = 8` and no retries: the push goes on with the connections it got
 /// (said once), the host stays in the rotation, and the set arrives whole.
@@ -237,11 +259,7 @@ fn proftpd_mod_sftp_resumes_and_replaces() {
 fn a_server_that_takes_fewer_connections_gets_the_set_over_fewer() {
     let Some(sftp) = servers() else { return };
     let s = Setup::new("dropbox-crowded", &sftp);
-    s.config(&[2231], "failover", "");
-    let cfg = fs::read_to_string(s.w.join("chama.toml"))
-        .unwrap()
-        .replace("connections = 2\nretries = 2", "connections = 8\nretries = 0");
-    s.w.create("chama.toml", cfg);
+    config_with(&s, 2231, 8, 0);
     // Files too big to go together: one per connection, so that all 8 are asked for.
     let want = s.set(16, 1_200_000, 56);
     let r = s.push(&["--json"]);
@@ -449,11 +467,7 @@ fn a_host_behind_a_jump_host_takes_the_set() {
 fn a_server_with_few_open_files_gets_smaller_batches() {
     let Some(sftp) = servers() else { return };
     let s = Setup::new("dropbox-fewfiles", &sftp);
-    s.config(&[2233], "failover", "");
-    let cfg = fs::read_to_string(s.w.join("chama.toml"))
-        .unwrap()
-        .replace("connections = 2\nretries = 2", "connections = 1\nretries = 0");
-    s.w.create("chama.toml", cfg);
+    config_with(&s, 2233, 1, 0);
     let want = s.set(40, 20_000, 57);
     let r = s.push(&["--json"]);
     r.expect_code(0).stderr_has("files at once; sending at most ");

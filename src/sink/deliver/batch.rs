@@ -14,8 +14,8 @@ use std::time::Instant;
 use anyhow::anyhow;
 
 use super::send::Prepared;
-use super::{has, note, Crowded, Engine, Job, Outcome, Running};
-use crate::sink::{refused, Cancelled, Conn, HostRefused, NoSpace, Pace, Request, Upload};
+use super::{has, hopeless, note, Crowded, Engine, Job, Outcome, Running};
+use crate::sink::{refused, Cancelled, Conn, HostRefused, Pace, Request, Upload};
 
 /// A file goes in a batch when it is at most this big: bigger ones cost bandwidth, not
 /// round trips.
@@ -310,15 +310,11 @@ impl<'a> Engine<'a> {
                 }
             };
         }
-        if has::<HostRefused>(&e) || has::<NoSpace>(&e) || self.failed_try(job.item) > self.dest.retries {
+        if hopeless(&e) || self.failed_try(job.item) > self.dest.retries {
             self.fail_host(h, &e);
             return Outcome::HostFailed;
         }
-        note(format_args!(
-            "push: {} {}: {e:#}; trying again",
-            self.dest.name,
-            self.dest.hosts[h].label()
-        ));
+        self.trying_again(h, &e);
         Outcome::Again
     }
 
@@ -344,16 +340,12 @@ impl<'a> Engine<'a> {
             .filter_map(|i| p.jobs[i].as_ref().map(|j| self.failed_try(j.item)))
             .max()
             .unwrap_or(0);
-        if has::<HostRefused>(&e) || has::<NoSpace>(&e) || tries > self.dest.retries {
+        if hopeless(&e) || tries > self.dest.retries {
             self.fail_host(h, &e);
             p.finish_rest(|| Outcome::HostFailed);
             return Flow::Stop;
         }
-        note(format_args!(
-            "push: {} {}: {e:#}; trying again",
-            self.dest.name,
-            self.dest.hosts[h].label()
-        ));
+        self.trying_again(h, &e);
         std::thread::sleep(self.dest.backoff.delay(tries.saturating_sub(1)));
         p.finish_rest(|| Outcome::Again);
         Flow::Go

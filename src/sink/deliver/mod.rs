@@ -141,6 +141,11 @@ fn note(args: std::fmt::Arguments<'_>) {
     crate::log::warn(&args.to_string());
 }
 
+/// Whether no retry on the same host can cure `e`: a refused host key or login, a full disk.
+fn hopeless(e: &anyhow::Error) -> bool {
+    has::<HostRefused>(e) || has::<NoSpace>(e)
+}
+
 /// Whether `T` is anywhere in the error's chain.
 fn has<T: std::error::Error + Send + Sync + 'static>(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<T>())
@@ -515,6 +520,15 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Says that a try on host `h` failed with `e` and the file will go again.
+    pub(super) fn trying_again(&self, h: usize, e: &anyhow::Error) {
+        note(format_args!(
+            "push: {} {}: {e:#}; trying again",
+            self.dest.name,
+            self.dest.hosts[h].label()
+        ));
+    }
+
     /// Counts a failed try of `item`; how many there have been.
     pub(super) fn failed_try(&self, item: usize) -> u32 {
         let mut failed = self.failed_tries.lock().unwrap_or_else(|e| e.into_inner());
@@ -787,15 +801,11 @@ impl<'a> Engine<'a> {
                         if crate::signals::received().is_some() {
                             break Outcome::Cancelled;
                         }
-                        if has::<HostRefused>(&e) || has::<NoSpace>(&e) || attempt >= self.dest.retries {
+                        if hopeless(&e) || attempt >= self.dest.retries {
                             self.fail_host(h, &e);
                             break Outcome::HostFailed;
                         }
-                        note(format_args!(
-                            "push: {} {}: {e:#}; trying again",
-                            self.dest.name,
-                            self.dest.hosts[h].label()
-                        ));
+                        self.trying_again(h, &e);
                         std::thread::sleep(self.dest.backoff.delay(attempt));
                         attempt += 1;
                     }
