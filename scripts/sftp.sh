@@ -6,7 +6,8 @@
 # collectors do.
 # Two other SFTP implementations serve the same directory to the same user and keys: 2229 is
 # Green End's gesftpserver behind an sshd, 2230 ProFTPD's mod_sftp (its own SSH and SFTP code);
-# 2233 is gesftpserver with few files open at once.
+# 2233 is gesftpserver with few files open at once; 2234 runs OpenSSH's external sftp-server
+# through the user's login shell, nologin, which prints a line where SFTP should start.
 #   scripts/sftp.sh start   -> prints `export ...` lines (directory, ports)
 #   scripts/sftp.sh stop    -> stops what start started
 # All servers share one upload directory, as an exchange platform's hosts share one storage.
@@ -24,6 +25,9 @@ GESFTP_PORT=${CHAMA_SFTP_GESFTP_PORT-2229}
 # gesftpserver again, with few files open at once (ulimit -n 12) and no limits@openssh.com
 # to say so: a server whose handle limit a client finds out by its refusals.
 FEWFILES_PORT=${CHAMA_SFTP_FEWFILES_PORT-2233}
+# OpenSSH's external sftp-server as the subsystem, which sshd runs through the user's shell:
+# for it, sftptest's shell is nologin, which prints its refusal where SFTP should start.
+NOLOGIN_PORT=${CHAMA_SFTP_NOLOGIN_PORT-2234}
 PROFTPD_PORT=${CHAMA_SFTP_PROFTPD_PORT-2230}
 GESFTP=/usr/libexec/gesftpserver
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -179,6 +183,7 @@ EOS
     local refuse
     [ "$1" = "$GESFTP_PORT" ] && { echo "Subsystem sftp $GESFTP"; return; }
     [ "$1" = "$FEWFILES_PORT" ] && { echo "Subsystem sftp $T/gesftp-few-files"; return; }
+    [ "$1" = "$NOLOGIN_PORT" ] && { echo "Subsystem sftp /usr/lib/openssh/sftp-server"; return; }
     case $1 in
       2225) refuse="rename,posix-rename,hardlink,remove" ;;
       2226) refuse="stat,lstat,fstat" ;;
@@ -187,7 +192,7 @@ EOS
     esac
     echo "Subsystem sftp internal-sftp${refuse:+ -P $refuse}"
   }
-  for P in $PORTS $GESFTP_PORT $FEWFILES_PORT; do
+  for P in $PORTS $GESFTP_PORT $FEWFILES_PORT $NOLOGIN_PORT; do
     cat > "$T/sshd_$P.conf" <<EOC
 Port $P
 ListenAddress 127.0.0.1
@@ -210,7 +215,7 @@ EOC
   [ -z "$PROFTPD_PORT" ] || proftpd_start "$PROFTPD_PORT"
   slow 2232 2222 1048576
   echo "export CHAMA_TEST_SFTP_DIR=$T"
-  echo "export CHAMA_TEST_SFTP_PORTS=\"$(echo $PORTS $GESFTP_PORT $PROFTPD_PORT $FEWFILES_PORT)\""
+  echo "export CHAMA_TEST_SFTP_PORTS=\"$(echo $PORTS $GESFTP_PORT $PROFTPD_PORT $FEWFILES_PORT $NOLOGIN_PORT)\""
 }
 
 case ${1:-} in

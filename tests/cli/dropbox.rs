@@ -474,3 +474,20 @@ fn a_server_with_few_open_files_gets_smaller_batches() {
     assert!(!r.stderr().contains("trying again"), "{}", r.stderr());
     assert_landed(&s.remote(), &want, &[]);
 }
+
+/// A server whose login shell prints where SFTP should start (sshd running the external
+/// sftp-server through `nologin`): exit 5 at once, quoting what it printed, with no
+/// retries spent on it.
+#[test]
+fn a_server_that_prints_text_is_quoted_and_not_retried() {
+    let Some(sftp) = servers() else { return };
+    let s = Setup::new("dropbox-nologin", &sftp);
+    s.config(&[2234], "failover", "");
+    s.set(2, 1000, 58);
+    let t = std::time::Instant::now();
+    let r = s.push(&[]);
+    r.expect_code(5)
+        .stderr_has("the server printed text before SFTP started: \"This account is currently not available.\"");
+    assert!(!r.stderr().contains("trying again"), "{}", r.stderr());
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+}

@@ -92,10 +92,7 @@ impl<S: Read + Write> Client<S> {
         c.flush_packet()?;
         let len = c.read_len()?;
         if let Some(text) = c.printed_text(len) {
-            return Err(protocol(format!(
-                "the server printed text before SFTP started: \"{text}\" (a login shell, profile or \
-                 `nologin` that prints on a non-interactive session; the server's owner must silence it)"
-            )));
+            return Err(Error::PrintedText(text));
         }
         let (ty, body) = c.read_body(len)?;
         if ty != VERSION {

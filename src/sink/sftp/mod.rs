@@ -291,7 +291,14 @@ impl SftpHost {
             channel.subsystem("sftp")?;
             Ok(Client::start(channel)?)
         };
-        let sftp = start().map_err(|e| anyhow!("starting SFTP on {}: {e}", self.label))?;
+        let sftp = start().map_err(|e| {
+            let message = format!("starting SFTP on {}: {e}", self.label);
+            // A server that prints text first does so on every try: the host is out at once.
+            match e.downcast_ref::<wire::Error>() {
+                Some(wire::Error::PrintedText(_)) => HostRefused(message).into(),
+                _ => anyhow!(message),
+            }
+        })?;
         Ok(SftpConn {
             _sess: sess,
             sftp,

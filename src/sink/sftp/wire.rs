@@ -49,6 +49,13 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("SFTP protocol: {0}")]
     Protocol(String),
+    /// Text where the server's first packet belongs: what its login shell or profile
+    /// printed. No retry cures it; the server's owner must.
+    #[error(
+        "the server printed text before SFTP started: \"{0}\" (a login shell, profile or `nologin` that \
+         prints on a non-interactive session; the server's owner must silence it)"
+    )]
+    PrintedText(String),
 }
 
 impl Error {
