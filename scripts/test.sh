@@ -72,6 +72,9 @@ fi
 step "Python tests: DuckDB and Spark SQL differential tests, the metrics file through prometheus-client"
 CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q -p no:cacheprovider
 
+step "alerting rules: promtool check and test, each rule's condition taken away in turn (scripts/check_rules.sh)"
+scripts/check_rules.sh
+
 step "Airflow: the chama_daily DAG in a real Airflow (scripts/airflow/test.sh)"
 scripts/airflow/test.sh "$PWD/target/debug/chama"
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The alerting rules (packaging/prometheus/chama.yml): `promtool check rules`, then
+# `promtool test rules` on their firing and quiet cases, then each rule's condition taken
+# away in turn (its expr replaced by one that never fires): its tests must then fail, so
+# that no rule passes its tests by accident. Needs promtool (Debian's `prometheus`).
+set -euo pipefail
+cd "$(dirname "$0")/../packaging/prometheus"
+command -v promtool >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
+    prometheus >/dev/null
+# Every chama metric a rule names is one chama writes (src/metrics.rs).
+for m in $(grep -o 'chama_[a-z_]*' chama.yml | grep -v '^chama_$' | sort -u); do
+  grep -q "\"$m\"" ../../src/metrics.rs || { echo "check_rules: chama.yml names $m, which chama does not write" >&2; exit 1; }
+done
+promtool check rules chama.yml
+promtool test rules chama.test.yml
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cp chama.test.yml "$T/"
+for alert in $(sed -n 's/^ *- alert: //p' chama.yml); do
+  awk -v a="$alert" '
+    $0 ~ "- alert: " a "$" { mine = 1 }
+    mine && $1 == "expr:" { sub(/expr:.*/, "expr: vector(1) > 2"); mine = 0 }
+    { print }' chama.yml > "$T/chama.yml"
+  if promtool test rules "$T/chama.test.yml" > "$T/out" 2>&1; then
+    echo "check_rules: $alert's tests pass without its condition" >&2; exit 1
+  fi
+  echo "ok: without its condition, $alert's tests fail"
+done
