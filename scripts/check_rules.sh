@@ -2,12 +2,17 @@
 # The alerting rules (packaging/prometheus/chama.yml): `promtool check rules`, then
 # `promtool test rules` on their firing and quiet cases, then each rule's condition taken
 # away in turn (its expr replaced by one that never fires): its tests must then fail, so
-# that no rule passes its tests by accident. Needs promtool (Debian's `prometheus`).
+# that no rule passes its tests by accident. Then the Alertmanager example
+# (alertmanager.yml): `amtool check-config`, and each rule routed by its severity to the
+# phone or chat receiver. Needs promtool and amtool (Debian's `prometheus`,
+# `prometheus-alertmanager`).
 set -euo pipefail
 cd "$(dirname "$0")/../packaging/prometheus"
-command -v promtool >/dev/null ||
+command -v promtool >/dev/null && command -v amtool >/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
-    prometheus >/dev/null
+    prometheus prometheus-alertmanager >/dev/null
+# Debian starts the packaged daemons on install where it can: only the tests' own run.
+systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
 # Every chama metric a rule names is one chama writes (src/metrics.rs).
 for m in $(grep -o 'chama_[a-z_]*' chama.yml | grep -v '^chama_$' | sort -u); do
   grep -q "\"$m\"" ../../src/metrics.rs || { echo "check_rules: chama.yml names $m, which chama does not write" >&2; exit 1; }
@@ -25,4 +30,12 @@ for alert in $(sed -n 's/^ *- alert: //p' chama.yml); do
     echo "check_rules: $alert's tests pass without its condition" >&2; exit 1
   fi
   echo "ok: without its condition, $alert's tests fail"
+done
+amtool check-config alertmanager.yml
+awk '/- alert: /{a=$3} /severity: /{print a, $2}' chama.yml | while read -r alert severity; do
+  want=$([ "$severity" = critical ] && echo phone || echo chat)
+  amtool config routes test --config.file=alertmanager.yml --verify.receivers="$want" \
+    alertname="$alert" severity="$severity" interface=CM001 >/dev/null 2>&1 ||
+    { echo "check_rules: $alert ($severity) is not routed to $want" >&2; exit 1; }
+  echo "ok: $alert ($severity) goes to $want"
 done
