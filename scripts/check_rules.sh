@@ -4,13 +4,13 @@
 # away in turn (its expr replaced by one that never fires): its tests must then fail, so
 # that no rule passes its tests by accident. Then the Alertmanager example
 # (alertmanager.yml): `amtool check-config`, and each rule routed by its severity to the
-# phone or chat receiver. Needs promtool and amtool (Debian's `prometheus`,
-# `prometheus-alertmanager`).
+# phone or chat receiver. Installs Debian's `prometheus`, `prometheus-alertmanager` and
+# `prometheus-node-exporter` (for scripts/alarms_test.py too) where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../packaging/prometheus"
-command -v promtool >/dev/null && command -v amtool >/dev/null ||
+command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-node-exporter >/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends \
-    prometheus prometheus-alertmanager >/dev/null
+    prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null
 # Debian starts the packaged daemons on install where it can: only the tests' own run.
 systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
 # Every chama metric a rule names is one chama writes (src/metrics.rs).

@@ -75,6 +75,9 @@ CHAMA_BIN="$PWD/target/debug/chama" "$VENV/bin/python" -m pytest tests/oracle -q
 step "alerting rules: promtool check and test, each rule's condition taken away in turn (scripts/check_rules.sh)"
 scripts/check_rules.sh
 
+step "alarms end to end: node_exporter, Prometheus and Alertmanager to a webhook (scripts/alarms_test.py)"
+python3 scripts/alarms_test.py "$PWD/target/debug/chama"
+
 step "Airflow: the chama_daily DAG in a real Airflow (scripts/airflow/test.sh)"
 scripts/airflow/test.sh "$PWD/target/debug/chama"
 

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""End to end, with real servers: chama writes its metrics file, node_exporter's
+textfile collector serves it, Prometheus (1 s scrape and evaluation) runs the shipped
+rules (packaging/prometheus/chama.yml), Alertmanager (1 s grouping) sends to a webhook
+receiver of this script's own, which records every payload. Scenarios, each asserting
+what arrives at the webhook:
+
+- a healthy bundled day: nothing fires;
+- a push to a destination that cannot take it (exit 5): ChamaPushFailed arrives with its
+  labels and summary; the same push once the destination is fixed resolves it.
+
+Usage: scripts/alarms_test.py CHAMA_BIN   (Debian's prometheus, prometheus-alertmanager,
+prometheus-node-exporter; scripts/check_rules.sh installs the first two).
+"""
+
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RULES = os.path.join(ROOT, "packaging", "prometheus", "chama.yml")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """Alertmanager's webhook: every payload kept, in order."""
+
+    got = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hook.got.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_):
+        pass
+
+
+def alerts(status=None, name=None):
+    """Every alert the webhook got (with its payload's status), narrowed."""
+    out = []
+    for p in Hook.got:
+        for a in p["alerts"]:
+            if (status is None or a["status"] == status) and (name is None or a["labels"]["alertname"] == name):
+                out.append(a)
+    return out
+
+
+def wait_for(what, check, seconds):
+    t = time.time()
+    while time.time() - t < seconds:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    sys.exit(f"alarms_test: no {what} within {seconds} s; the webhook got: {json.dumps(Hook.got)[:3000]}")
+
+
+def up(url, seconds=30):
+    t = time.time()
+    while time.time() - t < seconds:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"alarms_test: {url} did not come up")
+
+
+def main():
+    chama = os.path.abspath(sys.argv[1])
+    for tool in ["prometheus", "prometheus-alertmanager", "prometheus-node-exporter"]:
+        if not shutil.which(tool):
+            sys.exit(f"alarms_test: {tool} is not installed (Debian's package of that name)")
+    t = tempfile.mkdtemp(prefix="chama-alarms-")
+    procs = []
+    try:
+        hook_port, am_port, ne_port, prom_port = (free_port() for _ in range(4))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", hook_port), Hook)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        metrics = os.path.join(t, "metrics")
+        os.makedirs(metrics)
+        with open(os.path.join(t, "am.yml"), "w") as f:
+            f.write(
+                f"""route:
+  receiver: hook
+  group_by: [alertname, interface, destination]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: http://127.0.0.1:{hook_port}/
+        send_resolved: true
+"""
+            )
+        with open(os.path.join(t, "prom.yml"), "w") as f:
+            f.write(
+                f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:{am_port}"]
+rule_files: ["{RULES}"]
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["127.0.0.1:{ne_port}"]
+"""
+            )
+        log = open(os.path.join(t, "servers.log"), "w")
+        for cmd in [
+            ["prometheus-alertmanager", f"--config.file={t}/am.yml", f"--storage.path={t}/am",
+             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
+            ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{ne_port}",
+             "--collector.disable-defaults", "--collector.textfile",
+             f"--collector.textfile.directory={metrics}"],
+            ["prometheus", f"--config.file={t}/prom.yml", f"--storage.tsdb.path={t}/prom",
+             f"--web.listen-address=127.0.0.1:{prom_port}"],
+        ]:
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=log))
+        up(f"http://127.0.0.1:{am_port}/-/ready")
+        up(f"http://127.0.0.1:{ne_port}/metrics")
+        up(f"http://127.0.0.1:{prom_port}/-/ready")
+
+        # A work directory on the bundled day, its metrics in node_exporter's directory.
+        w = os.path.join(t, "work")
+        os.makedirs(w)
+        blocked = os.path.join(t, "blocked")
+        with open(blocked, "w") as f:
+            f.write("a file where the destination's directory should be\n")
+
+        def config(root):
+            with open(os.path.join(w, "chama.toml"), "w") as f:
+                f.write(
+                    f'work_dir = "var"\ninterfaces_dir = "{ROOT}/interfaces"\nmetrics_dir = "{metrics}"\n'
+                    f'[sources.default]\nkind = "local"\nroot = "{ROOT}/testdata/dumps"\n'
+                    f'[destinations.outbox]\nkind = "local"\nroot = "outbox"\n'
+                    f'[destinations.exchange]\nkind = "local"\nroot = "{root}"\n'
+                )
+
+        def chama_run(*args):
+            r = subprocess.run([chama, *args], cwd=w, capture_output=True, text=True,
+                               env={k: v for k, v in os.environ.items() if not k.startswith("CHAMA_")})
+            return r.returncode, r.stderr
+
+        config(os.path.join(t, "exchange"))
+        code, err = chama_run("run", "--iface", "CM001", "--period", "20241212")
+        assert code == 0, err
+        # A healthy day: some evaluations later, nothing has fired.
+        time.sleep(8)
+        firing = alerts("firing")
+        assert not firing, f"a healthy day fired: {json.dumps(firing)[:2000]}"
+        print("ok: a healthy bundled day: nothing fired in 8 s of 1 s evaluations")
+
+        # A destination that cannot take the day (its directory is a file): exit 5.
+        config(os.path.join(blocked, "sub"))
+        code, err = chama_run("push", "--iface", "CM001", "--period", "20241212", "--dest", "exchange")
+        assert code == 5, (code, err)
+        started = time.time()
+        a = wait_for("ChamaPushFailed alert", lambda: alerts("firing", "ChamaPushFailed"), 60)[0]
+        labels = a["labels"]
+        assert labels["severity"] == "critical", labels
+        assert (labels["interface"], labels["period"], labels["destination"]) == ("CM001", "20241212", "exchange"), labels
+        assert a["annotations"]["summary"] == "CM001 20241212 not delivered to exchange (exit 5)", a["annotations"]
+        print(f"ok: the failed push's alert arrived in {time.time() - started:.1f} s: {a['annotations']['summary']}")
+
+        # The destination fixed, the same push: the alert resolves.
+        config(os.path.join(t, "exchange"))
+        code, err = chama_run("push", "--iface", "CM001", "--period", "20241212", "--dest", "exchange")
+        assert code == 0, (code, err)
+        started = time.time()
+        wait_for("resolution of ChamaPushFailed", lambda: alerts("resolved", "ChamaPushFailed"), 60)
+        print(f"ok: the good push resolved it in {time.time() - started:.1f} s")
+        server.shutdown()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(t, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
