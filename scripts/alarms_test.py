@@ -7,12 +7,18 @@ what arrives at the webhook:
 
 - a healthy bundled day: nothing fires;
 - a push to a destination that cannot take it (exit 5): ChamaPushFailed arrives with its
-  labels and summary; the same push once the destination is fixed resolves it.
+  labels and summary; the same push once the destination is fixed resolves it;
+- a day built with fewer than half of last month's rows (the bundled dumps copied to
+  yesterday and to the same day last month, ten of yesterday's hours only):
+  ChamaLowVolume;
+- that day never pushed, its deadline set a minute or two from now: ChamaDayNotPushed
+  arrives once the deadline passes, though chama wrote nothing since.
 
 Usage: scripts/alarms_test.py CHAMA_BIN   (Debian's prometheus, prometheus-alertmanager,
 prometheus-node-exporter; scripts/check_rules.sh installs the first two).
 """
 
+import datetime
 import http.server
 import json
 import os
@@ -190,6 +196,55 @@ scrape_configs:
         started = time.time()
         wait_for("resolution of ChamaPushFailed", lambda: alerts("resolved", "ChamaPushFailed"), 60)
         print(f"ok: the good push resolved it in {time.time() - started:.1f} s")
+
+        # Yesterday (D) and the same day last month (M), from the bundled dumps: M whole,
+        # D with its first ten hours only; D's push due a minute or two from now.
+        now = datetime.datetime.now()
+        d = (now - datetime.timedelta(days=1)).date()
+        # The same day last month, as `chama report` takes it (the month's last day at most).
+        end_of_last_month = d.replace(day=1) - datetime.timedelta(days=1)
+        m = end_of_last_month.replace(day=min(d.day, end_of_last_month.day))
+        due = (now + datetime.timedelta(minutes=2)).replace(second=0, microsecond=0)
+        if due.date() != now.date():
+            print("skipped: the deadline and volume scenarios (too close to midnight)")
+            return
+        dumps = os.path.join(t, "dumps", "cm001")
+        bundled = os.path.join(ROOT, "testdata", "dumps", "cm001", "dt=2024-12-12")
+        for day, hours in [(m, range(24)), (d, range(10))]:
+            for h in hours:
+                shutil.copytree(os.path.join(bundled, f"hour={h:02}"),
+                                os.path.join(dumps, f"dt={day.isoformat()}", f"hour={h:02}"))
+        ifaces = os.path.join(t, "interfaces")
+        os.makedirs(ifaces)
+        with open(os.path.join(ROOT, "interfaces", "CM001.toml")) as f:
+            spec = f.read()
+        spec = spec.replace("[delivery]\n", f'[delivery]\ndeadline = "{due:%H:%M}"\nalarm_ratio = 0.5\n')
+        with open(os.path.join(ifaces, "CM001.toml"), "w") as f:
+            f.write(spec)
+        with open(os.path.join(w, "chama.toml"), "w") as f:
+            f.write(
+                f'work_dir = "var2"\ninterfaces_dir = "{ifaces}"\nmetrics_dir = "{metrics}"\n'
+                f'[sources.default]\nkind = "local"\nroot = "{t}/dumps"\n'
+                f'[destinations.outbox]\nkind = "local"\nroot = "outbox"\n'
+            )
+        code, err = chama_run("build", "--iface", "CM001", "--period", m.strftime("%Y%m%d"))
+        assert code == 0, err
+        for h in range(10):
+            code, err = chama_run("build", "--iface", "CM001", "--period", f"{d:%Y%m%d}{h:02}")
+            assert code == 0, err
+        started = time.time()
+        a = wait_for("ChamaLowVolume alert", lambda: alerts("firing", "ChamaLowVolume"), 60)[0]
+        assert (a["labels"]["interface"], a["labels"]["period"]) == ("CM001", f"{d:%Y%m%d}"), a["labels"]
+        assert a["annotations"]["summary"].startswith(f"CM001 {d:%Y%m%d}: rows at "), a["annotations"]
+        print(f"ok: the short day's volume alert arrived in {time.time() - started:.1f} s: {a['annotations']['summary']}")
+        # (Last month's day, built and never pushed either, is long overdue: its own alert.)
+        of_d = lambda: [a for a in alerts("firing", "ChamaDayNotPushed") if a["labels"]["period"] == f"{d:%Y%m%d}"]
+        assert not of_d(), "the deadline alert came before the deadline"
+        wait_for("ChamaDayNotPushed alert", of_d, (due - datetime.datetime.now()).total_seconds() + 60)
+        late = (datetime.datetime.now() - due).total_seconds()
+        a = of_d()[0]
+        assert a["annotations"]["summary"] == f"CM001 {d:%Y%m%d} not delivered by its deadline", a["annotations"]
+        print(f"ok: the deadline alert arrived {late:.0f} s after the deadline {due:%H:%M}, chama silent since")
         server.shutdown()
     finally:
         for p in procs:

@@ -264,6 +264,58 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    // What `chama report` alarms on, per interface and recent day, as series a rule can
+    // hold against `time()` (so that it fires when chama never runs again): when the day's
+    // push is due and when it ended, and the day's rows against the same day last month
+    // beside the spec's alarm ratio.
+    for spec_path in config.spec_files().unwrap_or_default() {
+        let Ok(spec) = crate::spec::load(&spec_path, &config.names()) else {
+            continue;
+        };
+        let iface = spec.name.as_str();
+        out.add(
+            "chama_alarm_ratio",
+            "A day's rows under this share of the same day last month are an alarm (the spec's alarm_ratio).",
+            &[("interface", iface)],
+            spec.delivery.alarm_ratio,
+        );
+        let recent_days = days
+            .get(iface)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.len() == 8 && recent(iface, d));
+        for d in recent_days {
+            let Ok(day) = chrono::NaiveDate::parse_from_str(d, "%Y%m%d") else {
+                continue;
+            };
+            let line = crate::ops::report::line(config, &spec, day, ledger.as_ref())?;
+            let l = [("interface", iface), ("period", d.as_str())];
+            if let Some(t) = line.deadline.as_deref().and_then(unix) {
+                out.add(
+                    "chama_delivery_deadline_timestamp_seconds",
+                    "When the day's push is due: the spec's deadline, the next day.",
+                    &l,
+                    t,
+                );
+            }
+            if let Some(t) = line.push_finished.as_deref().and_then(unix) {
+                out.add(
+                    "chama_day_pushed_timestamp_seconds",
+                    "End of the day's last successful push (the day's or an hour's).",
+                    &l,
+                    t,
+                );
+            }
+            if let Some(r) = line.ratio {
+                out.add(
+                    "chama_day_rows_ratio",
+                    "The day's rows against the same day last month.",
+                    &l,
+                    r,
+                );
+            }
+        }
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -61,10 +61,6 @@ pub fn ymd(d: NaiveDate) -> String {
 
 /// Each interface's line for `day`, with its alarms.
 pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
-    let (before, last_month) = (
-        day.pred_opt().expect("a day before"),
-        day.checked_sub_months(Months::new(1)).expect("a month before"),
-    );
     let ledger = Ledger::open_existing(&config.work().ledger_path())?;
     let mut lines = Vec::new();
     for path in config.spec_files()? {
@@ -75,6 +71,18 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
                 continue;
             }
         };
+        lines.push(line(config, &spec, day, ledger.as_ref())?);
+    }
+    Ok(lines)
+}
+
+/// `spec`'s line for `day`, with its alarms.
+pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&Ledger>) -> anyhow::Result<Line> {
+    let (before, last_month) = (
+        day.pred_opt().expect("a day before"),
+        day.checked_sub_months(Months::new(1)).expect("a month before"),
+    );
+    {
         let iface = spec.name.clone();
         let today = volume(config, &iface, &ymd(day));
         let prev = volume(config, &iface, &ymd(before));
@@ -97,7 +105,7 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
             }
         }
         // The day's successful pushes (the day, or its hours): first start, last end.
-        let pushes: Vec<_> = match &ledger {
+        let pushes: Vec<_> = match ledger {
             Some(l) => l
                 .pushes(Some(&iface), &ymd(day))?
                 .into_iter()
@@ -128,7 +136,7 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
                 _ => {}
             }
         }
-        lines.push(Line {
+        Ok(Line {
             interface: iface,
             day: today,
             day_before: prev,
@@ -138,7 +146,6 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
             push_finished: finished,
             deadline,
             alarms,
-        });
+        })
     }
-    Ok(lines)
 }
