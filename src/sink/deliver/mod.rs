@@ -26,7 +26,7 @@
 //! size is asked by name; refusing remove, an old `.verf` is emptied.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -34,13 +34,14 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::{refused, Cancelled, Conn, Destination, HostRefused, NoSpace, Pace, RateLimit, Request};
+use super::{refused, Cancelled, Conn, Destination, HostRefused, NoSpace, RateLimit, Request};
 use crate::atomic::remote_part_of;
 use crate::config::DeliveryMode;
 use crate::ledger::{Ledger, PushRecord};
 
 mod batch;
 mod queue;
+mod refusals;
 mod send;
 
 use queue::{Job, Outcome, Queue};
@@ -434,80 +435,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The files of host `h`'s directory and their sizes: its listing, else the sizes of
-    /// `names` asked by name, else (it refuses both) `None`.
-    fn remote_sizes(
-        &self,
-        h: usize,
-        conn: &mut dyn Conn,
-        names: &[&str],
-    ) -> anyhow::Result<Option<BTreeMap<String, u64>>> {
-        if !self.refuses(h, Request::List) {
-            match conn.list() {
-                Ok(all) => return Ok(Some(all)),
-                Err(e) => self.learn_from(h, e)?,
-            }
-        }
-        if !self.refuses(h, Request::Stat) {
-            match conn.sizes(names) {
-                Ok(sizes) => {
-                    let found = names.iter().zip(sizes);
-                    return Ok(Some(found.filter_map(|(n, s)| Some((n.to_string(), s?))).collect()));
-                }
-                Err(e) => self.learn_from(h, e)?,
-            }
-        }
-        Ok(None)
-    }
-
-    /// Takes a file away (a `.verf` before its set changes, a temporary file): removed, or
-    /// where the host refuses remove, emptied (a consumer finds no file list in a `.verf`).
-    pub(super) fn discard(&self, h: usize, conn: &mut dyn Conn, name: &str) -> anyhow::Result<()> {
-        if !self.refuses(h, Request::Remove) {
-            match conn.remove(name) {
-                Ok(()) => return Ok(()),
-                Err(e) => self.learn_from(h, e)?,
-            }
-        }
-        let counter = AtomicU64::new(0);
-        let pace = Pace {
-            limit: None,
-            counter: &counter,
-            cancel: None,
-            progress: None,
-        };
-        conn.upload(Path::new("/dev/null"), name, 0, &pace).map(drop)
-    }
-
-    /// Removes a temporary file; where the host refuses remove, leaves it.
-    pub(super) fn remove_if_allowed(&self, h: usize, conn: &mut dyn Conn, name: &str) -> anyhow::Result<()> {
-        if self.refuses(h, Request::Remove) {
-            return Ok(());
-        }
-        conn.remove(name).or_else(|e| self.learn_from(h, e))
-    }
-
-    /// The refusals the ledger recorded for each host, said once per run.
-    fn recall(&self) -> anyhow::Result<()> {
-        for (h, slot) in self.slots.iter().enumerate() {
-            let host = self.dest.hosts[h].label();
-            let known = self.ledger.refusals(&self.dest.name, host)?;
-            let mut refuses = slot.refuses.lock().unwrap_or_else(|e| e.into_inner());
-            // A required request is tried again: the host fails only if it still refuses it.
-            for r in known.iter().filter_map(|r| Request::parse(r)) {
-                if !self.dest.require.contains(&r) {
-                    refuses.insert(r);
-                    note(format_args!(
-                        "push: {} {host} refuses {r} (as recorded in the ledger; `chama verify --probe` looks again): {}",
-                        self.dest.name,
-                        r.fallback()
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Says, once per host, that it took fewer connections than `connections`.
     pub(super) fn crowded(&self, h: usize, e: &anyhow::Error) {
         if !self.slots[h].crowded.swap(true, Ordering::Relaxed) {
@@ -535,42 +462,6 @@ impl<'a> Engine<'a> {
         let n = failed.entry(item).or_insert(0);
         *n += 1;
         *n
-    }
-
-    pub(super) fn refuses(&self, h: usize, r: Request) -> bool {
-        self.slots[h]
-            .refuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&r)
-    }
-
-    /// `e` again, unless it is host `h`'s refusal of a kind of request with a fallback the
-    /// destination allows: then it is learned (said once, recorded in the ledger).
-    pub(super) fn learn_from(&self, h: usize, e: anyhow::Error) -> anyhow::Result<()> {
-        let Some(r) = refused(&e) else { return Err(e) };
-        let host = self.dest.hosts[h].label();
-        if self.dest.require.contains(&r) {
-            return Err(HostRefused(format!(
-                "{e:#}; destination `{}` requires {r} (`require`), so {host} cannot take its files",
-                self.dest.name
-            ))
-            .into());
-        }
-        let new = self.slots[h]
-            .refuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(r);
-        if new {
-            note(format_args!(
-                "push: {} {host} refuses {r}: {}",
-                self.dest.name,
-                r.fallback()
-            ));
-            self.ledger.record_refusal(&self.dest.name, host, r.name())?;
-        }
-        Ok(())
     }
 
     fn park(&self, h: usize, conn: Box<dyn Conn>) {
