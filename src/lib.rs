@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod compress;
 pub mod config;
+pub mod duration;
 pub mod exit;
 pub mod ledger;
 pub mod lock;

@@ -106,11 +106,31 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             .is_some_and(|s| s.iter().rev().filter(|x| x.len() == 8).take(keep).any(|x| x == d))
     };
     let mut out = Out::default();
+    let specs: Vec<crate::spec::Spec> = config
+        .spec_files()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| crate::spec::load(p, &config.names()).ok())
+        .collect();
+    let config_ifaces: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let mut last_success: BTreeMap<String, f64> = BTreeMap::new();
     if let Some(ledger) = &ledger {
         // Runs: the latest per command, interface and period; last run and last success per command and interface.
         let mut latest = BTreeMap::new();
         let mut last = BTreeMap::new();
         let mut last_ok = BTreeMap::new();
+        for r in &runs {
+            if let Some(t) = succeeded(&r.ran) {
+                let ifaces: Vec<&str> = match r.iface.as_str() {
+                    "(all)" => config_ifaces.iter().map(String::as_str).collect(),
+                    i => vec![i],
+                };
+                for i in ifaces {
+                    let last = last_success.entry(i.to_string()).or_insert(t);
+                    *last = last.max(t);
+                }
+            }
+        }
         for r in runs {
             let key = (r.command.clone(), r.iface.clone());
             if let Some(t) = unix(&r.ran.started) {
@@ -208,7 +228,11 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    // Sets on disk: merged days and built hours.
+    // Sets on disk: merged days and built hours. Their bytes per interface and day (hours
+    // and merged day together) tell what a day needs on disk; the newest hour built, when
+    // the next one is due.
+    let mut day_bytes: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut newest_hour: BTreeMap<String, String> = BTreeMap::new();
     for (kind, tree) in [("day", Sets::Daily), ("hour", Sets::Hourly)] {
         for (name, _) in work.ifaces(tree) {
             for d in work.days(tree, &name) {
@@ -223,6 +247,17 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                 };
                 for (period, dir) in dirs {
                     let Ok(m) = Manifest::read(&dir) else { continue };
+                    let bytes: u64 = m.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum();
+                    *day_bytes.entry((name.clone(), d.clone())).or_default() += bytes;
+                    // A merged day stands for its 24 hours (their sets may be cleaned).
+                    let last_hour = match tree {
+                        Sets::Daily => hour_period(&d, 23),
+                        Sets::Hourly => period.clone(),
+                    };
+                    let newest = newest_hour.entry(name.clone()).or_default();
+                    if *newest < last_hour {
+                        *newest = last_hour;
+                    }
                     let l = [
                         ("interface", name.as_str()),
                         ("period", period.as_str()),
@@ -257,7 +292,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                         "chama_bytes",
                         "Compressed bytes of the sets' data files.",
                         &l,
-                        m.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum::<u64>() as f64,
+                        bytes as f64,
                     );
                     out.add("chama_build_seconds", "Time the build (or merge) took.", &l, m.seconds);
                 }
@@ -268,11 +303,33 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // hold against `time()` (so that it fires when chama never runs again): when the day's
     // push is due and when it ended, and the day's rows against the same day last month
     // beside the spec's alarm ratio.
-    for spec_path in config.spec_files().unwrap_or_default() {
-        let Ok(spec) = crate::spec::load(&spec_path, &config.names()) else {
-            continue;
-        };
+    for spec in &specs {
         let iface = spec.name.as_str();
+        if let Some(t) = last_success.get(iface) {
+            out.add(
+                "chama_interface_last_success_timestamp_seconds",
+                "End of the interface's last successful pull, build, merge, push, run or rerun (a `run --all` that succeeded counts for each).",
+                &[("interface", iface)],
+                *t,
+            );
+        }
+        out.add(
+            "chama_alarm_silence_seconds",
+            "No successful run for this long is an alarm (the spec's alarm_silence).",
+            &[("interface", iface)],
+            spec.delivery.alarm_silence.as_secs_f64(),
+        );
+        if let Some((period, due)) = newest_hour
+            .get(iface)
+            .and_then(|h| next_hour_due(h, spec.delivery.alarm_hour_late, keep))
+        {
+            out.add(
+                "chama_hour_due_timestamp_seconds",
+                "When the hour after the newest one built is late: its end and the spec's alarm_hour_late.",
+                &[("interface", iface), ("period", &period)],
+                due,
+            );
+        }
         out.add(
             "chama_alarm_ratio",
             "A day's rows under this share of the same day last month are an alarm (the spec's alarm_ratio).",
@@ -288,7 +345,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             let Ok(day) = chrono::NaiveDate::parse_from_str(d, "%Y%m%d") else {
                 continue;
             };
-            let line = crate::ops::report::line(config, &spec, day, ledger.as_ref())?;
+            let line = crate::ops::report::line(config, spec, day, ledger.as_ref())?;
             let l = [("interface", iface), ("period", d.as_str())];
             if let Some(t) = line.deadline.as_deref().and_then(unix) {
                 out.add(
@@ -316,10 +373,146 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    work_disk(&mut out, work.root(), &day_bytes);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     crate::atomic::write(path, out.text().as_bytes())
+}
+
+/// The hour after `newest` (`YYYYMMDDHH`) and when it is late: the end of that hour
+/// (local time) and `late`. None when that hour is over `keep` days old: an interface
+/// whose hours stopped that long ago is the dead man's switch's, not a late hour's.
+fn next_hour_due(newest: &str, late: std::time::Duration, keep: usize) -> Option<(String, f64)> {
+    use chrono::{Duration, Local, NaiveDateTime};
+    let start = NaiveDateTime::parse_from_str(&format!("{newest}00"), "%Y%m%d%H%M").ok()?;
+    let next = start + Duration::hours(1);
+    let end = next
+        .checked_add_signed(Duration::hours(1))?
+        .and_local_timezone(Local)
+        .earliest()?;
+    if end < Local::now() - Duration::days(keep as i64) {
+        return None;
+    }
+    let due = end.timestamp() as f64 + late.as_secs_f64();
+    Some((next.format("%Y%m%d%H").to_string(), due))
+}
+
+/// The work directory's filesystem: free and total bytes (statvfs), the free space
+/// under which it is an alarm (what a day needs there: each interface's biggest recent
+/// day's sets, hours and merged day together; at least 5% of it), and the mount point it is on, so that a rule can join node_exporter's
+/// live `node_filesystem_avail_bytes` on it.
+fn work_disk(out: &mut Out, root: &Path, day_bytes: &BTreeMap<(String, String), u64>) {
+    let Ok(dir) = std::fs::canonicalize(root) else { return };
+    let Some((free, size)) = statvfs(&dir) else { return };
+    let shown = dir.display().to_string();
+    let l = [("dir", shown.as_str())];
+    out.add(
+        "chama_work_free_bytes",
+        "Bytes free to chama on the work directory's filesystem.",
+        &l,
+        free as f64,
+    );
+    out.add(
+        "chama_work_size_bytes",
+        "Size of the work directory's filesystem.",
+        &l,
+        size as f64,
+    );
+    let mut biggest: BTreeMap<&str, u64> = BTreeMap::new();
+    for ((iface, _), b) in day_bytes.iter().rev() {
+        let e = biggest.entry(iface.as_str()).or_default();
+        *e = (*e).max(*b);
+    }
+    // Free space under what a day needs (or under 5% of the filesystem) is an alarm.
+    let needed = biggest.values().sum::<u64>().max(size / 20);
+    out.add(
+        "chama_work_min_free_bytes",
+        "Free space under this is an alarm: each interface's biggest recent day (hours and merged day) together, at least 5% of the filesystem.",
+        &l,
+        needed as f64,
+    );
+    if let Some(m) = mountpoint(&dir) {
+        out.add(
+            "chama_work_filesystem_info",
+            "The mount point of the work directory (to join node_exporter's filesystem metrics).",
+            &[("dir", shown.as_str()), ("mountpoint", m.as_str())],
+            1.0,
+        );
+    }
+}
+
+/// Bytes available to an unprivileged user, and the filesystem's size.
+fn statvfs(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a statvfs the call fills.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * frsize, st.f_blocks as u64 * frsize))
+}
+
+/// The mount point `dir` (canonical) is on: the longest one of /proc/self/mountinfo
+/// that holds it.
+fn mountpoint(dir: &Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_octal)
+        .filter(|m| dir.starts_with(m))
+        .max_by_key(|m| m.len())
+}
+
+/// Mount points in mountinfo have space, tab, newline and backslash as `\ooo`.
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let code = b
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(std::str::from_utf8(o).ok()?, 8).ok());
+        match (b[i], code) {
+            (b'\\', Some(c)) => {
+                out.push(c);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_unescaped() {
+        assert_eq!(unescape_octal("/mnt/my\\040disk"), "/mnt/my disk");
+        assert_eq!(unescape_octal("/var/lib"), "/var/lib");
+        assert_eq!(mountpoint(Path::new("/proc/self")).as_deref(), Some("/proc"));
+    }
+
+    #[test]
+    fn the_hour_after_the_newest_is_due_after_it_ends() {
+        let late = std::time::Duration::from_secs(5400);
+        let now = chrono::Local::now();
+        let newest = (now - chrono::Duration::hours(3)).format("%Y%m%d%H").to_string();
+        let (period, due) = next_hour_due(&newest, late, 15).unwrap();
+        let next = now - chrono::Duration::hours(2);
+        assert_eq!(period, next.format("%Y%m%d%H").to_string());
+        // The next hour ended an hour ago (give or take the minutes past the hour); due 90 minutes after.
+        let ended = due - 5400.0;
+        assert!((now.timestamp() as f64 - ended - 3600.0).abs() < 3600.0, "{ended}");
+        assert!(next_hour_due("2024121223", late, 15).is_none());
+    }
 }

@@ -1,7 +1,7 @@
 //! A day's volumes per interface against the day before and the same day
 //! last month, and when its push ran (`chama report`). Alarms: rows under
 //! `alarm_ratio` of last month's same day (or no rows at all where last
-//! month had some), and a push that ended after the spec's `deadline` the
+//! month had some) or over its inverse, and a push that ended after the spec's `deadline` the
 //! next morning (or has not ended by then).
 
 use chrono::{Months, NaiveDate};
@@ -92,17 +92,18 @@ pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&
             (t, Some(m)) if m.rows > 0 => Some(t.map_or(0, |t| t.rows) as f64 / m.rows as f64),
             _ => None,
         };
-        if let Some(r) = ratio {
-            if r < spec.delivery.alarm_ratio {
-                alarms.push(format!(
-                    "rows {} are {:.0}% of {} on {} (alarm under {:.0}%)",
-                    today.map_or(0, |t| t.rows),
-                    r * 100.0,
-                    month.map_or(0, |m| m.rows),
-                    ymd(last_month),
-                    spec.delivery.alarm_ratio * 100.0
-                ));
-            }
+        // Under alarm_ratio of last month's day, or over its inverse (0.8: under 80%, over 125%).
+        let (low, high) = (spec.delivery.alarm_ratio, 1.0 / spec.delivery.alarm_ratio);
+        if let Some(r) = ratio.filter(|r| *r < low || *r > high) {
+            let (side, bound) = if r < low { ("under", low) } else { ("over", high) };
+            alarms.push(format!(
+                "rows {} are {:.0}% of {} on {} (alarm {side} {:.0}%)",
+                today.map_or(0, |t| t.rows),
+                r * 100.0,
+                month.map_or(0, |m| m.rows),
+                ymd(last_month),
+                bound * 100.0
+            ));
         }
         // The day's successful pushes (the day, or its hours): first start, last end.
         let pushes: Vec<_> = match ledger {

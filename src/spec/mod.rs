@@ -107,6 +107,10 @@ pub struct Delivery {
     /// Delivered by this time the day after the period.
     pub deadline: Option<chrono::NaiveTime>,
     pub alarm_ratio: f64,
+    /// No successful run for this long is an alarm (the dead man's switch).
+    pub alarm_silence: std::time::Duration,
+    /// An hour not built this long after it ended is an alarm.
+    pub alarm_hour_late: std::time::Duration,
 }
 
 /// The queue of an interface whose spec names none. A spec's queue is read by

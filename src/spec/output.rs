@@ -191,6 +191,24 @@ impl Validator<'_, '_> {
             );
             ok = false;
         }
+        let mut duration = |key: &'static str, text: &str| match crate::duration::parse(text) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.problem(&["delivery", key], format!("{key} `{text}` must be more than 0"));
+                None
+            }
+            Err(e) => {
+                self.problem(&["delivery", key], format!("{key}: {e}"));
+                None
+            }
+        };
+        let silence_default = match raw.cadence {
+            super::Cadence::Daily => "26h",
+            super::Cadence::Hourly => "2h",
+        };
+        let alarm_silence = duration("alarm_silence", raw.alarm_silence.as_deref().unwrap_or(silence_default));
+        let alarm_hour_late = duration("alarm_hour_late", &raw.alarm_hour_late);
+        ok &= alarm_silence.is_some() && alarm_hour_late.is_some();
         if let Some(q) = raw.queue.as_deref().filter(|q| !super::valid_queue(q)) {
             self.problem(
                 &["delivery", "queue"],
@@ -204,6 +222,8 @@ impl Validator<'_, '_> {
             remote_dir: raw.remote_dir,
             deadline,
             alarm_ratio: raw.alarm_ratio,
+            alarm_silence: alarm_silence.unwrap_or_default(),
+            alarm_hour_late: alarm_hour_late.unwrap_or_default(),
         })
     }
 }

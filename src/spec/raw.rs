@@ -183,6 +183,13 @@ pub struct RawDelivery {
     /// `report` alarms when a day's rows fall under this share of the same day last month.
     #[serde(default = "default_alarm_ratio")]
     pub alarm_ratio: f64,
+    /// No successful run of the interface for this long (`26h`, `90m`) is an alarm (the
+    /// dead man's switch); none: 26h for a daily cadence, 2h for an hourly one.
+    #[serde(default)]
+    pub alarm_silence: Option<String>,
+    /// An hour not built this long after it ended is an alarm.
+    #[serde(default = "default_alarm_hour_late")]
+    pub alarm_hour_late: String,
     /// The Airflow queue (one per machine) whose worker runs this interface; none is `default`.
     #[serde(default)]
     pub queue: Option<String>,
@@ -190,6 +197,10 @@ pub struct RawDelivery {
 
 fn default_alarm_ratio() -> f64 {
     0.8
+}
+
+fn default_alarm_hour_late() -> String {
+    "2h".into()
 }
 
 impl Default for RawDelivery {
@@ -200,6 +211,8 @@ impl Default for RawDelivery {
             remote_dir: default_remote_dir(),
             deadline: None,
             alarm_ratio: default_alarm_ratio(),
+            alarm_silence: None,
+            alarm_hour_late: default_alarm_hour_late(),
             queue: None,
         }
     }

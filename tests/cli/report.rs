@@ -21,6 +21,8 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
         ("2024-12-11", true),
         ("2024-12-12", true),
         ("2024-12-13", false),
+        ("2024-11-14", false),
+        ("2024-12-14", true),
     ] {
         for h in 0..24 {
             for e in fs::read_dir(src.join(format!("hour={h:02}"))).unwrap().flatten() {
@@ -53,6 +55,11 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
         .stderr_has("ALARM CM001 20241213: rows")
         .stderr_has("are 50% of 9578 on 20241113 (alarm under 80%)")
         .stdout_has("CM001");
+    // Twice last month's rows: over 1/alarm_ratio (125%) is an alarm too.
+    w.run(&["report", "--period", "20241214"])
+        .expect_code(7)
+        .stderr_has("ALARM CM001 20241214: rows 9578 are ")
+        .stderr_has("on 20241114 (alarm over 125%)");
 
     // A deadline the push missed (it ran today, long after the period's next morning).
     w.create(
@@ -69,4 +76,15 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
     w.run(&["spec", "check"])
         .expect_code(2)
         .stderr_has("deadline `9h` must be HH:MM");
+    w.create(
+        "interfaces/CM001.toml",
+        spec.replace(
+            "[delivery]\n",
+            "[delivery]\nalarm_silence = \"1d\"\nalarm_hour_late = \"0m\"\n",
+        ),
+    );
+    w.run(&["spec", "check"])
+        .expect_code(2)
+        .stderr_has("alarm_silence: duration `1d` must be a number with s, m or h")
+        .stderr_has("alarm_hour_late `0m` must be more than 0");
 }

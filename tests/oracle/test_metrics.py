@@ -1,6 +1,9 @@
 """The Prometheus textfile chama writes after every command parses with the
 reference parser (prometheus-client), and its numbers match the manifests."""
+import datetime
 import json
+import os
+import shutil
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -42,3 +45,57 @@ def test_metrics_file_parses_and_matches_the_manifests(tmp_path):
     assert get("chama_run_last_success_timestamp_seconds", command="run", interface="CM001") > 1.7e9
     # Written atomically: no temporary file left beside it.
     assert [p.name for p in (tmp_path / "metrics").iterdir()] == ["chama.prom"]
+
+
+
+def test_metrics_hold_what_the_alarms_compare(tmp_path):
+    """The series the rules hold against time(): the last success per interface and its
+    allowed silence, the hour after the newest built and when it is late, and the work
+    directory's free space beside what a day needs there."""
+    dumps = tmp_path / "dumps" / "cm001"
+    shutil.copytree(f"{ROOT}/testdata/dumps/cm001/dt=2024-12-12", dumps / "dt=2024-12-12")
+    # An hour built three hours ago, as the hourly job would (local time, as chama reads it).
+    built = datetime.datetime.now() - datetime.timedelta(hours=3)
+    shutil.copytree(f"{ROOT}/testdata/dumps/cm001/dt=2024-12-12/hour=07",
+                    dumps / f"dt={built:%Y-%m-%d}" / f"hour={built:%H}")
+    spec = open(f"{ROOT}/interfaces/CM001.toml").read()
+    (tmp_path / "interfaces").mkdir()
+    (tmp_path / "interfaces" / "CM001.toml").write_text(
+        spec.replace("[delivery]\n", '[delivery]\nalarm_hour_late = "90m"\n'))
+    (tmp_path / "chama.toml").write_text(
+        'work_dir = "var"\ninterfaces_dir = "interfaces"\nmetrics_dir = "metrics"\n'
+        f'[sources.default]\nkind = "local"\nroot = "{tmp_path}/dumps"\n'
+        '[destinations.outbox]\nkind = "local"\nroot = "outbox"\n'
+    )
+    chama("run", "--iface", "CM001", "--period", "20241212", cwd=tmp_path)
+    chama("build", "--iface", "CM001", "--period", f"{built:%Y%m%d%H}", cwd=tmp_path)
+    samples = {}
+    for family in text_string_to_metric_families((tmp_path / "metrics" / "chama.prom").read_text()):
+        for s in family.samples:
+            samples.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+
+    def one(name):
+        (labels, value), = samples[name].items()
+        return dict(labels), value
+
+    labels, last = one("chama_interface_last_success_timestamp_seconds")
+    assert labels == {"interface": "CM001"}
+    assert last == max(samples["chama_run_last_success_timestamp_seconds"].values())
+    assert one("chama_alarm_silence_seconds") == ({"interface": "CM001"}, 26 * 3600)
+    # The hour after the one built is late 90 minutes after it ends.
+    labels, due = one("chama_hour_due_timestamp_seconds")
+    nxt = built.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
+    assert labels == {"interface": "CM001", "period": f"{nxt:%Y%m%d%H}"}
+    assert due == (nxt + datetime.timedelta(hours=1)).timestamp() + 90 * 60
+    # Free space as statvfs tells it, a day's need at least the sets on disk.
+    var = os.path.realpath(tmp_path / "var")
+    labels, free = one("chama_work_free_bytes")
+    assert labels == {"dir": var}
+    st = os.statvfs(var)
+    assert abs(free - st.f_bavail * st.f_frsize) < 64 << 20
+    assert one("chama_work_size_bytes")[1] == st.f_blocks * st.f_frsize
+    sets = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(var, "out")) for f in fs
+               if f.endswith(".gz"))
+    assert one("chama_work_min_free_bytes")[1] >= max(2 * sets, st.f_blocks * st.f_frsize // 20)
+    labels, _ = one("chama_work_filesystem_info")
+    assert labels["dir"] == var and var.startswith(labels["mountpoint"])
