@@ -11,6 +11,12 @@ what arrives at the webhook:
 - a day built with fewer than half of last month's rows (the bundled dumps copied to
   yesterday and to the same day last month, ten of yesterday's hours only):
   ChamaLowVolume;
+- the work directory on a small filesystem of its own (a 64 MiB tmpfs) filled up after
+  a build: ChamaWorkDiskLow arrives from node_exporter's live filesystem metrics, chama
+  not running; the space freed, it resolves;
+- that day's hour 10 never built: ChamaHourNotBuilt;
+- chama killed with SIGKILL in the middle of building an hour, and never run again (the
+  spec's alarm_silence 45 s): ChamaNoRun arrives, the metrics file untouched since;
 - that day never pushed, its deadline set a minute or two from now: ChamaDayNotPushed
   arrives once the deadline passes, though chama wrote nothing since.
 
@@ -19,6 +25,7 @@ prometheus-node-exporter; scripts/check_rules.sh installs the first two).
 """
 
 import datetime
+import gzip
 import http.server
 import json
 import os
@@ -88,6 +95,80 @@ def up(url, seconds=30):
     sys.exit(f"alarms_test: {url} did not come up")
 
 
+def kill_mid_build(chama, w, dumps, d):
+    """Starts a build of day `d`'s hour 10 (an input big enough to take a while) and kills
+    it with SIGKILL as soon as its hidden set directory is there. Returns that directory."""
+    hour = os.path.join(dumps, f"dt={d.isoformat()}", "hour=10")
+    os.makedirs(hour)
+    bundled = os.path.join(ROOT, "testdata", "dumps", "cm001", "dt=2024-12-12", "hour=07")
+    parts = [f for f in sorted(os.listdir(bundled)) if f.endswith(".gz")]
+    lines = b"".join(gzip.open(os.path.join(bundled, f)).read() for f in parts)
+    with gzip.open(os.path.join(hour, "part-00000.gz"), "wb", compresslevel=1) as f:
+        for _ in range(max(1, 40_000_000 // len(lines))):
+            f.write(lines)
+    open(os.path.join(hour, "_SUCCESS"), "w").close()
+    day = os.path.join(w, "var2", "hourly", "CM001", f"{d:%Y%m%d}")
+    err = open(os.path.join(w, "killed.err"), "w+")
+    p = subprocess.Popen([chama, "build", "--iface", "CM001", "--period", f"{d:%Y%m%d}10"], cwd=w,
+                         stdout=subprocess.DEVNULL, stderr=err,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("CHAMA_")})
+    t = time.time()
+    while time.time() - t < 30:
+        hidden = [e for e in os.listdir(day) if e.startswith(".10.building-")] if os.path.isdir(day) else []
+        if hidden:
+            p.kill()
+            p.wait()
+            return os.path.join(day, hidden[0])
+        if p.poll() is not None:
+            err.seek(0)
+            sys.exit(f"alarms_test: the build of hour 10 ended (exit {p.returncode}) before it could be killed: "
+                     f"{err.read()[-2000:]}")
+        time.sleep(0.005)
+    p.kill()
+    sys.exit("alarms_test: the build of hour 10 never started its set")
+
+
+def disk_scenario(t, chama_run, metrics, ne_port):
+    """A work directory alone on a 64 MiB tmpfs: a build, then the filesystem filled
+    (chama not running): ChamaWorkDiskLow from node_exporter's live free space; freed, it
+    resolves."""
+    small = os.path.join(t, "small")
+    os.makedirs(small)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", small], capture_output=True).returncode:
+        print("skipped: the free-space scenario (cannot mount a tmpfs here)")
+        return
+    try:
+        code, err = chama_run("--config", write_config(t, "small.toml", f"{small}/var", metrics),
+                              "build", "--iface", "CM001", "--period", "2024121207")
+        assert code == 0, err
+        filler = os.path.join(small, "filler")
+        st = os.statvfs(small)
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (st.f_bavail * st.f_frsize - (1 << 20)))
+        started = time.time()
+        a = wait_for("ChamaWorkDiskLow alert", lambda: alerts("firing", "ChamaWorkDiskLow"), 60)[0]
+        labels = a["labels"]
+        assert (labels["dir"], labels["mountpoint"], labels["fstype"]) == (f"{small}/var", small, "tmpfs"), labels
+        assert "less than a day needs" in a["annotations"]["summary"], a["annotations"]
+        print(f"ok: the full disk's alert arrived in {time.time() - started:.1f} s, chama idle: "
+              f"{a['annotations']['summary']}")
+        os.remove(filler)
+        started = time.time()
+        wait_for("resolution of ChamaWorkDiskLow", lambda: alerts("resolved", "ChamaWorkDiskLow"), 60)
+        print(f"ok: the space freed, it resolved in {time.time() - started:.1f} s, chama idle")
+    finally:
+        subprocess.run(["umount", "-l", small])
+
+
+def write_config(t, name, work_dir, metrics):
+    path = os.path.join(t, name)
+    with open(path, "w") as f:
+        f.write(f'work_dir = "{work_dir}"\ninterfaces_dir = "{ROOT}/interfaces"\nmetrics_dir = "{metrics}"\n'
+                f'[sources.default]\nkind = "local"\nroot = "{ROOT}/testdata/dumps"\n'
+                f'[destinations.outbox]\nkind = "local"\nroot = "outbox"\n')
+    return path
+
+
 def main():
     chama = os.path.abspath(sys.argv[1])
     for tool in ["prometheus", "prometheus-alertmanager", "prometheus-node-exporter"]:
@@ -137,7 +218,7 @@ scrape_configs:
             ["prometheus-alertmanager", f"--config.file={t}/am.yml", f"--storage.path={t}/am",
              f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
             ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{ne_port}",
-             "--collector.disable-defaults", "--collector.textfile",
+             "--collector.disable-defaults", "--collector.textfile", "--collector.filesystem",
              f"--collector.textfile.directory={metrics}"],
             ["prometheus", f"--config.file={t}/prom.yml", f"--storage.tsdb.path={t}/prom",
              f"--web.listen-address=127.0.0.1:{prom_port}"],
@@ -174,6 +255,9 @@ scrape_configs:
         # A healthy day: some evaluations later, nothing has fired.
         time.sleep(8)
         firing = alerts("firing")
+        st = os.statvfs(w)
+        if st.f_bavail < st.f_blocks / 20:  # this machine's disk is nearly full: that alert is right
+            firing = [a for a in firing if a["labels"]["alertname"] != "ChamaWorkDiskLow"]
         assert not firing, f"a healthy day fired: {json.dumps(firing)[:2000]}"
         print("ok: a healthy bundled day: nothing fired in 8 s of 1 s evaluations")
 
@@ -197,6 +281,8 @@ scrape_configs:
         wait_for("resolution of ChamaPushFailed", lambda: alerts("resolved", "ChamaPushFailed"), 60)
         print(f"ok: the good push resolved it in {time.time() - started:.1f} s")
 
+        disk_scenario(t, chama_run, metrics, ne_port)
+
         # Yesterday (D) and the same day last month (M), from the bundled dumps: M whole,
         # D with its first ten hours only; D's push due a minute or two from now.
         now = datetime.datetime.now()
@@ -218,7 +304,8 @@ scrape_configs:
         os.makedirs(ifaces)
         with open(os.path.join(ROOT, "interfaces", "CM001.toml")) as f:
             spec = f.read()
-        spec = spec.replace("[delivery]\n", f'[delivery]\ndeadline = "{due:%H:%M}"\nalarm_ratio = 0.5\n')
+        spec = spec.replace("[delivery]\n",
+                            f'[delivery]\ndeadline = "{due:%H:%M}"\nalarm_ratio = 0.5\nalarm_silence = "45s"\n')
         with open(os.path.join(ifaces, "CM001.toml"), "w") as f:
             f.write(spec)
         with open(os.path.join(w, "chama.toml"), "w") as f:
@@ -232,11 +319,29 @@ scrape_configs:
         for h in range(10):
             code, err = chama_run("build", "--iface", "CM001", "--period", f"{d:%Y%m%d}{h:02}")
             assert code == 0, err
+        last_success = time.time()
+        killed = kill_mid_build(chama, w, dumps, d)
+        prom_mtime = os.path.getmtime(os.path.join(metrics, "chama.prom"))
         started = time.time()
         a = wait_for("ChamaLowVolume alert", lambda: alerts("firing", "ChamaLowVolume"), 60)[0]
         assert (a["labels"]["interface"], a["labels"]["period"]) == ("CM001", f"{d:%Y%m%d}"), a["labels"]
         assert a["annotations"]["summary"].startswith(f"CM001 {d:%Y%m%d}: rows at "), a["annotations"]
         print(f"ok: the short day's volume alert arrived in {time.time() - started:.1f} s: {a['annotations']['summary']}")
+        # Hour 10 of that day, never built (it was killed), long past its end and 2 h.
+        a = wait_for("ChamaHourNotBuilt alert", lambda: alerts("firing", "ChamaHourNotBuilt"), 60)[0]
+        assert (a["labels"]["interface"], a["labels"]["period"]) == ("CM001", f"{d:%Y%m%d}10"), a["labels"]
+        print(f"ok: the hour not built: {a['annotations']['summary']}")
+        # The dead man's switch: nothing from chama since it was killed; 45 s after its last success.
+        assert not alerts("firing", "ChamaNoRun"), "the dead man's alert came while chama was fine"
+        a = wait_for("ChamaNoRun alert", lambda: alerts("firing", "ChamaNoRun"), 120)[0]
+        after = time.time() - last_success
+        assert a["labels"]["interface"] == "CM001" and a["labels"]["severity"] == "critical", a["labels"]
+        assert a["annotations"]["summary"].startswith("no successful run of CM001 for "), a["annotations"]
+        assert after >= 45, after
+        assert os.path.getmtime(os.path.join(metrics, "chama.prom")) == prom_mtime, "chama wrote metrics after its death"
+        assert os.path.isdir(killed), "the killed build's hidden directory is gone: was it really killed mid-build?"
+        print(f"ok: chama killed mid-build (its {os.path.basename(killed)} left), silent since: "
+              f"the dead man's alert {after:.0f} s after the last success: {a['annotations']['summary']}")
         # (Last month's day, built and never pushed either, is long overdue: its own alert.)
         of_d = lambda: [a for a in alerts("firing", "ChamaDayNotPushed") if a["labels"]["period"] == f"{d:%Y%m%d}"]
         assert not of_d(), "the deadline alert came before the deadline"
