@@ -29,6 +29,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -36,11 +37,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RULES = os.path.join(ROOT, "packaging", "prometheus", "chama.yml")
+DASHBOARD = os.path.join(ROOT, "packaging", "grafana", "chama.json")
 
 
 def free_port():
@@ -93,6 +97,31 @@ def up(url, seconds=30):
         except OSError:
             time.sleep(0.2)
     sys.exit(f"alarms_test: {url} did not come up")
+
+
+def dashboard_queries(prom_port):
+    """Every query of the Grafana dashboard, its variables set to every interface, runs on
+    the real Prometheus; one whose metrics are all scraped returns series."""
+
+    def query(expr):
+        url = f"http://127.0.0.1:{prom_port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return json.load(r)["data"]["result"]
+        except urllib.error.HTTPError as e:
+            sys.exit(f"alarms_test: the dashboard's query {expr!r} fails: {e.read().decode()[:500]}")
+
+    with open(DASHBOARD) as f:
+        exprs = [t["expr"] for p in json.load(f)["panels"] for t in p.get("targets", [])]
+    empty = []
+    for e in exprs:
+        e = e.replace("$interface", ".*")
+        names = set(re.findall(r"\b(ALERTS|(?:chama|node)_[a-z_]+)", e))
+        scraped = all(query(f'count({{__name__="{n}"}})') for n in names)
+        if scraped and not query(e) and "> 0" not in e:
+            empty.append(e)
+    assert not empty, f"dashboard queries with nothing though their metrics are scraped: {empty}"
+    print(f"ok: the dashboard's {len(exprs)} queries run on Prometheus; those whose metrics are scraped have data")
 
 
 def kill_mid_build(chama, w, dumps, d):
@@ -260,6 +289,7 @@ scrape_configs:
             firing = [a for a in firing if a["labels"]["alertname"] != "ChamaWorkDiskLow"]
         assert not firing, f"a healthy day fired: {json.dumps(firing)[:2000]}"
         print("ok: a healthy bundled day: nothing fired in 8 s of 1 s evaluations")
+        dashboard_queries(prom_port)
 
         # A destination that cannot take the day (its directory is a file): exit 5.
         config(os.path.join(blocked, "sub"))

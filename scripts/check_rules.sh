@@ -13,10 +13,19 @@ command -v promtool >/dev/null && command -v amtool >/dev/null && command -v pro
     prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null
 # Debian starts the packaged daemons on install where it can: only the tests' own run.
 systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
-# Every chama metric a rule names is one chama writes (src/metrics.rs).
-for m in $(grep -o 'chama_[a-z_]*' chama.yml | grep -v '^chama_$' | sort -u); do
-  grep -q "\"$m\"" ../../src/metrics.rs || { echo "check_rules: chama.yml names $m, which chama does not write" >&2; exit 1; }
+# Every chama metric a rule or a dashboard query names is one chama writes (src/metrics.rs).
+queries=$(python3 -c 'import json, sys
+for p in json.load(open(sys.argv[1]))["panels"]:
+    for t in p.get("targets", []):
+        print(t["expr"])' ../grafana/chama.json)
+[ -n "$queries" ] || { echo "check_rules: no queries in the dashboard" >&2; exit 1; }
+for where in chama.yml dashboard; do
+  text=$([ "$where" = chama.yml ] && cat chama.yml || echo "$queries")
+  for m in $(echo "$text" | grep -o 'chama_[a-z_]*' | grep -v '^chama_$' | sort -u); do
+    grep -q "\"$m\"" ../../src/metrics.rs || { echo "check_rules: $where names $m, which chama does not write" >&2; exit 1; }
+  done
 done
+echo "ok: every chama metric named by the rules and the dashboard's $(echo "$queries" | wc -l) queries is one chama writes"
 promtool check rules chama.yml
 promtool test rules chama.test.yml
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT

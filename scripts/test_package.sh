@@ -115,6 +115,7 @@ expect() { # PATH MODE
 /usr/share/chama/prometheus/chama.yml rw-r--r--
 /usr/share/chama/prometheus/chama.test.yml rw-r--r--
 /usr/share/chama/prometheus/alertmanager.yml rw-r--r--
+/usr/share/chama/grafana/chama.json rw-r--r--
 /usr/share/chama/interfaces/CM001.toml rw-r--r--
 /usr/share/chama/interfaces/51006.toml rw-r--r--
 /usr/share/chama/testdata/dumps/cm001/dt=2024-12-12/hour=00/part-00000.gz rw-r--r--
