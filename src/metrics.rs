@@ -363,13 +363,18 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                     t,
                 );
             }
-            if let Some(r) = line.ratio {
-                out.add(
-                    "chama_day_rows_ratio",
-                    "The day's rows against the same day last month.",
-                    &l,
-                    r,
-                );
+            // A day still being built is not short: only a whole day (merged, or its 24
+            // hours built) is held against others.
+            let whole = line.day.is_some_and(|v| v.whole);
+            for (against, r) in [("last_month", line.ratio), ("day_before", line.ratio_day_before)] {
+                if let Some(r) = r.filter(|_| whole) {
+                    out.add(
+                        "chama_day_rows_ratio",
+                        "A whole day's rows against the same day last month (against=\"last_month\") or the day before (\"day_before\").",
+                        &[("interface", iface), ("period", d.as_str()), ("against", against)],
+                        r,
+                    );
+                }
             }
         }
     }

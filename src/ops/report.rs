@@ -1,8 +1,8 @@
 //! A day's volumes per interface against the day before and the same day
 //! last month, and when its push ran (`chama report`). Alarms: rows under
-//! `alarm_ratio` of last month's same day (or no rows at all where last
-//! month had some) or over its inverse, and a push that ended after the spec's `deadline` the
-//! next morning (or has not ended by then).
+//! `alarm_ratio` of last month's same day or of the day before (or no rows at
+//! all where that day had some), or over its inverse; and a push that ended
+//! after the spec's `deadline` the next morning (or has not ended by then).
 
 use chrono::{Months, NaiveDate};
 use serde::Serialize;
@@ -17,6 +17,8 @@ pub struct Volume {
     pub rows: u64,
     pub files: u64,
     pub bytes: u64,
+    /// The day is whole: merged, or its 24 hours built.
+    pub whole: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -27,6 +29,8 @@ pub struct Line {
     pub last_month: Option<Volume>,
     /// Rows against the same day last month.
     pub ratio: Option<f64>,
+    /// Rows against the day before.
+    pub ratio_day_before: Option<f64>,
     pub push_started: Option<String>,
     pub push_finished: Option<String>,
     pub deadline: Option<String>,
@@ -39,6 +43,7 @@ fn volume(config: &Config, iface: &str, day: &str) -> Option<Volume> {
         rows: m.counts.rows_out,
         files: m.files() as u64,
         bytes: m.bytes(),
+        whole: true,
     };
     let work = config.work();
     if let Ok(m) = Manifest::read(&work.out_dir(iface, day)) {
@@ -50,6 +55,7 @@ fn volume(config: &Config, iface: &str, day: &str) -> Option<Volume> {
             rows: a.rows + v.rows,
             files: a.files + v.files,
             bytes: a.bytes + v.bytes,
+            whole: hours.len() == 24,
         })
     })
 }
@@ -88,23 +94,28 @@ pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&
         let prev = volume(config, &iface, &ymd(before));
         let month = volume(config, &iface, &ymd(last_month));
         let mut alarms = Vec::new();
-        let ratio = match (today, month) {
-            (t, Some(m)) if m.rows > 0 => Some(t.map_or(0, |t| t.rows) as f64 / m.rows as f64),
+        // Rows against another day's, that day's rows alongside.
+        let against = |other: Option<Volume>| match (today, other) {
+            (t, Some(o)) if o.rows > 0 => Some((t.map_or(0, |t| t.rows) as f64 / o.rows as f64, o.rows)),
             _ => None,
         };
-        // Under alarm_ratio of last month's day, or over its inverse (0.8: under 80%, over 125%).
+        // Under alarm_ratio of the other day, or over its inverse (0.8: under 80%, over 125%).
         let (low, high) = (spec.delivery.alarm_ratio, 1.0 / spec.delivery.alarm_ratio);
-        if let Some(r) = ratio.filter(|r| *r < low || *r > high) {
+        for (of, other) in [(last_month, month), (before, prev)] {
+            let Some((r, rows)) = against(other).filter(|(r, _)| *r < low || *r > high) else {
+                continue;
+            };
             let (side, bound) = if r < low { ("under", low) } else { ("over", high) };
             alarms.push(format!(
-                "rows {} are {:.0}% of {} on {} (alarm {side} {:.0}%)",
+                "rows {} are {:.0}% of {rows} on {} (alarm {side} {:.0}%)",
                 today.map_or(0, |t| t.rows),
                 r * 100.0,
-                month.map_or(0, |m| m.rows),
-                ymd(last_month),
+                ymd(of),
                 bound * 100.0
             ));
         }
+        let ratio = against(month).map(|(r, _)| r);
+        let ratio_day_before = against(prev).map(|(r, _)| r);
         // The day's successful pushes (the day, or its hours): first start, last end.
         let pushes: Vec<_> = match ledger {
             Some(l) => l
@@ -143,6 +154,7 @@ pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&
             day_before: prev,
             last_month: month,
             ratio,
+            ratio_day_before,
             push_started: started,
             push_finished: finished,
             deadline,

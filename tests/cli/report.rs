@@ -46,6 +46,7 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
     let l = &j["interfaces"][0];
     assert_eq!(l["interface"], "CM001");
     assert_eq!(l["ratio"].as_f64(), Some(1.0));
+    assert_eq!(l["ratio_day_before"].as_f64(), Some(1.0));
     assert_eq!(l["day"]["rows"], l["day_before"]["rows"]);
     assert!(l["push_started"].is_string() && l["push_finished"].is_string());
     assert_eq!(l["alarms"], serde_json::json!([]));
@@ -54,6 +55,7 @@ fn report_raises_an_alarm_for_a_dropped_day_and_a_late_push_only() {
     r.expect_code(7)
         .stderr_has("ALARM CM001 20241213: rows")
         .stderr_has("are 50% of 9578 on 20241113 (alarm under 80%)")
+        .stderr_has("are 50% of 9578 on 20241212 (alarm under 80%)")
         .stdout_has("CM001");
     // Twice last month's rows: over 1/alarm_ratio (125%) is an alarm too.
     w.run(&["report", "--period", "20241214"])
