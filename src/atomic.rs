@@ -89,8 +89,10 @@ impl AtomicFile {
             let _ = std::fs::remove_file(&self.part);
             return Err(e);
         }
-        std::fs::rename(&self.part, &self.dest)
-            .with_context(|| format!("renaming {} to {}", self.part.display(), self.dest.display()))
+        std::fs::rename(&self.part, &self.dest).map_err(|e| {
+            let _ = std::fs::remove_file(&self.part);
+            anyhow::Error::new(e).context(format!("renaming {} to {}", self.part.display(), self.dest.display()))
+        })
     }
 }
 
@@ -163,5 +165,21 @@ mod tests {
             Some(("a.gz.h2", Some(("a.gz", 2))))
         );
         assert_eq!(remote_part_of("a.gz"), None);
+    }
+
+    #[test]
+    fn a_final_rename_that_fails_leaves_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        // A non-empty directory where the file goes: the rename fails, as root too.
+        std::fs::create_dir_all(t.path().join("a.txt/x")).unwrap();
+        let mut f = AtomicFile::create(&t.path().join("a.txt")).unwrap();
+        f.write_all(b"hello").unwrap();
+        assert!(f.commit().is_err());
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["a.txt"]);
     }
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod ops;
 pub mod period;
 pub mod pipeline;
+pub mod setdir;
 pub mod signals;
 pub mod sink;
 pub mod source;

@@ -244,19 +244,65 @@ pub fn is_running(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
 
-/// Puts a complete directory (an hour, a day) in place of the old one: old
-/// aside, new in, old gone.
-pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
-    let old = hidden_beside(final_dir, "old");
-    let had_old = final_dir.exists();
-    if had_old {
-        std::fs::rename(final_dir, &old).with_context(|| format!("moving aside {}", final_dir.display()))?;
+/// One entry of a [`swap_all`]: `dest` becomes `new`, or goes when `new` is `None`.
+#[derive(Debug, Clone, Copy)]
+pub struct Swap<'a> {
+    pub new: Option<&'a Path>,
+    pub dest: &'a Path,
+}
+
+/// Puts every `new` in place of its `dest`, all or none: each existing `dest` aside
+/// (`.<name>.old-<pid>`), each `new` in, then the old ones gone. A rename that fails
+/// puts back what the ones before it moved, so an error leaves every `dest` and `new`
+/// as they were. Past the last rename the swap is done: an old entry that cannot be
+/// removed is said and left to the next run's sweep ([`remove_stale`], `clean`).
+pub fn swap_all(swaps: &[Swap<'_>]) -> anyhow::Result<()> {
+    fn undo_aside(aside: &[(&Path, PathBuf)]) {
+        for (dest, old) in aside.iter().rev() {
+            let _ = std::fs::rename(old, dest);
+        }
     }
-    std::fs::rename(building, final_dir).with_context(|| format!("moving {} into place", building.display()))?;
-    if had_old {
-        std::fs::remove_dir_all(&old).with_context(|| format!("removing replaced {}", old.display()))?;
+    // A dangling symlink is there too.
+    let there = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    let mut aside: Vec<(&Path, PathBuf)> = Vec::new();
+    for s in swaps.iter().filter(|s| there(s.dest)) {
+        let old = hidden_beside(s.dest, "old");
+        if let Err(e) = std::fs::rename(s.dest, &old) {
+            undo_aside(&aside);
+            return Err(e).with_context(|| format!("moving aside {}", s.dest.display()));
+        }
+        aside.push((s.dest, old));
+    }
+    let mut placed: Vec<(&Path, &Path)> = Vec::new();
+    for s in swaps {
+        let Some(new) = s.new else { continue };
+        if let Err(e) = std::fs::rename(new, s.dest) {
+            for (new, dest) in placed.iter().rev() {
+                let _ = std::fs::rename(dest, new);
+            }
+            undo_aside(&aside);
+            return Err(e).with_context(|| format!("moving {} into place", new.display()));
+        }
+        placed.push((new, s.dest));
+    }
+    for (_, old) in &aside {
+        let gone = match std::fs::symlink_metadata(old) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(old),
+            _ => std::fs::remove_file(old),
+        };
+        if let Err(e) = gone {
+            crate::say_warn!("removing replaced {}: {e} (the next run removes it)", old.display());
+        }
     }
     Ok(())
+}
+
+/// Puts a complete directory (an hour, a day) in place of the old one ([`swap_all`]).
+pub fn swap_in(building: &Path, final_dir: &Path) -> anyhow::Result<()> {
+    swap_all(&[Swap {
+        new: Some(building),
+        dest: final_dir,
+    }])
 }
 
 /// Removes what a build or merge of `final_dir` (a directory, or a file

@@ -21,12 +21,16 @@ use crate::atomic::AtomicFile;
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::manifest::{Counts, FileEntry, InputEntry, Manifest, SetEntry};
+use crate::setdir::SetDir;
 use crate::spec::{Spec, Vars};
 use crate::verf;
-use crate::workdir::{building_dir, hh, remove_stale, swap_in};
+use crate::workdir::hh;
 
 /// A set of the day: its split value and batch.
 type SetKey = (Option<String>, String);
+
+/// A complete hour of the day (`HH`) and its manifest.
+type HourSets = (String, Manifest);
 
 /// How to merge.
 #[derive(Default)]
@@ -58,41 +62,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
     let started = Instant::now();
     let date = date.to_string();
     let work = config.work();
-    let hourly = work.hourly_day_dir(&spec.name, &date);
-
-    // Every hour must be there and complete: its manifest is written last and swapped in with it.
-    let mut hours = Vec::new();
-    let mut missing = Vec::new();
-    for h in 0..24u8 {
-        let dir = work.hour_dir(&spec.name, &date, h);
-        if crate::workdir::is_complete(&dir) {
-            hours.push((hh(h), Manifest::read(&dir)?));
-        } else {
-            missing.push(hh(h));
-        }
-    }
-    let allowed: Vec<String> = opts.allow_missing.iter().map(|&h| hh(h)).collect();
-    let refused: Vec<&String> = missing.iter().filter(|h| !allowed.contains(h)).collect();
-    if !refused.is_empty() {
-        let list: Vec<&str> = refused.iter().map(|s| s.as_str()).collect();
-        return Err(Failure::NotReady(format!(
-            "cannot merge {} {date}: hour(s) {} not built or not complete in {} (build them, or --allow-missing {})",
-            spec.name,
-            list.join(", "),
-            hourly.display(),
-            list.join(",")
-        ))
-        .into());
-    }
-    let fingerprints: std::collections::BTreeSet<&str> =
-        hours.iter().map(|(_, m)| m.spec_fingerprint.as_str()).collect();
-    if fingerprints.len() > 1 {
-        crate::say_warn!(
-            "{} {date}: the hours were built by {} versions of the spec",
-            spec.name,
-            fingerprints.len()
-        );
-    }
+    let (hours, missing) = complete_hours(&work, spec, &date, &opts.allow_missing)?;
 
     // The day's sets: each split value and batch, its files in hour order.
     let mut groups: BTreeMap<SetKey, Vec<(&str, &FileEntry)>> = BTreeMap::new();
@@ -105,103 +75,23 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
         }
     }
 
-    let out = work.out_dir(&spec.name, &date);
-    let building = building_dir(&out);
-    let dry_run = opts.plan.is_some();
-    if !dry_run {
-        remove_stale(&out)?;
-        std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
-    }
-    let compact = opts.compact;
-    let plan = &mut opts.plan;
-    let result = (|| -> anyhow::Result<Vec<SetEntry>> {
-        let mut sets = Vec::new();
-        for ((split, batch), files) in &groups {
-            let name_of = |seq: u64| {
-                let vars = Vars {
-                    date: &date,
-                    hour: None,
-                    split: split.as_deref(),
-                    batch: Some(batch),
-                    seq: Some(seq),
-                    seq_width: spec.output.seq_width,
-                };
-                spec.output.file_name.render(&vars).map_err(Failure::BadInput)
-            };
-            let lpf = spec.output.lines_per_file;
-            // --compact: full files are linked, the hours' tails re-split after them.
-            let (linked, tails): (Vec<_>, Vec<_>) = if compact {
-                files.iter().partition(|(_, f)| f.rows == lpf)
-            } else {
-                (files.iter().collect(), Vec::new())
-            };
-            let mut entries = Vec::new();
-            for (hh, f) in &linked {
-                crate::signals::check()?;
-                let name = name_of(entries.len() as u64 + 1)?;
-                let from = hourly.join(hh).join(&f.name);
-                if let Some(so) = plan.as_mut() {
-                    writeln!(so, "would link {} as {}", from.display(), out.join(&name).display())?;
-                } else {
-                    link(&from, &building.join(&name))?;
-                }
-                entries.push(FileEntry { name, ..(*f).clone() });
-            }
-            if !tails.is_empty() {
-                let sources: Vec<PathBuf> = tails.iter().map(|(hh, f)| hourly.join(hh).join(&f.name)).collect();
-                let first = entries.len() as u64 + 1;
-                if let Some(so) = plan.as_mut() {
-                    let rows: u64 = tails.iter().map(|(_, f)| f.rows).sum();
-                    writeln!(
-                        so,
-                        "would re-split {} hour tail(s), {rows} rows, into files from {}",
-                        tails.len(),
-                        out.join(name_of(first)?).display()
-                    )?;
-                } else {
-                    entries.extend(compact_tails(
-                        &sources,
-                        &building,
-                        first,
-                        lpf,
-                        spec.output.gzip_level,
-                        &name_of,
-                    )?);
-                }
-            }
-            let vars = Vars {
-                date: &date,
-                hour: None,
-                split: split.as_deref(),
-                batch: Some(batch),
-                seq: None,
-                seq_width: spec.output.seq_width,
-            };
-            let verf = spec.output.verf_name.render(&vars).map_err(Failure::Usage)?;
-            let text = verf::text(&date, &entries)?;
-            if let Some(so) = plan.as_mut() {
-                writeln!(so, "would write {}:", out.join(&verf).display())?;
-                so.write_all(text.as_bytes())?;
-            } else {
-                crate::atomic::write(&building.join(&verf), text.as_bytes())?;
-            }
-            sets.push(SetEntry {
-                split: split.clone(),
-                batch: batch.clone(),
-                verf,
-                rows: entries.iter().map(|e| e.rows).sum(),
-                files: entries,
-            });
-        }
-        Ok(sets)
-    })();
-    let sets = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&building);
-            return Err(e);
-        }
+    // Built hidden and swapped in whole; dropped on an error, gone.
+    let set = match opts.plan.is_some() {
+        true => None,
+        false => Some(SetDir::day(&work, &spec.name, &date)?),
     };
+    let day = DaySets {
+        spec,
+        date: &date,
+        hourly: work.hourly_day_dir(&spec.name, &date),
+        out: work.out_dir(&spec.name, &date),
+        compact: opts.compact,
+        dir: set.as_ref().map(SetDir::path),
+    };
+    let mut sets = Vec::new();
+    for (key, files) in &groups {
+        sets.push(day.merge_set(key, files, &mut opts.plan)?);
+    }
     let manifest = Manifest {
         chama_version: env!("CARGO_PKG_VERSION").to_string(),
         interface: spec.name.clone(),
@@ -220,9 +110,8 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
         seconds: started.elapsed().as_secs_f64(),
         missing_hours: missing.clone(),
     };
-    if !dry_run {
-        manifest.write(&building)?;
-        swap_in(&building, &out)?;
+    if let Some(set) = set {
+        set.commit(&manifest)?;
     }
     let merged = Merged {
         hours: hours.len(),
@@ -234,27 +123,177 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
         seconds: started.elapsed().as_secs_f64(),
     };
     if !opts.quiet {
-        crate::say!(
-            "merged {} {date}: {} hour(s){}, {} set(s), {} file(s), {} bytes, {}, {:.2} s",
-            spec.name,
-            merged.hours,
-            if merged.missing_hours.is_empty() {
-                String::new()
-            } else {
-                format!(" (missing, allowed: {})", merged.missing_hours.join(","))
-            },
-            merged.sets,
-            merged.files,
-            merged.bytes,
-            if compact {
-                "hour tails re-split"
-            } else {
-                "all linked, none recompressed"
-            },
-            merged.seconds
-        );
+        say_merged(spec, &date, &merged, opts.compact);
     }
     Ok(merged)
+}
+
+/// The day's complete hours with their manifests, and the hours missing (an error
+/// unless `allow_missing` names each of them).
+fn complete_hours(
+    work: &crate::workdir::WorkDir<'_>,
+    spec: &Spec,
+    date: &str,
+    allow_missing: &[u8],
+) -> anyhow::Result<(Vec<HourSets>, Vec<String>)> {
+    // Every hour must be there and complete: its manifest is written last and swapped in with it.
+    let mut hours = Vec::new();
+    let mut missing = Vec::new();
+    for h in 0..24u8 {
+        let dir = work.hour_dir(&spec.name, date, h);
+        if crate::workdir::is_complete(&dir) {
+            hours.push((hh(h), Manifest::read(&dir)?));
+        } else {
+            missing.push(hh(h));
+        }
+    }
+    let allowed: Vec<String> = allow_missing.iter().map(|&h| hh(h)).collect();
+    let refused: Vec<&String> = missing.iter().filter(|h| !allowed.contains(h)).collect();
+    if !refused.is_empty() {
+        let list: Vec<&str> = refused.iter().map(|s| s.as_str()).collect();
+        return Err(Failure::NotReady(format!(
+            "cannot merge {} {date}: hour(s) {} not built or not complete in {} (build them, or --allow-missing {})",
+            spec.name,
+            list.join(", "),
+            work.hourly_day_dir(&spec.name, date).display(),
+            list.join(",")
+        ))
+        .into());
+    }
+    let fingerprints: std::collections::BTreeSet<&str> =
+        hours.iter().map(|(_, m)| m.spec_fingerprint.as_str()).collect();
+    if fingerprints.len() > 1 {
+        crate::say_warn!(
+            "{} {date}: the hours were built by {} versions of the spec",
+            spec.name,
+            fingerprints.len()
+        );
+    }
+    Ok((hours, missing))
+}
+
+/// Where a day's sets come from and go.
+struct DaySets<'a> {
+    spec: &'a Spec,
+    date: &'a str,
+    /// `hourly/<iface>/<date>/`.
+    hourly: PathBuf,
+    /// `out/<iface>/<date>/`, as the plan names it.
+    out: PathBuf,
+    compact: bool,
+    /// The day's hidden directory; none in a dry run.
+    dir: Option<&'a Path>,
+}
+
+impl DaySets<'_> {
+    /// One set of the day (a split value and batch) from its hours' `files`: linked
+    /// under daily names (tails re-split when compacting), its `.verf` last; or, in a
+    /// dry run, the plan of it.
+    fn merge_set(
+        &self,
+        (split, batch): &SetKey,
+        files: &[(&str, &FileEntry)],
+        plan: &mut Option<&mut dyn Write>,
+    ) -> anyhow::Result<SetEntry> {
+        let spec = self.spec;
+        let vars = |seq: Option<u64>| Vars {
+            date: self.date,
+            hour: None,
+            split: split.as_deref(),
+            batch: Some(batch),
+            seq,
+            seq_width: spec.output.seq_width,
+        };
+        let name_of = |seq: u64| {
+            spec.output
+                .file_name
+                .render(&vars(Some(seq)))
+                .map_err(Failure::BadInput)
+        };
+        let lpf = spec.output.lines_per_file;
+        // --compact: full files are linked, the hours' tails re-split after them.
+        let (linked, tails): (Vec<_>, Vec<_>) = match self.compact {
+            true => files.iter().partition(|(_, f)| f.rows == lpf),
+            false => (files.iter().collect(), Vec::new()),
+        };
+        let mut entries = Vec::new();
+        for (hh, f) in &linked {
+            crate::signals::check()?;
+            let name = name_of(entries.len() as u64 + 1)?;
+            let from = self.hourly.join(hh).join(&f.name);
+            if let Some(so) = plan.as_mut() {
+                writeln!(
+                    so,
+                    "would link {} as {}",
+                    from.display(),
+                    self.out.join(&name).display()
+                )?;
+            } else if let Some(dir) = self.dir {
+                link(&from, &dir.join(&name))?;
+            }
+            entries.push(FileEntry { name, ..(*f).clone() });
+        }
+        if !tails.is_empty() {
+            let sources: Vec<PathBuf> = tails.iter().map(|(hh, f)| self.hourly.join(hh).join(&f.name)).collect();
+            let first = entries.len() as u64 + 1;
+            if let Some(so) = plan.as_mut() {
+                let rows: u64 = tails.iter().map(|(_, f)| f.rows).sum();
+                writeln!(
+                    so,
+                    "would re-split {} hour tail(s), {rows} rows, into files from {}",
+                    tails.len(),
+                    self.out.join(name_of(first)?).display()
+                )?;
+            } else if let Some(dir) = self.dir {
+                entries.extend(compact_tails(
+                    &sources,
+                    dir,
+                    first,
+                    lpf,
+                    spec.output.gzip_level,
+                    &name_of,
+                )?);
+            }
+        }
+        let verf = spec.output.verf_name.render(&vars(None)).map_err(Failure::Usage)?;
+        let text = verf::text(self.date, &entries)?;
+        if let Some(so) = plan.as_mut() {
+            writeln!(so, "would write {}:", self.out.join(&verf).display())?;
+            so.write_all(text.as_bytes())?;
+        } else if let Some(dir) = self.dir {
+            crate::atomic::write(&dir.join(&verf), text.as_bytes())?;
+        }
+        Ok(SetEntry {
+            split: split.clone(),
+            batch: batch.clone(),
+            verf,
+            rows: entries.iter().map(|e| e.rows).sum(),
+            files: entries,
+        })
+    }
+}
+
+/// The line a merge says on stderr.
+fn say_merged(spec: &Spec, date: &str, merged: &Merged, compact: bool) {
+    crate::say!(
+        "merged {} {date}: {} hour(s){}, {} set(s), {} file(s), {} bytes, {}, {:.2} s",
+        spec.name,
+        merged.hours,
+        if merged.missing_hours.is_empty() {
+            String::new()
+        } else {
+            format!(" (missing, allowed: {})", merged.missing_hours.join(","))
+        },
+        merged.sets,
+        merged.files,
+        merged.bytes,
+        if compact {
+            "hour tails re-split"
+        } else {
+            "all linked, none recompressed"
+        },
+        merged.seconds
+    );
 }
 
 /// Re-splits the hours' tail files (in order) into files of `lpf` lines,

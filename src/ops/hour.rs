@@ -13,7 +13,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::{each_hour, Hours};
@@ -22,12 +21,13 @@ use crate::exit::Failure;
 use crate::manifest::{Counts, InputEntry, Manifest, SetEntry};
 use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
+use crate::setdir::SetDir;
 use crate::source::columnar;
 use crate::source::local::{check_unchanged, list_hour, SizeChanged};
 use crate::spec::{Format, Spec, Vars};
 use crate::sql::Program;
 use crate::verf;
-use crate::workdir::{building_dir, hh, hour_period, remove_stale, swap_in, WorkDir};
+use crate::workdir::{hh, hour_period, WorkDir};
 
 /// How to build.
 pub struct BuildOptions<'a> {
@@ -263,20 +263,12 @@ fn build_one_hour(
         inputs.iter().map(|i| i.size).sum(),
     );
 
-    let final_dir = ctx.hour_dir();
-    let building = building_dir(&final_dir);
-    // Rejects belong to their set: written aside, put in place with the hour,
-    // kept apart (`HH.failed.rej.gz`) when the hour fails.
-    let rejects = Rejects {
-        built: building_dir(&ctx.work.rejects_file(&spec.name, ctx.date, ctx.hour)),
-        current: ctx.work.rejects_file(&spec.name, ctx.date, ctx.hour),
-        failed: ctx.work.failed_rejects_file(&spec.name, ctx.date, ctx.hour),
+    // Built hidden, swapped in with its rejects; dropped on an error: gone, its
+    // rejects kept apart (`HH.failed.rej.gz`), the old set as it was.
+    let set = match ctx.dry_run {
+        true => None,
+        false => Some(SetDir::hour(&ctx.work, &spec.name, ctx.date, ctx.hour)?),
     };
-    if !ctx.dry_run {
-        remove_stale(&final_dir)?;
-        remove_stale(&rejects.current)?;
-        std::fs::create_dir_all(&building).with_context(|| format!("creating {}", building.display()))?;
-    }
     let job = HourJob {
         spec,
         program,
@@ -284,90 +276,38 @@ fn build_one_hour(
         hour: ctx.hour,
         batch: ctx.batch,
         inputs: &inputs,
-        out_dir: (!ctx.dry_run).then_some(building.as_path()),
+        out_dir: set.as_ref().map(SetDir::path),
         workers,
         fixed_time,
-        rejects_path: (!ctx.dry_run).then_some(rejects.built.as_path()),
+        rejects_path: set.as_ref().and_then(SetDir::rejects_path),
         columns: &columns,
         progress: &progress,
         stream_from: streamed.then_some((ctx.source, rel.as_str())),
     };
-    let result = build_hour(&job)
-        .and_then(|out| {
-            // What was read is what was listed, or the hour is read again.
-            if !streamed {
-                check_unchanged(&inputs)?;
-            }
-            Ok(out)
-        })
-        .and_then(|out| finish_hour(ctx, &job, &inputs, out, &building, &rejects.failed, started, plan));
-    match result {
-        Ok(out) => {
-            if !ctx.dry_run {
-                swap_in(&building, &final_dir)?;
-                rejects.put_in_place()?;
-            }
-            Ok(out)
-        }
-        Err(e) => {
-            if !ctx.dry_run {
-                let _ = std::fs::remove_dir_all(&building);
-                rejects.keep_apart();
-            }
-            Err(e)
-        }
+    let out = build_hour(&job)?;
+    // What was read is what was listed, or the hour is read again.
+    if !streamed {
+        check_unchanged(&inputs)?;
     }
+    let (out, manifest) = finish_hour(ctx, &job, &inputs, out, set.as_ref(), started, plan)?;
+    if let Some(set) = set {
+        set.commit(&manifest)?;
+    }
+    Ok(out)
 }
 
-/// The rejects file of an hour being built, and where it goes.
-struct Rejects {
-    /// Where the pipeline writes it (hidden; absent when no row was rejected).
-    built: PathBuf,
-    /// The rejects of the hour's current set.
-    current: PathBuf,
-    /// The rejects of the last build of the hour that failed.
-    failed: PathBuf,
-}
-
-impl Rejects {
-    /// The hour is in place: its rejects replace the old set's (or the old set's go).
-    fn put_in_place(&self) -> anyhow::Result<()> {
-        let gone = |p: &Path| match std::fs::remove_file(p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("removing {}", p.display()))
-            }
-            _ => Ok(()),
-        };
-        if self.built.exists() {
-            std::fs::rename(&self.built, &self.current)
-                .with_context(|| format!("moving {} into place", self.built.display()))?;
-        } else {
-            gone(&self.current)?;
-        }
-        gone(&self.failed)
-    }
-
-    /// The hour failed: the old set's rejects stay; these are kept apart, to be read.
-    fn keep_apart(&self) {
-        if self.built.exists() {
-            let _ = std::fs::rename(&self.built, &self.failed);
-        }
-    }
-}
-
-/// Checks the rejects against the tolerance, then writes each set's `.verf`
-/// and the hour's manifest (or, in a dry run, the plan of what it would write).
-#[allow(clippy::too_many_arguments)]
+/// Checks the rejects against the tolerance, then writes each set's `.verf` into
+/// `set` (or, in a dry run, the plan of what it would write); the hour's manifest,
+/// which the set's commit writes last.
 fn finish_hour(
     ctx: &HourCtx<'_>,
     job: &HourJob<'_>,
     inputs: &[crate::source::local::InputFile],
     out: HourOutput,
-    building: &Path,
-    rejects_path: &Path,
+    set: Option<&SetDir>,
     started: chrono::DateTime<chrono::Local>,
     plan: &mut Option<&mut dyn Write>,
-) -> anyhow::Result<HourOutput> {
+) -> anyhow::Result<(HourOutput, Manifest)> {
     let spec = ctx.spec;
     debug_assert!(out.counts.balanced());
     if out.counts.rejected > spec.input.max_bad_rows {
@@ -376,10 +316,9 @@ fn finish_hour(
             .iter()
             .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
             .collect();
-        let place = if ctx.dry_run {
-            String::new()
-        } else {
-            format!("; all of them are in {}", rejects_path.display())
+        let place = match set.and_then(SetDir::failed_rejects) {
+            Some(p) => format!("; all of them are in {}", p.display()),
+            None => String::new(),
         };
         return Err(Failure::BadInput(format!(
             "{} rows rejected, more than max_bad_rows = {} (first: {}){place}",
@@ -415,8 +354,8 @@ fn finish_hour(
             }
             writeln!(so, "would write {}:", dir.join(&verf).display())?;
             so.write_all(text.as_bytes())?;
-        } else {
-            crate::atomic::write(&building.join(&verf), text.as_bytes())?;
+        } else if let Some(set) = set {
+            crate::atomic::write(&set.path().join(&verf), text.as_bytes())?;
         }
         sets.push(SetEntry {
             split: s.split.clone(),
@@ -444,10 +383,7 @@ fn finish_hour(
         seconds: out.seconds,
         missing_hours: Vec::new(),
     };
-    if !ctx.dry_run {
-        manifest.write(building)?;
-    }
-    Ok(out)
+    Ok((out, manifest))
 }
 
 /// A bar of input bytes for one hour, drawn only when stderr is a terminal.

@@ -12,8 +12,8 @@
 //! names, the old delivery left as is. Every day is recorded in the ledger.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::day::{self, MergeOptions};
@@ -26,9 +26,10 @@ use crate::exit::{code_of, Code};
 use crate::ledger::{self, Ledger, Operator, Rerun};
 use crate::manifest::Manifest;
 use crate::period::{batch_name, Period, PeriodRange};
+use crate::setdir::{install, keep_apart, Install, SetRejects};
 use crate::sink::Destination;
 use crate::spec::{Cadence, Spec};
-use crate::workdir::{hh, hour_period, swap_in};
+use crate::workdir::{hh, hour_period};
 
 /// Which batch to rebuild under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,17 +132,71 @@ fn plan(range: &PeriodRange, hours: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
     range.days(hours)
 }
 
-/// Removes a rerun's fresh work directory, and `rerun/<iface>/`, `rerun/` once empty.
-fn discard(fresh_root: &std::path::Path) {
-    let _ = std::fs::remove_dir_all(fresh_root);
-    for dir in fresh_root.ancestors().skip(1).take(2) {
-        let _ = std::fs::remove_dir(dir);
+/// A rerun's fresh work directory (`rerun/<iface>/<date>-<pid>/`): dropped, it goes,
+/// and `rerun/<iface>/`, `rerun/` once empty.
+struct FreshRoot(std::path::PathBuf);
+
+impl Drop for FreshRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        for dir in self.0.ancestors().skip(1).take(2) {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
 /// The sum of the totals of several manifests.
 fn sum_totals<'a>(ms: impl IntoIterator<Item = &'a Manifest>) -> (u64, u64) {
     ms.into_iter().map(totals).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// What a day had before its rerun: the merged day, and the chosen hours.
+struct Before {
+    day: Option<Manifest>,
+    hours: Vec<Manifest>,
+}
+
+impl Before {
+    fn read(config: &Config, spec: &Spec, date: &str, hours: &[u8]) -> Before {
+        let work = config.work();
+        Before {
+            day: Manifest::read(&work.out_dir(&spec.name, date)).ok(),
+            hours: hours
+                .iter()
+                .filter_map(|&h| Manifest::read(&work.hour_dir(&spec.name, date, h)).ok())
+                .collect(),
+        }
+    }
+
+    /// Rows and files: the merged day's (daily interfaces), else the chosen hours'.
+    fn totals(&self, daily: bool) -> Option<(u64, u64)> {
+        match (&self.day, daily) {
+            (Some(m), true) => Some(totals(m)),
+            _ if !self.hours.is_empty() => Some(sum_totals(&self.hours)),
+            _ => None,
+        }
+    }
+
+    /// The file names the old sets delivered.
+    fn names(&self, daily: bool) -> BTreeSet<String> {
+        match (&self.day, daily) {
+            (Some(m), true) => sets::names(m, false).collect(),
+            _ => self.hours.iter().flat_map(|m| sets::names(m, false)).collect(),
+        }
+    }
+}
+
+/// The batch the rebuilt sets carry, and whether it is the one delivered now.
+fn choose_batch(config: &Config, spec: &Spec, date: &str, choice: &BatchChoice) -> anyhow::Result<(String, bool)> {
+    let existing = current_batch(config, &spec.name, date);
+    let batch = match choice {
+        BatchChoice::Given(b) => b.clone(),
+        BatchChoice::Next => batch_name(existing.map_or(1, |b| b + 1)),
+        BatchChoice::Current => batch_name(existing.unwrap_or(0)),
+    };
+    anyhow::ensure!(batch.len() == 2, "batch {batch} does not fit in two digits");
+    let same = existing.map(batch_name) == Some(batch.clone());
+    Ok((batch, same))
 }
 
 /// One day: its code and the last error it went past.
@@ -154,67 +209,21 @@ fn rerun_day(
     rec: &mut Rerun,
 ) -> anyhow::Result<(Code, Option<String>)> {
     let daily = spec.delivery.cadence == Cadence::Daily;
-    let work = config.work();
-    // What was there before: the merged day, else the chosen hours.
-    let old_day = Manifest::read(&work.out_dir(&spec.name, date)).ok();
-    let old_hours: Vec<Manifest> = hours
-        .iter()
-        .filter_map(|&h| Manifest::read(&work.hour_dir(&spec.name, date, h)).ok())
-        .collect();
-    let before = match (&old_day, daily) {
-        (Some(m), true) => Some(totals(m)),
-        _ if !old_hours.is_empty() => Some(sum_totals(&old_hours)),
-        _ => None,
-    };
-    (rec.rows_before, rec.files_before) = (before.map(|b| b.0), before.map(|b| b.1));
-    let existing = current_batch(config, &spec.name, date);
-    let batch = match &opts.batch {
-        BatchChoice::Given(b) => b.clone(),
-        BatchChoice::Next => batch_name(existing.map_or(1, |b| b + 1)),
-        BatchChoice::Current => batch_name(existing.unwrap_or(0)),
-    };
-    anyhow::ensure!(batch.len() == 2, "batch {batch} does not fit in two digits");
+    let before = Before::read(config, spec, date, hours);
+    let totals_before = before.totals(daily);
+    (rec.rows_before, rec.files_before) = (totals_before.map(|b| b.0), totals_before.map(|b| b.1));
+    let (batch, same_batch) = choose_batch(config, spec, date, &opts.batch)?;
     rec.batch = batch.clone();
-    let same_batch = existing.map(batch_name) == Some(batch.clone());
 
-    // 1. Rebuild every chosen hour in a fresh place.
-    let fresh_root = work.rerun_dir(&spec.name, date);
+    // 1. Rebuild every chosen hour in a fresh place; 2. swap them in, all or none, with
+    // their rejects.
+    let fresh_root = FreshRoot(config.work().rerun_dir(&spec.name, date));
     let mut fresh = config.clone();
-    fresh.work_dir = fresh_root.clone();
-    let built = (|| -> anyhow::Result<(Code, Option<String>)> {
-        let period: Period = date.parse().map_err(crate::exit::Failure::Usage)?;
-        for &h in hours {
-            let mut o = BuildOptions {
-                batch: batch.clone(),
-                ..BuildOptions::regular()
-            };
-            let b = hour::build(&fresh, spec, &period.with_hour(h), &mut o)?;
-            if b.code != Code::Ok {
-                return Ok((b.code, b.error));
-            }
-        }
-        Ok((Code::Ok, None))
-    })();
-    match built {
+    fresh.work_dir = fresh_root.0.clone();
+    match rebuild(&fresh, spec, date, hours, &batch) {
         Ok((Code::Ok, _)) => {}
         other => {
-            // The failed rebuild's rejects, kept apart beside the old set's (which stay).
-            for &h in hours {
-                let from = fresh.work().failed_rejects_file(&spec.name, date, h);
-                let to = work.failed_rejects_file(&spec.name, date, h);
-                let moved = from.exists()
-                    && to.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-                    && std::fs::rename(&from, &to).is_ok();
-                if moved {
-                    crate::say!(
-                        "{} {}: the failed rebuild's rejects are in {}",
-                        spec.name,
-                        hour_period(date, h),
-                        to.display()
-                    );
-                }
-            }
-            discard(&fresh_root);
+            keep_failed_rejects(config, &fresh, spec, date, hours);
             crate::say!(
                 "{} {date}: the rebuild did not complete; the old sets and delivery are untouched",
                 spec.name
@@ -222,31 +231,106 @@ fn rerun_day(
             return other;
         }
     }
-    // 2. Swap them in, an hour at a time (a rename each), with their rejects.
-    let hourly_dir = work.hourly_day_dir(&spec.name, date);
-    std::fs::create_dir_all(&hourly_dir).with_context(|| format!("creating {}", hourly_dir.display()))?;
-    for &h in hours {
-        swap_in(
-            &fresh.work().hour_dir(&spec.name, date, h),
-            &work.hour_dir(&spec.name, date, h),
-        )?;
-        let (from, to) = (
-            fresh.work().rejects_file(&spec.name, date, h),
-            work.rejects_file(&spec.name, date, h),
-        );
-        if from.exists() {
-            std::fs::create_dir_all(to.parent().expect("rejects dir"))?;
-            std::fs::rename(&from, &to).with_context(|| format!("moving {} into place", from.display()))?;
-        } else {
-            let _ = std::fs::remove_file(&to);
-        }
-        let _ = std::fs::remove_file(work.failed_rejects_file(&spec.name, date, h));
-    }
-    discard(&fresh_root);
+    swap_hours(config, &fresh, spec, date, hours)?;
+    drop(fresh_root);
 
     // 3. Merge (daily interfaces) and push.
+    let periods = merged_periods(config, spec, date, hours, rec)?;
+    if opts.no_push {
+        return Ok((Code::Ok, None));
+    }
+    let mut code = Code::Ok;
+    let mut error = None;
+    for p in &periods {
+        let pushed = push::push(config, spec, p, &PushOptions::default())?;
+        code = code.worse(pushed.code);
+        error = pushed.error.or(error);
+    }
+    // 4. Same batch, prune_remote: old names the new set lacks go, and only those the old .verf listed.
+    if opts.prune_remote && same_batch && code == Code::Ok {
+        rec.pruned = prune_old_names(config, spec, &before.names(daily), &periods)?;
+    }
+    Ok((code, error))
+}
+
+/// Builds each of `hours` in the `fresh` work directory, stopping at the first that fails.
+fn rebuild(
+    fresh: &Config,
+    spec: &Spec,
+    date: &str,
+    hours: &[u8],
+    batch: &str,
+) -> anyhow::Result<(Code, Option<String>)> {
+    let period: Period = date.parse().map_err(crate::exit::Failure::Usage)?;
+    for &h in hours {
+        let mut o = BuildOptions {
+            batch: batch.to_string(),
+            ..BuildOptions::regular()
+        };
+        let b = hour::build(fresh, spec, &period.with_hour(h), &mut o)?;
+        if b.code != Code::Ok {
+            return Ok((b.code, b.error));
+        }
+    }
+    Ok((Code::Ok, None))
+}
+
+/// A failed rebuild's rejects, kept apart beside the old sets' (which stay).
+fn keep_failed_rejects(config: &Config, fresh: &Config, spec: &Spec, date: &str, hours: &[u8]) {
+    for &h in hours {
+        let to = config.work().failed_rejects_file(&spec.name, date, h);
+        if keep_apart(&fresh.work().failed_rejects_file(&spec.name, date, h), &to) {
+            crate::say!(
+                "{} {}: the failed rebuild's rejects are in {}",
+                spec.name,
+                hour_period(date, h),
+                to.display()
+            );
+        }
+    }
+}
+
+/// The rebuilt hours in place of the old ones with their rejects, all or none.
+fn swap_hours(config: &Config, fresh: &Config, spec: &Spec, date: &str, hours: &[u8]) -> anyhow::Result<()> {
+    let (work, fw) = (config.work(), fresh.work());
+    let staged: Vec<(PathBuf, PathBuf, SetRejects)> = hours
+        .iter()
+        .map(|&h| {
+            let rejects = SetRejects {
+                built: fw.rejects_file(&spec.name, date, h),
+                current: work.rejects_file(&spec.name, date, h),
+                failed: work.failed_rejects_file(&spec.name, date, h),
+            };
+            (
+                fw.hour_dir(&spec.name, date, h),
+                work.hour_dir(&spec.name, date, h),
+                rejects,
+            )
+        })
+        .collect();
+    let all: Vec<Install<'_>> = staged
+        .iter()
+        .map(|(built, final_dir, rejects)| Install {
+            built,
+            final_dir,
+            rejects: Some(rejects),
+        })
+        .collect();
+    install(&all)
+}
+
+/// Merges the day (daily interfaces) and records the totals after; the periods to push:
+/// the day, or each rebuilt hour.
+fn merged_periods(
+    config: &Config,
+    spec: &Spec,
+    date: &str,
+    hours: &[u8],
+    rec: &mut Rerun,
+) -> anyhow::Result<Vec<Period>> {
+    let work = config.work();
     let mut periods: Vec<Period> = Vec::new();
-    if daily {
+    if spec.delivery.cadence == Cadence::Daily {
         day::merge(config, spec, date, &mut MergeOptions::default())?;
         let t = totals(&Manifest::read(&work.out_dir(&spec.name, date))?);
         (rec.rows_after, rec.files_after) = (Some(t.0), Some(t.1));
@@ -260,43 +344,36 @@ fn rerun_day(
         let t = sum_totals(&new_hours);
         (rec.rows_after, rec.files_after) = (Some(t.0), Some(t.1));
     }
-    if opts.no_push {
-        return Ok((Code::Ok, None));
+    Ok(periods)
+}
+
+/// Removes from every destination the `old_names` the new sets of `periods` lack; how many.
+fn prune_old_names(
+    config: &Config,
+    spec: &Spec,
+    old_names: &BTreeSet<String>,
+    periods: &[Period],
+) -> anyhow::Result<u64> {
+    let mut new_names = BTreeSet::new();
+    for p in periods {
+        let (_, m) = sets::read(config, &spec.name, p)?;
+        new_names.extend(sets::names(&m, true));
     }
-    let mut code = Code::Ok;
-    let mut error = None;
-    for p in &periods {
-        let pushed = push::push(config, spec, p, &PushOptions::default())?;
-        code = code.worse(pushed.code);
-        error = pushed.error.or(error);
+    let gone: Vec<&String> = old_names.difference(&new_names).collect();
+    if gone.is_empty() {
+        return Ok(0);
     }
-    // 4. Same batch, prune_remote: old names the new set lacks go, and only those the old .verf listed.
-    if opts.prune_remote && same_batch && code == Code::Ok {
-        let old_names: BTreeSet<String> = match (&old_day, daily) {
-            (Some(m), true) => sets::names(m, false).collect(),
-            _ => old_hours.iter().flat_map(|m| sets::names(m, false)).collect(),
-        };
-        let mut new_names = BTreeSet::new();
-        for p in &periods {
-            let (_, m) = sets::read(config, &spec.name, p)?;
-            new_names.extend(sets::names(&m, true));
-        }
-        let gone: Vec<&String> = old_names.difference(&new_names).collect();
-        if !gone.is_empty() {
-            let ledger = Ledger::open(&work.ledger_path())?;
-            for dest_name in &spec.delivery.destinations {
-                let dest = Destination::from_config(config, dest_name, &spec.delivery.remote_dir)?;
-                let (_, mut conn) = dest
-                    .connect_any()
-                    .map_err(|e| crate::exit::Failure::Delivery(format!("pruning on `{dest_name}`: {e:#}")))?;
-                for name in &gone {
-                    conn.remove(name)?;
-                    ledger.forget(dest_name, name)?;
-                    crate::say!("pruned {name} from {dest_name}");
-                }
-            }
-            rec.pruned = gone.len() as u64;
+    let ledger = Ledger::open(&config.work().ledger_path())?;
+    for dest_name in &spec.delivery.destinations {
+        let dest = Destination::from_config(config, dest_name, &spec.delivery.remote_dir)?;
+        let (_, mut conn) = dest
+            .connect_any()
+            .map_err(|e| crate::exit::Failure::Delivery(format!("pruning on `{dest_name}`: {e:#}")))?;
+        for name in &gone {
+            conn.remove(name)?;
+            ledger.forget(dest_name, name)?;
+            crate::say!("pruned {name} from {dest_name}");
         }
     }
-    Ok((code, error))
+    Ok(gone.len() as u64)
 }
