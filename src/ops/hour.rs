@@ -193,13 +193,15 @@ impl HourCtx<'_> {
     }
 }
 
-fn build_one_hour(
-    ctx: &HourCtx<'_>,
-    program: Option<&Program>,
-    workers: usize,
-    fixed_time: Option<String>,
-    plan: &mut Option<&mut dyn Write>,
-) -> anyhow::Result<HourOutput> {
+/// The hour's input: its path under the source, whether it is read straight from the
+/// source (`--no-stage`), and its files (pulled into staging first, unless streamed).
+struct HourInput {
+    rel: String,
+    streamed: bool,
+    inputs: Vec<crate::source::local::InputFile>,
+}
+
+fn hour_input(ctx: &HourCtx<'_>) -> anyhow::Result<HourInput> {
     let spec = ctx.spec;
     let rel = spec.input.path.render(&ctx.vars()).map_err(Failure::Usage)?;
     let ready = spec.input.readiness();
@@ -240,6 +242,18 @@ fn build_one_hour(
     } else {
         list_hour(&hour_dir, &ready)?
     };
+    Ok(HourInput { rel, streamed, inputs })
+}
+
+fn build_one_hour(
+    ctx: &HourCtx<'_>,
+    program: Option<&Program>,
+    workers: usize,
+    fixed_time: Option<String>,
+    plan: &mut Option<&mut dyn Write>,
+) -> anyhow::Result<HourOutput> {
+    let spec = ctx.spec;
+    let HourInput { rel, streamed, inputs } = hour_input(ctx)?;
     // A Parquet or ORC spec without `columns` takes them from the hour's first file.
     let compiled;
     let (program, columns) = match (program, spec.input.format) {

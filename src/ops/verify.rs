@@ -79,83 +79,92 @@ pub fn verify(
     let listing = listing.unwrap_or_else(|| names.iter().map(|n| (n.to_string(), u64::MAX)).collect());
     let mut checks = Vec::new();
     for set in &manifest.sets {
-        let mut check = SetCheck {
-            verf: set.verf.clone(),
-            files: 0,
-            bytes: 0,
-            problems: Vec::new(),
-        };
-        if !listing.contains_key(&set.verf) {
-            check.problems.push(format!("{}: no such file", set.verf));
-            checks.push(check);
-            continue;
-        }
-        let mut text = Vec::new();
-        conn.read(&set.verf, &mut |b| {
-            text.extend_from_slice(b);
-            Ok(())
-        })?;
-        let lines = match verf::parse(&text) {
-            Ok(l) => l,
-            Err(e) => {
-                check.problems.push(format!("{}: {e}", set.verf));
-                checks.push(check);
-                continue;
-            }
-        };
-        let listed: Vec<&str> = set.files.iter().map(|f| f.name.as_str()).collect();
-        let named: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
-        if listed != named {
-            check
-                .problems
-                .push(format!("{} names other files than the manifest's set", set.verf));
-        }
-        for l in &lines {
-            check.files += 1;
-            check.bytes += l.bytes;
-            match listing.get(&l.name) {
-                None => check.problems.push(format!("{}: missing", l.name)),
-                Some(_) if blind && !deep => check.problems.push(format!(
-                    "{}: its size cannot be asked (the host refuses listing and stat): check it with --deep",
-                    l.name
-                )),
-                Some(&n) if n != l.bytes && !blind => check
-                    .problems
-                    .push(format!("{}: {n} bytes, the .verf says {}", l.name, l.bytes)),
-                Some(_) if deep => {
-                    let mut md5 = Md5::new();
-                    let mut gz = flate2::write::MultiGzDecoder::new(LineCount(0));
-                    let mut gz_err = None;
-                    conn.read(&l.name, &mut |b| {
-                        md5.update(b);
-                        if gz_err.is_none() {
-                            gz_err = gz.write_all(b).err();
-                        }
-                        Ok(())
-                    })?;
-                    let rows = gz.finish().map(|c| c.0);
-                    let got = format!("{:x}", md5.finalize());
-                    if got != l.md5 {
-                        check
-                            .problems
-                            .push(format!("{}: MD5 {got}, the .verf says {}", l.name, l.md5));
-                    }
-                    match (gz_err, rows) {
-                        (None, Ok(r)) if r == l.rows => {}
-                        (None, Ok(r)) => check
-                            .problems
-                            .push(format!("{}: {r} lines, the .verf says {}", l.name, l.rows)),
-                        (Some(e), _) | (None, Err(e)) => {
-                            check.problems.push(format!("{}: not valid gzip: {e}", l.name))
-                        }
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-        checks.push(check);
+        checks.push(check_set(conn.as_mut(), set, &listing, blind, deep)?);
     }
     Ok(Checked { place, sets: checks })
+}
+
+/// One set on the host: its `.verf` read and held against the manifest's set and the
+/// host's `listing` (sizes; `blind`: none could be asked); `deep` reads each file back.
+fn check_set(
+    conn: &mut dyn Conn,
+    set: &crate::manifest::SetEntry,
+    listing: &std::collections::BTreeMap<String, u64>,
+    blind: bool,
+    deep: bool,
+) -> anyhow::Result<SetCheck> {
+    let mut check = SetCheck {
+        verf: set.verf.clone(),
+        files: 0,
+        bytes: 0,
+        problems: Vec::new(),
+    };
+    if !listing.contains_key(&set.verf) {
+        check.problems.push(format!("{}: no such file", set.verf));
+        return Ok(check);
+    }
+    let mut text = Vec::new();
+    conn.read(&set.verf, &mut |b| {
+        text.extend_from_slice(b);
+        Ok(())
+    })?;
+    let lines = match verf::parse(&text) {
+        Ok(l) => l,
+        Err(e) => {
+            check.problems.push(format!("{}: {e}", set.verf));
+            return Ok(check);
+        }
+    };
+    let listed: Vec<&str> = set.files.iter().map(|f| f.name.as_str()).collect();
+    let named: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    if listed != named {
+        check
+            .problems
+            .push(format!("{} names other files than the manifest's set", set.verf));
+    }
+    for l in &lines {
+        check.files += 1;
+        check.bytes += l.bytes;
+        match listing.get(&l.name) {
+            None => check.problems.push(format!("{}: missing", l.name)),
+            Some(_) if blind && !deep => check.problems.push(format!(
+                "{}: its size cannot be asked (the host refuses listing and stat): check it with --deep",
+                l.name
+            )),
+            Some(&n) if n != l.bytes && !blind => check
+                .problems
+                .push(format!("{}: {n} bytes, the .verf says {}", l.name, l.bytes)),
+            Some(_) if deep => check.problems.extend(read_back(conn, l)?),
+            Some(_) => {}
+        }
+    }
+    Ok(check)
+}
+
+/// A file read back: what is wrong with it against its `.verf` line (MD5, lines, gzip).
+fn read_back(conn: &mut dyn Conn, l: &verf::VerfLine) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut md5 = Md5::new();
+    let mut gz = flate2::write::MultiGzDecoder::new(LineCount(0));
+    let mut gz_err = None;
+    conn.read(&l.name, &mut |b| {
+        md5.update(b);
+        if gz_err.is_none() {
+            gz_err = gz.write_all(b).err();
+        }
+        Ok(())
+    })?;
+    let rows = gz.finish().map(|c| c.0);
+    let got = format!("{:x}", md5.finalize());
+    if got != l.md5 {
+        problems.push(format!("{}: MD5 {got}, the .verf says {}", l.name, l.md5));
+    }
+    match (gz_err, rows) {
+        (None, Ok(r)) if r == l.rows => {}
+        (None, Ok(r)) => problems.push(format!("{}: {r} lines, the .verf says {}", l.name, l.rows)),
+        (Some(e), _) | (None, Err(e)) => problems.push(format!("{}: not valid gzip: {e}", l.name)),
+    }
+    Ok(problems)
 }
 
 /// How one kind of request went in a probe.
@@ -200,7 +209,6 @@ pub fn probe(
     remote_dir: &str,
     ledger: Option<&crate::ledger::Ledger>,
 ) -> anyhow::Result<Vec<HostProbe>> {
-    use crate::sink::{refused, Pace, Request};
     let dest = Destination::from_config(config, name, remote_dir)?;
     let probe_name = format!(".chama-probe-{}", std::process::id());
     // The bytes written: a temporary local file, removed when dropped uncommitted.
@@ -208,105 +216,130 @@ pub fn probe(
     std::fs::write(local.part(), b"chama probe\n")?;
     let mut out = Vec::new();
     for host in &dest.hosts {
-        let mut p = HostProbe {
-            host: host.label().to_string(),
-            facts: Vec::new(),
-            requests: Vec::new(),
-            would_push: false,
-            error: None,
-        };
-        let mut conn = match host.connect_noting(&mut p.facts) {
-            Ok(c) => c,
-            Err(e) => {
-                p.error = Some(format!("{e:#}"));
-                out.push(p);
-                continue;
-            }
-        };
-        p.facts.extend(conn.facts());
-        let tried = |r: anyhow::Result<String>| match r {
-            Ok(s) => Tried::Yes(s),
-            Err(e) => match refused(&e) {
-                Some(r) => Tried::Refused(format!("{e:#} (a push works around it: {})", r.fallback())),
-                None => Tried::Failed(format!("{e:#}")),
-            },
-        };
-        p.requests
-            .push(("list", tried(conn.list().map(|l| format!("{} file(s) there", l.len())))));
-        let counter = std::sync::atomic::AtomicU64::new(0);
-        let pace = Pace {
-            limit: None,
-            counter: &counter,
-            cancel: None,
-            progress: None,
-        };
-        let part = format!("{probe_name}.part");
-        let (write, fstat) = match conn.upload(local.part(), &part, 0, &pace) {
-            Ok(Some(12)) => (Tried::Yes(format!("{part}, 12 bytes")), true),
-            Ok(Some(n)) => (Tried::Failed(format!("{part} has {n} bytes after writing 12")), true),
-            Ok(None) => (Tried::Yes(format!("{part}, 12 bytes acknowledged")), false),
-            Err(e) => (tried(Err(e)), true),
-        };
-        let written = matches!(write, Tried::Yes(_));
-        p.requests.push(("write", write));
-        let untried = || Tried::Untried("the write failed".to_string());
-        if !written {
-            p.requests
-                .extend([("stat", untried()), ("rename", untried()), ("remove", untried())]);
-            out.push(p);
-            continue;
-        }
-        let stat = match conn.size(&part) {
-            Ok(Some(_)) if !fstat => Tried::Refused(format!(
-                "the server answers STAT but refuses FSTAT (a push works around it: {})",
-                Request::Stat.fallback()
-            )),
-            Ok(Some(n)) => Tried::Yes(format!("{n} bytes")),
-            Ok(None) => Tried::Failed(format!("{part} is not there after writing it")),
-            Err(e) => tried(Err(e)),
-        };
-        p.requests.push(("stat", stat));
-        let rename = tried(conn.rename(&part, &probe_name).map(|()| format!("to {probe_name}")));
-        let left = match rename {
-            Tried::Yes(_) => probe_name.clone(),
-            _ => part.clone(),
-        };
-        p.requests.push(("rename", rename));
-        let remove = match tried(conn.remove(&left).map(|()| left.clone())) {
-            Tried::Yes(s) => Tried::Yes(s),
-            other => {
-                // What cannot be removed is at least emptied.
-                let emptied = conn.upload(std::path::Path::new("/dev/null"), &left, 0, &pace).is_ok();
-                let what = if emptied { "emptied" } else { "as it is" };
-                match other {
-                    Tried::Refused(s) => Tried::Refused(format!("{s}; {left} stays, {what}")),
-                    Tried::Failed(s) => Tried::Failed(format!("{s}; {left} stays, {what}")),
-                    t => t,
-                }
-            }
-        };
-        p.requests.push(("remove", remove));
-        let refuses: Vec<&str> = p
-            .requests
-            .iter()
-            .filter(|(_, t)| matches!(t, Tried::Refused(_)))
-            .map(|(n, _)| *n)
-            .collect();
-        let failed = p.requests.iter().any(|(_, t)| matches!(t, Tried::Failed(_)));
-        let required = refuses
-            .iter()
-            .filter_map(|r| Request::parse(r))
-            .find(|r| dest.require.contains(r));
-        p.would_push = !failed && required.is_none();
-        if let Some(r) = required {
-            p.error = Some(format!(
-                "the server refuses {r}, which destination `{name}` requires (`require`)"
-            ));
-        }
-        if let Some(l) = ledger {
-            l.set_refusals(name, host.label(), &refuses)?;
-        }
-        out.push(p);
+        out.push(probe_host(
+            &dest,
+            name,
+            host.as_ref(),
+            local.part(),
+            &probe_name,
+            ledger,
+        )?);
     }
     Ok(out)
+}
+
+/// Probes one host of destination `name`: its connection's facts, then each request a
+/// push needs; what it refuses replaces what the ledger knew of it.
+fn probe_host(
+    dest: &Destination,
+    name: &str,
+    host: &dyn crate::sink::Host,
+    local: &std::path::Path,
+    probe_name: &str,
+    ledger: Option<&crate::ledger::Ledger>,
+) -> anyhow::Result<HostProbe> {
+    use crate::sink::Request;
+    let mut p = HostProbe {
+        host: host.label().to_string(),
+        facts: Vec::new(),
+        requests: Vec::new(),
+        would_push: false,
+        error: None,
+    };
+    let mut conn = match host.connect_noting(&mut p.facts) {
+        Ok(c) => c,
+        Err(e) => {
+            p.error = Some(format!("{e:#}"));
+            return Ok(p);
+        }
+    };
+    p.facts.extend(conn.facts());
+    p.requests = try_requests(conn.as_mut(), local, probe_name);
+    let refuses: Vec<&str> = p
+        .requests
+        .iter()
+        .filter(|(_, t)| matches!(t, Tried::Refused(_)))
+        .map(|(n, _)| *n)
+        .collect();
+    let failed = p.requests.iter().any(|(_, t)| matches!(t, Tried::Failed(_)));
+    let required = refuses
+        .iter()
+        .filter_map(|r| Request::parse(r))
+        .find(|r| dest.require.contains(r));
+    p.would_push = !failed && required.is_none();
+    if let Some(r) = required {
+        p.error = Some(format!(
+            "the server refuses {r}, which destination `{name}` requires (`require`)"
+        ));
+    }
+    if let Some(l) = ledger {
+        l.set_refusals(name, host.label(), &refuses)?;
+    }
+    Ok(p)
+}
+
+/// list, write (`local` as `<probe_name>.part`), stat, rename, remove: how each went.
+fn try_requests(conn: &mut dyn Conn, local: &std::path::Path, probe_name: &str) -> Vec<(&'static str, Tried)> {
+    use crate::sink::{refused, Pace, Request};
+    let mut requests = Vec::new();
+    let tried = |r: anyhow::Result<String>| match r {
+        Ok(s) => Tried::Yes(s),
+        Err(e) => match refused(&e) {
+            Some(r) => Tried::Refused(format!("{e:#} (a push works around it: {})", r.fallback())),
+            None => Tried::Failed(format!("{e:#}")),
+        },
+    };
+    requests.push(("list", tried(conn.list().map(|l| format!("{} file(s) there", l.len())))));
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    let pace = Pace {
+        limit: None,
+        counter: &counter,
+        cancel: None,
+        progress: None,
+    };
+    let part = format!("{probe_name}.part");
+    let (write, fstat) = match conn.upload(local, &part, 0, &pace) {
+        Ok(Some(12)) => (Tried::Yes(format!("{part}, 12 bytes")), true),
+        Ok(Some(n)) => (Tried::Failed(format!("{part} has {n} bytes after writing 12")), true),
+        Ok(None) => (Tried::Yes(format!("{part}, 12 bytes acknowledged")), false),
+        Err(e) => (tried(Err(e)), true),
+    };
+    let written = matches!(write, Tried::Yes(_));
+    requests.push(("write", write));
+    let untried = || Tried::Untried("the write failed".to_string());
+    if !written {
+        requests.extend([("stat", untried()), ("rename", untried()), ("remove", untried())]);
+        return requests;
+    }
+    let stat = match conn.size(&part) {
+        Ok(Some(_)) if !fstat => Tried::Refused(format!(
+            "the server answers STAT but refuses FSTAT (a push works around it: {})",
+            Request::Stat.fallback()
+        )),
+        Ok(Some(n)) => Tried::Yes(format!("{n} bytes")),
+        Ok(None) => Tried::Failed(format!("{part} is not there after writing it")),
+        Err(e) => tried(Err(e)),
+    };
+    requests.push(("stat", stat));
+    let rename = tried(conn.rename(&part, probe_name).map(|()| format!("to {probe_name}")));
+    let left = match rename {
+        Tried::Yes(_) => probe_name.to_string(),
+        _ => part.clone(),
+    };
+    requests.push(("rename", rename));
+    let remove = match tried(conn.remove(&left).map(|()| left.clone())) {
+        Tried::Yes(s) => Tried::Yes(s),
+        other => {
+            // What cannot be removed is at least emptied.
+            let emptied = conn.upload(std::path::Path::new("/dev/null"), &left, 0, &pace).is_ok();
+            let what = if emptied { "emptied" } else { "as it is" };
+            match other {
+                Tried::Refused(s) => Tried::Refused(format!("{s}; {left} stays, {what}")),
+                Tried::Failed(s) => Tried::Failed(format!("{s}; {left} stays, {what}")),
+                t => t,
+            }
+        }
+    };
+    requests.push(("remove", remove));
+    requests
 }
