@@ -151,6 +151,21 @@ n=$(ls /var/lib/chama/outbox/incoming/cm | wc -l)
 [ -f /var/lib/chama/ledger.sqlite ] || fail "no ledger in /var/lib/chama"
 man -w chama >/dev/null 2>&1 || [ -f /usr/share/man/man1/chama.1.gz ] || fail "no man page"
 echo "ok: installed; chama-job daily ran the bundled day as chama into /var/lib/chama ($n files)"
+# An operator types chama without CHAMA_CONFIG, from anywhere: the installed
+# configuration is found, as the user chama and as root (who is warned about
+# making root's files in chama's directory).
+for who in chama root; do
+  (cd / && runuser -u "$who" -- env -u CHAMA_CONFIG chama status > "$T/status.out" 2> "$T/status.err") ||
+    { cat "$T/status.err"; fail "chama status as $who"; }
+  grep -q '^CM001  *20241212  24/24  yes' "$T/status.out" || { cat "$T/status.out" "$T/status.err"; fail "chama status as $who: no CM001 20241212"; }
+  grep -q 'configuration /etc/chama/chama.toml, work directory /var/lib/chama' "$T/status.err" ||
+    { cat "$T/status.err"; fail "chama status as $who does not say which configuration it read"; }
+  (cd / && runuser -u "$who" -- env -u CHAMA_CONFIG chama rerun --iface CM001 --period 20241212 --no-push \
+    > "$T/rerun.out" 2> "$T/rerun.err") || { tail "$T/rerun.err"; fail "chama rerun as $who"; }
+done
+grep -q 'working as root in /var/lib/chama, which chama owns' "$T/rerun.err" ||
+  { tail "$T/rerun.err"; fail "root's rerun in chama's directory is not warned about"; }
+echo "ok: chama status and chama rerun typed by an operator (chama, root) use /etc/chama/chama.toml"
 dpkg --purge chama > "$T/purge.log" 2>&1 || { cat "$T/purge.log"; fail "dpkg --purge"; }
 installed=
 rm -rf /var/lib/chama /var/log/chama

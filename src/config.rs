@@ -1,8 +1,9 @@
 //! `chama.toml`: sources, destinations and the work directory.
 //!
-//! Found at `--config FILE`, else `$CHAMA_CONFIG`, else `./chama.toml`; with
-//! none of them, a built-in default that reads `testdata/dumps`, works in
-//! `var/` and delivers to a local `outbox/`. Relative paths are relative to
+//! Found at `--config FILE`, else `$CHAMA_CONFIG`, else `./chama.toml`, else
+//! `/etc/chama/chama.toml` (an installed server); with none of them, a built-in
+//! default that reads `testdata/dumps`, works in `var/` and delivers to a local
+//! `outbox/`. Relative paths are relative to
 //! the config file's directory (the current directory for the default).
 
 use std::collections::BTreeMap;
@@ -13,6 +14,9 @@ use serde::Deserialize;
 
 use crate::exit::Failure;
 use crate::spec::Names;
+
+/// An installed server's configuration, found when no other is named or here.
+pub const SYSTEM: &str = "/etc/chama/chama.toml";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -274,11 +278,25 @@ impl Config {
         if let Some(p) = std::env::var_os("CHAMA_CONFIG").filter(|p| !p.is_empty()) {
             return Config::load(Path::new(&p));
         }
-        let local = Path::new("chama.toml");
-        if local.exists() {
-            return Config::load(local);
+        for found in [Path::new("chama.toml"), Path::new(SYSTEM)] {
+            if found.exists() {
+                return Config::load(found);
+            }
         }
         Ok(Config::builtin())
+    }
+
+    /// Which configuration this is, and where it works: for commands that would
+    /// otherwise look at an empty work directory without a word.
+    pub fn origin(&self) -> String {
+        let work = std::path::absolute(&self.work_dir).unwrap_or_else(|_| self.work_dir.clone());
+        match &self.file {
+            Some(f) => format!("configuration {}, work directory {}", f.display(), work.display()),
+            None => format!(
+                "no configuration found (--config, CHAMA_CONFIG, ./chama.toml, {SYSTEM}): the built-in default, work directory {}",
+                work.display()
+            ),
+        }
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Config> {

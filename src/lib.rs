@@ -146,6 +146,7 @@ fn recorded(
     if dry_run {
         return f();
     }
+    workdir::warn_if_root_in_theirs(&config.work_dir);
     // From here a signal stops the work at its next check, cleanly (signals.rs).
     if let Err(e) = signals::install() {
         crate::say_warn!("not catching SIGTERM, SIGINT and SIGHUP: {e}");

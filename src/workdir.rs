@@ -337,6 +337,34 @@ pub fn remove_stale(final_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Root working in a work directory another user owns (`/var/lib/chama`, the user
+/// `chama`'s) makes files that user can no longer replace: said, with the way to work
+/// as them instead.
+pub fn warn_if_root_in_theirs(work_dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(work_dir) else { return };
+    if meta.uid() == 0 {
+        return;
+    }
+    let user = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[2] == meta.uid().to_string())
+                .map(|f| f[0].to_string())
+        })
+        .unwrap_or_else(|| format!("uid {}", meta.uid()));
+    crate::say_warn!(
+        "working as root in {}, which {user} owns: what this makes will be root's, and {user}'s next runs may fail on it; `sudo -u {user} chama ...` works as {user}",
+        work_dir.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,9 @@ use crate::config::Config;
 use crate::exit::{Code, Outcome};
 
 pub fn clean(config: &Config, args: &CleanArgs) -> anyhow::Result<Outcome> {
+    if config.file.is_none() {
+        crate::say!("{}", config.origin());
+    }
     let keep = args.keep_days.unwrap_or(config.keep_days);
     let mut out = std::io::stdout().lock();
     let c = crate::ops::clean::clean(config, keep, args.dry_run, &mut out)?;

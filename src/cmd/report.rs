@@ -16,6 +16,9 @@ pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Outcome> {
     }
     let day = period.date;
     let lines = lines_of(config, day)?;
+    if config.file.is_none() || lines.iter().all(|l| l.day.is_none()) {
+        crate::say!("{}", config.origin());
+    }
     let alarm = lines.iter().any(|l| !l.alarms.is_empty());
     let code = if alarm { Code::Alarm } else { Code::Ok };
     if args.json {

@@ -7,6 +7,9 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::exit::{Code, Outcome};
 
+/// Days shown when none is within `keep_days`.
+const NEWEST: usize = 5;
+
 pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let since = match &args.since {
         Some(p) => p.date_str(),
@@ -14,7 +17,29 @@ pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
             .format("%Y%m%d")
             .to_string(),
     };
-    let out = crate::ops::status::status(config, args.iface.as_deref(), &since)?;
+    let mut out = crate::ops::status::status(config, args.iface.as_deref(), &since)?;
+    let mut since = since;
+    if out.is_empty() {
+        crate::say!("{}", config.origin());
+        // Nothing in the window: the newest days there are, rather than an empty table.
+        if args.since.is_none() {
+            let all = crate::ops::status::status(config, args.iface.as_deref(), "")?;
+            let mut days: Vec<&str> = all.iter().map(|d| d.day.as_str()).collect();
+            days.sort_unstable();
+            days.dedup();
+            if let Some(oldest) = days.get(days.len().saturating_sub(NEWEST)).map(|d| d.to_string()) {
+                crate::say!(
+                    "nothing since {since} (keep_days = {}); the newest {} day(s) there are below (`--since YYYYMMDD` for others)",
+                    config.keep_days,
+                    days.len().min(NEWEST)
+                );
+                out = all.into_iter().filter(|d| d.day >= oldest).collect();
+                since = oldest;
+            }
+        }
+    } else if config.file.is_none() {
+        crate::say!("{}", config.origin());
+    }
     if args.json {
         println!(
             "{}",

@@ -244,3 +244,38 @@ fn run_killed_20_times_at_random_points_then_finishes_byte_identical() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Right after the README's first command (the built-in default, no configuration
+/// anywhere): `status` says which configuration and work directory it read, and shows
+/// the bundled day though it is older than keep_days; `report` and `clean` say where
+/// they looked too.
+#[test]
+fn status_after_the_first_command_shows_the_bundled_day_and_says_where_it_looked() {
+    let w = Workdir::new("first");
+    let root = crate::harness::repo_root();
+    std::os::unix::fs::symlink(root.join("interfaces"), w.join("interfaces")).unwrap();
+    std::os::unix::fs::symlink(root.join("testdata"), w.join("testdata")).unwrap();
+    w.run(&["run", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
+    let var = w.path().join("var");
+    let origin = format!(
+        "no configuration found (--config, CHAMA_CONFIG, ./chama.toml, /etc/chama/chama.toml): the built-in default, work directory {}",
+        var.display()
+    );
+    let r = w.run(&["status"]);
+    r.expect_code(0)
+        .stderr_has(&origin)
+        .stderr_has("(keep_days = 15); the newest 1 day(s) there are below (`--since YYYYMMDD` for others)")
+        .stdout_has("CM001      20241212  24/24  yes");
+    let j = w.run(&["status", "--json"]).json();
+    assert_eq!(j["since"], "20241212");
+    assert_eq!(j["days"].as_array().map(Vec::len), Some(1));
+    w.run(&["report", "--period", "20241212"])
+        .expect_code(0)
+        .stderr_has(&origin);
+    w.run(&["clean", "--dry-run"]).expect_code(0).stderr_has(&origin);
+    // A window that holds nothing by choice stays empty, and says where it looked.
+    w.run(&["status", "--since", "20250101"])
+        .expect_code(0)
+        .stderr_has(&origin);
+}
