@@ -1,8 +1,39 @@
-//! How long to wait before trying again, for pulls and pushes alike:
+//! Trying again, for pulls, builds and pushes alike: what is worth another try
+//! is the error's class (`exit::Class::of`: never a permission, configuration or
+//! spec error, nor what an inner loop gave up on), and the wait before it is
 //! `first * 2^attempt`, capped at `max`, times a jitter in [0.5, 1.5) so that
-//! many clients that failed together do not come back together.
+//! many clients that failed together do not come back together; a signal ends
+//! the wait. [`Backoff::retry`] is the loop; the delivery engine keeps its own
+//! (hosts, queues) but asks the same class and waits the same way.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::exit::{GaveUp, Interrupted};
+
+/// How a retry loop ended without a value.
+#[derive(Debug)]
+pub struct Tried {
+    pub error: anyhow::Error,
+    /// Tries made.
+    pub tries: u32,
+    /// The tries ran out (else the error was not worth another, or a signal came).
+    pub gave_up: bool,
+}
+
+impl Tried {
+    /// The error for the caller: with `what` ("pulling X") as its context, and when the
+    /// tries ran out, [`GaveUp`] ("pulling X (gave up after 4 tries)").
+    pub fn into_error(self, what: Option<String>) -> anyhow::Error {
+        match (self.gave_up, what) {
+            (true, what) => self.error.context(GaveUp {
+                what,
+                tries: self.tries,
+            }),
+            (false, Some(w)) => self.error.context(w),
+            (false, None) => self.error,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -17,6 +48,57 @@ impl Backoff {
         Backoff {
             first: Duration::from_millis(first),
             max: Duration::from_millis(max),
+        }
+    }
+
+    /// Sleeps [`delay`](Self::delay)`(attempt)`; a signal ends the wait.
+    pub fn wait(&self, attempt: u32) -> Result<(), Interrupted> {
+        crate::signals::sleep(self.delay(attempt))
+    }
+
+    /// `f(attempt)` until it succeeds, fails with an error `worth` rejects
+    /// (`exit::may_pass`, or `exit::changed` for a build), or `retries` tries after the
+    /// first have failed. `before(&e, attempt)` runs before each wait (to say it, to
+    /// count it). A signal ends it.
+    pub fn retry<T>(
+        &self,
+        retries: u32,
+        worth: impl Fn(&anyhow::Error) -> bool,
+        mut f: impl FnMut(u32) -> anyhow::Result<T>,
+        mut before: impl FnMut(&anyhow::Error, u32),
+    ) -> Result<T, Tried> {
+        let mut attempt = 0;
+        loop {
+            let e = match f(attempt) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let tries = attempt + 1;
+            let stop = |error| {
+                Err(Tried {
+                    error,
+                    tries,
+                    gave_up: false,
+                })
+            };
+            if let Some(i) = crate::signals::received() {
+                return stop(anyhow::Error::new(i));
+            }
+            if !worth(&e) {
+                return stop(e);
+            }
+            if attempt >= retries {
+                return Err(Tried {
+                    error: e,
+                    tries,
+                    gave_up: true,
+                });
+            }
+            before(&e, attempt);
+            if let Err(i) = self.wait(attempt) {
+                return stop(anyhow::Error::new(i));
+            }
+            attempt += 1;
         }
     }
 
@@ -41,6 +123,7 @@ fn xorshift(mut x: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::{may_pass, Classed};
 
     #[test]
     fn capped_and_jittered() {
@@ -53,5 +136,71 @@ mod tests {
                 "{attempt}: {d:?}"
             );
         }
+    }
+
+    #[test]
+    fn retried_only_while_worth_it() {
+        let b = Backoff::from_millis(1, 2);
+        let denied = || anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let (mut calls, mut said) = (0, 0);
+        let t = b
+            .retry(
+                3,
+                may_pass,
+                |_| -> anyhow::Result<()> {
+                    calls += 1;
+                    Err(denied())
+                },
+                |_, _| said += 1,
+            )
+            .unwrap_err();
+        assert_eq!((calls, said, t.tries, t.gave_up), (1, 0, 1, false));
+        assert!(!format!("{:#}", t.into_error(Some("pulling x".into()))).contains("gave up"));
+
+        let (mut calls, mut said) = (0, 0);
+        let t = b
+            .retry(
+                3,
+                may_pass,
+                |_| -> anyhow::Result<()> {
+                    calls += 1;
+                    Err(anyhow::anyhow!("reset"))
+                },
+                |_, _| said += 1,
+            )
+            .unwrap_err();
+        assert_eq!((calls, said, t.tries, t.gave_up), (4, 3, 4, true));
+        let e = t.into_error(Some("pulling x".into()));
+        assert_eq!(format!("{e:#}"), "pulling x (gave up after 4 tries): reset");
+        // What a loop gave up on, no loop around it tries again.
+        assert!(!may_pass(&e));
+
+        // A build tries again only what changed while it was read.
+        let mut calls = 0;
+        b.retry(
+            3,
+            crate::exit::changed,
+            |_| -> anyhow::Result<()> {
+                calls += 1;
+                Err(anyhow::anyhow!("reset"))
+            },
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        let mut calls = 0;
+        let got = b.retry(
+            3,
+            crate::exit::changed,
+            |attempt| {
+                calls += 1;
+                match attempt {
+                    0 => Err(Classed::changed("it grew").into()),
+                    _ => Ok(7),
+                }
+            },
+            |_, _| {},
+        );
+        assert_eq!((got.ok(), calls), (Some(7), 2));
     }
 }

@@ -2,12 +2,23 @@
 //! directory (inputs, counts, sets and files with their MD5), written last.
 //! The `.verf` that consumers read is in `verf.rs`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::workdir::manifest_path;
+/// The name of a set directory's manifest, written last.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The manifest of the set directory `dir`.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST)
+}
+
+/// Is the set directory `dir` complete (its manifest written)?
+pub fn is_complete(dir: &Path) -> bool {
+    manifest_path(dir).exists()
+}
 
 /// Row counts of one pass over the input. They always add up:
 /// `rows_in = rows_out + filtered + rejected`.

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use crate::exit::Code;
+pub use crate::exit::Interrupted;
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static ARMED: AtomicBool = AtomicBool::new(false);
@@ -37,33 +37,6 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The work was stopped by a signal.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("interrupted by {}", name(*signal))]
-pub struct Interrupted {
-    pub signal: i32,
-}
-
-impl Interrupted {
-    /// 143, 130 or 129.
-    pub fn code(&self) -> Code {
-        match self.signal {
-            signal_hook::consts::SIGINT => Code::Interrupted,
-            signal_hook::consts::SIGHUP => Code::HungUp,
-            _ => Code::Terminated,
-        }
-    }
-}
-
-fn name(signal: i32) -> &'static str {
-    match signal {
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
-}
-
 /// The signal received, if any.
 pub fn received() -> Option<Interrupted> {
     match RECEIVED.load(Ordering::Relaxed) {
@@ -77,7 +50,16 @@ pub fn check() -> Result<(), Interrupted> {
     received().map_or(Ok(()), Err)
 }
 
-/// Like [`check`], as an I/O error (for readers and writers).
-pub fn check_io() -> std::io::Result<()> {
-    check().map_err(std::io::Error::other)
+/// Sleeps `d`, a second at a time: a signal ends the wait (a command stops within
+/// about a second, waits included).
+pub fn sleep(d: std::time::Duration) -> Result<(), Interrupted> {
+    let until = std::time::Instant::now() + d;
+    loop {
+        check()?;
+        let now = std::time::Instant::now();
+        if now >= until {
+            return Ok(());
+        }
+        std::thread::sleep((until - now).min(std::time::Duration::from_secs(1)));
+    }
 }

@@ -22,9 +22,7 @@ use anyhow::Context;
 use crate::manifest::Manifest;
 use crate::period::Period;
 
-/// The name of a set directory's manifest, written last.
-pub const MANIFEST: &str = "manifest.json";
-
+pub use crate::manifest::{is_complete, manifest_path, MANIFEST};
 pub use crate::period::hh;
 
 /// `YYYYMMDD` followed by the hour: the period of one hour.
@@ -40,16 +38,6 @@ pub fn is_hour(s: &str) -> bool {
 /// Is `s` a day directory's name (`YYYYMMDD`)?
 pub fn is_day(s: &str) -> bool {
     s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The manifest of the set directory `dir`.
-pub fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join(MANIFEST)
-}
-
-/// Is the set directory `dir` complete (its manifest written)?
-pub fn is_complete(dir: &Path) -> bool {
-    manifest_path(dir).exists()
 }
 
 /// The two trees of sets.

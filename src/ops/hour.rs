@@ -23,7 +23,7 @@ use crate::period::Period;
 use crate::pipeline::{build_hour, HourJob, HourOutput};
 use crate::setdir::SetDir;
 use crate::source::columnar;
-use crate::source::local::{check_unchanged, list_hour, SizeChanged};
+use crate::source::local::{check_unchanged, list_hour};
 use crate::spec::{Format, Spec, Vars};
 use crate::sql::Program;
 use crate::verf;
@@ -102,21 +102,17 @@ pub fn build(
             dry_run,
             batch: &opts.batch,
         };
-        // A local file that changed while it was read: the hour again, as a pull would.
-        let mut attempt = 0;
-        let out = loop {
-            match build_one_hour(&ctx, program, workers, fixed_time.clone(), &mut opts.plan) {
-                Err(e) if e.downcast_ref::<SizeChanged>().is_some() => {
-                    if attempt >= pull_opts.retries {
-                        break Err(e.context(format!("gave up after {} tries", attempt + 1)));
-                    }
-                    crate::say_warn!("{e:#}; building {} {} again", spec.name, hour_period(&date, hour));
-                    std::thread::sleep(pull_opts.backoff.delay(attempt));
-                    attempt += 1;
-                }
-                other => break other,
-            }
-        }?;
+        // A local file that changed while it was read: the hour again, as a pull would;
+        // nothing else (the pull retried what may pass itself).
+        let out = pull_opts
+            .backoff
+            .retry(
+                pull_opts.retries,
+                crate::exit::changed,
+                |_| build_one_hour(&ctx, program, workers, fixed_time.clone(), &mut opts.plan),
+                |e, _| crate::say_warn!("{e:#}; building {} {} again", spec.name, hour_period(&date, hour)),
+            )
+            .map_err(|t| t.into_error(None))?;
         let built = Built {
             counts: out.counts,
             sets: out.sets.len(),

@@ -101,7 +101,10 @@ impl Source for HdfsSource {
                     }
                 }
                 Err(HdfsError::FileNotFound(_)) if sub.is_empty() => return Ok(None),
-                Err(e) => return Err(anyhow!("listing {}: {e}", self.describe(&format!("{dir}/{sub}")))),
+                Err(e) => {
+                    let why = format!("listing {}: {e}", self.describe(&format!("{dir}/{sub}")));
+                    return Err(super::reported(why).into());
+                }
             }
         }
         Ok(Some(out))
@@ -111,7 +114,7 @@ impl Source for HdfsSource {
         let path = format!("{}/{name}", self.path(dir));
         let reader = self
             .call("opening", self.client.read(&path))?
-            .map_err(|e| anyhow!("opening {}{path}: {e}", self.namenode))?;
+            .map_err(|e| super::reported(format!("opening {}{path}: {e}", self.namenode)))?;
         Ok(Box::new(HdfsReader {
             reader,
             rt: self.rt.clone(),
@@ -152,7 +155,7 @@ impl Read for HdfsReader {
             .block_on(async move { tokio::time::timeout(limit, reader.read_into(buf)).await })
         {
             Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(io::Error::other(format!("reading {}: {e}", self.path))),
+            Ok(Err(e)) => Err(super::reported(format!("reading {}: {e}", self.path))),
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("reading {}: no answer within {} s", self.path, self.timeout.as_secs()),

@@ -79,7 +79,7 @@ impl HdfsCliSource {
             // An empty directory matches no file; `-ls` tells that from a directory it may not read.
             Err(_) => match self.run(&["-ls", path])? {
                 Ok(_) => return Ok(vec![]),
-                Err(why) => return Err(anyhow!("listing {path}: {why}")),
+                Err(why) => return Err(super::reported(format!("listing {path}: {why}")).into()),
             },
         };
         let mut entries = Vec::new();
@@ -192,7 +192,7 @@ impl Read for CatReader {
                     .unwrap_or("")
                     .trim()
                     .to_string();
-                return Err(io::Error::other(format!(
+                return Err(super::reported(format!(
                     "`-cat {}` exited with {status}: {last}",
                     self.path
                 )));

@@ -34,11 +34,11 @@ pub fn check_unchanged(inputs: &[InputFile]) -> anyhow::Result<()> {
             .with_context(|| format!("reading {}", f.path.display()))?
             .len();
         if now != f.size {
-            return Err(SizeChanged {
+            return Err(crate::exit::Classed::changed(SizeChanged {
                 path: f.path.display().to_string(),
                 listed: f.size,
                 now,
-            }
+            })
             .into());
         }
     }

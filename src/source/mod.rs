@@ -123,6 +123,18 @@ pub fn list_ready(source: &dyn Source, dir: &str, ready: &Readiness<'_>) -> anyh
     Ok(files)
 }
 
+/// What a source reported, as an I/O error whose kind is `PermissionDenied` when its
+/// text says so (HDFS's `AccessControlException`, a shell's "Permission denied"): no
+/// retry cures that (`exit::Class::of`).
+pub(crate) fn reported(msg: String) -> std::io::Error {
+    let denied = msg.contains("AccessControlException") || msg.contains("Permission denied");
+    let kind = match denied {
+        true => std::io::ErrorKind::PermissionDenied,
+        false => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 
 use super::{list_ready, Entry, Readiness, Source};
 use crate::atomic::AtomicFile;
 use crate::backoff::Backoff;
-use crate::exit::{code_of, Code};
+use crate::exit::{code_of, Again, Classed, Code};
 
 /// The list of files a pull staged, in the hour's staging directory.
 pub const PULLED: &str = ".chama-pulled.json";
@@ -209,46 +209,40 @@ fn pull_file(
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let dest = parent.join(base);
     let mut entry = entry.clone();
-    let mut attempt = 0u32;
-    loop {
-        let mut out = AtomicFile::create(&dest)?;
-        let result = copy_once(source, dir, &entry, &mut out);
-        match result {
-            Ok(n) if n == entry.size => {
+    let what = source.describe(&format!("{dir}/{}", entry.name));
+    let copied = opts.backoff.retry(
+        opts.retries,
+        crate::exit::may_pass,
+        |_| {
+            // Staging is this machine's disk: what fails there, another try does not cure.
+            let staged = |e: anyhow::Error| Classed::new(e, Code::Failed, Again::Never);
+            let mut out = AtomicFile::create(&dest).map_err(staged)?;
+            let n = copy_once(source, dir, &entry, &mut out)?;
+            if n == entry.size {
                 let mtime = UNIX_EPOCH + Duration::from_millis(entry.mtime_ms.max(0) as u64);
-                out.commit_with(|f| f.set_modified(mtime))?;
-                return Ok(Some(n));
+                out.commit_with(|f| f.set_modified(mtime)).map_err(staged)?;
+                return Ok(n);
             }
-            outcome => {
-                drop(out);
-                let why = match outcome {
-                    Ok(n) => {
-                        // Still being written, or a short read: look again before the next try.
-                        if let Ok(Some(now)) = source.list(dir) {
-                            if let Some(e) = now.into_iter().find(|e| e.name == entry.name) {
-                                entry = e;
-                            }
-                        }
-                        anyhow!("read {n} bytes but the listing said {}: the file changed size while being read (still being written?)", entry.size)
-                    }
-                    Err(e) => e,
-                };
-                if let Some(i) = crate::signals::received() {
-                    return Err(anyhow::Error::new(i));
+            drop(out);
+            let listed = entry.size;
+            // Still being written, or a short read: look again before the next try.
+            if let Ok(Some(now)) = source.list(dir) {
+                if let Some(e) = now.into_iter().find(|e| e.name == entry.name) {
+                    entry = e;
                 }
-                if attempt >= opts.retries {
-                    return Err(why.context(format!(
-                        "pulling {} (gave up after {} tries)",
-                        source.describe(&format!("{dir}/{}", entry.name)),
-                        attempt + 1
-                    )));
-                }
-                retries.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(opts.backoff.delay(attempt));
-                attempt += 1;
             }
-        }
-    }
+            Err(Classed::changed(format!(
+                "read {n} bytes but the listing said {listed}: the file changed size while being read (still being written?)"
+            ))
+            .into())
+        },
+        |_, _| {
+            retries.fetch_add(1, Ordering::Relaxed);
+        },
+    );
+    copied
+        .map(Some)
+        .map_err(|t| t.into_error(Some(format!("pulling {what}"))))
 }
 
 fn copy_once(source: &dyn Source, dir: &str, entry: &Entry, out: &mut AtomicFile) -> anyhow::Result<u64> {
@@ -362,5 +356,70 @@ mod tests {
         assert!(err.contains("changed size while being read"), "{err}");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "nothing staged, not even the marker");
+    }
+
+    /// A file whose every open fails as `fail` says, `failures` times, then reads.
+    struct Failing {
+        opens: AtomicUsize,
+        failures: usize,
+        kind: io::ErrorKind,
+    }
+
+    impl Source for Failing {
+        fn describe(&self, dir: &str) -> String {
+            format!("test:{dir}")
+        }
+        fn list(&self, _: &str) -> anyhow::Result<Option<Vec<Entry>>> {
+            Ok(Some(vec![
+                Entry {
+                    name: "part-0".into(),
+                    size: 3,
+                    mtime_ms: 1_000,
+                },
+                Entry {
+                    name: "_SUCCESS".into(),
+                    size: 0,
+                    mtime_ms: 0,
+                },
+            ]))
+        }
+        fn open(&self, _: &str, _: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+            if self.opens.fetch_add(1, Ordering::SeqCst) < self.failures {
+                return Err(anyhow::Error::new(io::Error::new(self.kind, "told to fail")).context("opening part-0"));
+            }
+            Ok(Box::new(io::Cursor::new(b"abc".to_vec())))
+        }
+    }
+
+    fn pull_failing(failures: usize, kind: io::ErrorKind, dir: &Path) -> (anyhow::Result<PullReport>, usize) {
+        let src = Failing {
+            opens: AtomicUsize::new(0),
+            failures,
+            kind,
+        };
+        let ready = Readiness {
+            marker: Some("_SUCCESS"),
+            allow_empty: false,
+        };
+        let r = pull_hour(&src, "h", &ready, dir, &fast());
+        (r, src.opens.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn a_permission_error_is_not_retried_a_reset_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, opens) = pull_failing(usize::MAX, io::ErrorKind::PermissionDenied, dir.path());
+        let err = format!("{:#}", r.unwrap_err());
+        assert_eq!(opens, 1, "{err}");
+        assert!(
+            err.starts_with("pulling test:h/part-0: opening part-0: told to fail"),
+            "{err}"
+        );
+        assert!(!err.contains("gave up"), "{err}");
+
+        let (r, opens) = pull_failing(2, io::ErrorKind::ConnectionReset, dir.path());
+        let r = r.unwrap();
+        assert_eq!((opens, r.retries, r.copied), (3, 2, 1));
+        assert_eq!(std::fs::read(dir.path().join("part-0")).unwrap(), b"abc");
     }
 }

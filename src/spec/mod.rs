@@ -18,6 +18,7 @@ pub use doc::Problem;
 pub use raw::{Cadence, Compression, Encoding, Format, Unmappable};
 pub use template::{Placeholder, Template, Vars};
 
+use crate::exit::{Again, Classed, Code};
 use crate::sql::Program;
 use crate::transform::clean::Strip;
 use doc::{fields_of, string_body_line, Doc};
@@ -172,18 +173,20 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-/// Reads and validates a spec file; any problem is a [`SpecError`].
+/// Reads and validates a spec file; any problem is a [`SpecError`], a usage error (exit 2).
 pub fn load(path: &Path, names: &Names) -> anyhow::Result<Spec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let checked = check(&text, stem, names);
     match checked.spec {
         Some(spec) if checked.problems.is_empty() => Ok(spec),
-        _ => Err(SpecError {
-            file: path.to_path_buf(),
-            problems: checked.problems,
+        _ => {
+            let e = SpecError {
+                file: path.to_path_buf(),
+                problems: checked.problems,
+            };
+            Err(Classed::new(e, Code::Usage, Again::Never).into())
         }
-        .into()),
     }
 }
 

@@ -680,3 +680,31 @@ fn hdfs_name_service_from_hadoop_conf_dir() {
         .stderr_has("hdfs://chamans")
         .stderr_has("HADOOP_CONF_DIR is not set");
 }
+
+/// A file the reading user may not read is a permission error: said at once, never
+/// tried again as if the network had failed (a scheduler's retry is another matter:
+/// exit 1). The real NameNode's permission check: the file is root's, mode 600, and
+/// chama reads as `nobody` (`HADOOP_USER_NAME`), through both HDFS kinds.
+#[test]
+fn hdfs_a_file_chama_may_not_read_fails_at_once_not_retried() {
+    let Some(cli) = cluster() else { return };
+    for kind in ["hdfs", "hdfs-cli"] {
+        let site = Site::hdfs(kind, &cli, "denied");
+        let hour = "cm001/dt=2024-12-12/hour=05";
+        site.put(hour, &[("part-00000", b"1\x01a\n"), ("_SUCCESS", b"")]);
+        dfs(&cli, &["-chmod", "600", &format!("{}/{hour}/part-00000", site.root)]);
+        let w = Workdir::new("denied");
+        w.create("chama.toml", site.config("retries = 3\nretry_delay_ms = 5000"));
+        let mut cmd = w.command(&["pull", "--iface", "CM001", "--period", "2024121205"]);
+        cmd.env("HADOOP_USER_NAME", "nobody");
+        let started = std::time::Instant::now();
+        let r = w.run_cmd(cmd);
+        r.expect_code(1).stderr_has("Permission denied");
+        assert!(!r.stderr().contains("gave up"), "{kind}: retried: {}", r.stderr());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{kind}: {:?}, a retry's wait is 5 s",
+            started.elapsed()
+        );
+    }
+}

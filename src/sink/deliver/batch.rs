@@ -346,7 +346,10 @@ impl<'a> Engine<'a> {
             return Flow::Stop;
         }
         self.trying_again(h, &e);
-        std::thread::sleep(self.dest.backoff.delay(tries.saturating_sub(1)));
+        if self.dest.backoff.wait(tries.saturating_sub(1)).is_err() {
+            p.finish_rest(|| Outcome::Cancelled);
+            return Flow::Stop;
+        }
         p.finish_rest(|| Outcome::Again);
         Flow::Go
     }

@@ -142,9 +142,11 @@ fn note(args: std::fmt::Arguments<'_>) {
     crate::log::warn(&args.to_string());
 }
 
-/// Whether no retry on the same host can cure `e`: a refused host key or login, a full disk.
+/// Whether no retry on the same host can cure `e`: a refused host key or login, a full
+/// disk (this host's), or what no retry cures anywhere (`exit::Class::of`: a permission
+/// error, a loop that gave up).
 fn hopeless(e: &anyhow::Error) -> bool {
-    has::<HostRefused>(e) || has::<NoSpace>(e)
+    has::<HostRefused>(e) || has::<NoSpace>(e) || !crate::exit::may_pass(e)
 }
 
 /// Whether `T` is anywhere in the error's chain.
@@ -482,24 +484,20 @@ impl<'a> Engine<'a> {
             if self.slots[i].dead.load(Ordering::Relaxed) {
                 continue;
             }
-            let mut last = None;
-            for attempt in 0..=self.dest.retries.min(2) {
-                match host.connect() {
-                    Ok(c) => {
-                        self.slots[i].connected.store(true, Ordering::Relaxed);
-                        return Ok((i, c));
-                    }
-                    Err(e) => {
-                        let refused = has::<HostRefused>(&e);
-                        last = Some(e);
-                        if refused {
-                            break;
-                        }
-                        std::thread::sleep(self.dest.backoff.delay(attempt));
-                    }
+            let tried = self.dest.backoff.retry(
+                self.dest.retries.min(2),
+                |e| !hopeless(e),
+                |_| host.connect(),
+                |_, _| {},
+            );
+            let e = match tried {
+                Ok(c) => {
+                    self.slots[i].connected.store(true, Ordering::Relaxed);
+                    return Ok((i, c));
                 }
-            }
-            let e = last.expect("tried");
+                Err(t) if crate::signals::received().is_some() => return Err(t.error),
+                Err(t) => t.error,
+            };
             self.fail_host(i, &e);
             why.push(format!("{}: {e:#}", host.label()));
         }
@@ -697,7 +695,9 @@ impl<'a> Engine<'a> {
                             break Outcome::HostFailed;
                         }
                         self.trying_again(h, &e);
-                        std::thread::sleep(self.dest.backoff.delay(attempt));
+                        if self.dest.backoff.wait(attempt).is_err() {
+                            break Outcome::Cancelled;
+                        }
                         attempt += 1;
                     }
                 }

@@ -305,7 +305,9 @@ impl<'a> Engine<'a> {
             }
             Err(e) => {
                 let tries = self.failed_try(job.item);
-                if tries > self.dest.retries {
+                if crate::signals::received().is_some() {
+                    self.finish(h, &job, Outcome::Cancelled, p.started.elapsed());
+                } else if super::hopeless(&e) || tries > self.dest.retries {
                     self.fail_host(h, &e);
                     self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
                 } else {
