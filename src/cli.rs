@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::ops::sample::{ReadFrom, RowFormat};
 use crate::period::{HourSet, Period, PeriodRange};
 
 /// A name that becomes a file or directory name (an interface, a destination):
@@ -351,12 +350,51 @@ pub struct SampleArgs {
     pub seed: u64,
     /// Read the raw input (default) or the built files.
     #[arg(long, value_enum, default_value = "raw")]
-    pub from: ReadFrom,
+    pub from: SampleFrom,
     /// Only the rows of this split value (e.g. one province).
     #[arg(long, value_name = "VALUE")]
     pub split: Option<String>,
     #[arg(long, value_enum, default_value = "tsv")]
-    pub format: RowFormat,
+    pub format: SampleFormat,
+}
+
+/// `sample --from`: where rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleFrom {
+    /// The period's input through the spec's transform and cleaning.
+    Raw,
+    /// The built files, decoded back to UTF-8.
+    Built,
+}
+
+impl From<SampleFrom> for crate::ops::sample::ReadFrom {
+    fn from(f: SampleFrom) -> Self {
+        match f {
+            SampleFrom::Raw => Self::Raw,
+            SampleFrom::Built => Self::Built,
+        }
+    }
+}
+
+/// `sample --format`: how rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleFormat {
+    /// PostgreSQL text format with a header (NULL is \N).
+    Tsv,
+    /// RFC 4180 with a header (NULL is empty).
+    Csv,
+    /// One JSON object per row (NULL is null).
+    Jsonl,
+}
+
+impl From<SampleFormat> for crate::ops::sample::RowFormat {
+    fn from(f: SampleFormat) -> Self {
+        match f {
+            SampleFormat::Tsv => Self::Tsv,
+            SampleFormat::Csv => Self::Csv,
+            SampleFormat::Jsonl => Self::Jsonl,
+        }
+    }
 }
 
 pub use crate::duration::parse as parse_duration;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    match chama::run(cli) {
+    match chama::cmd::execute(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             // A closed pipe (`chama spec try ... | head`) is a normal way to stop.

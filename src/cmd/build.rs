@@ -1,12 +1,12 @@
 //! `chama build`: one hour, or every hour of a day, into `hourly/`
-//! (`ops/hour.rs` builds; this prints the summary).
+//! (`ops/build.rs` builds; this prints the summary).
 
 use serde::Serialize;
 
 use crate::cli::BuildArgs;
 use crate::config::Config;
 use crate::exit::Outcome;
-use crate::ops::hour::{self, BuildOptions, Built};
+use crate::ops::build::{self, BuildOptions, Built};
 use crate::ops::HourOutcome;
 
 #[derive(Debug, Serialize)]
@@ -29,7 +29,7 @@ pub fn build(config: &Config, args: &BuildArgs) -> anyhow::Result<Outcome> {
         plan: args.report.dry_run.then_some(&mut stdout as &mut dyn std::io::Write),
         quiet: args.report.json,
     };
-    let built = hour::build(config, &spec, &args.at.period, &mut opts)?;
+    let built = build::build(config, &spec, &args.at.period, &mut opts)?;
     if args.report.json {
         let s = Summary {
             command: "build",

@@ -1,10 +1,10 @@
 //! `chama merge`: a day's hourly sets become the daily set(s) under `out/`
-//! (`ops/day.rs` merges; this checks the day and prints the summary).
+//! (`ops/merge.rs` merges; this checks the day and prints the summary).
 
 use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::exit::{Code, Failure, Outcome};
-use crate::ops::day::{self, MergeOptions};
+use crate::ops::merge::{self, MergeOptions};
 
 pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Outcome> {
     let spec = crate::ops::load_spec(config, &args.at.iface)?;
@@ -20,7 +20,7 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Outcome> {
         quiet: args.report.json,
     };
     let date = period.date_str();
-    let merged = day::merge(config, &spec, &date, &mut opts)?;
+    let merged = merge::merge(config, &spec, &date, &mut opts)?;
     if args.report.json {
         let mut summary = serde_json::to_value(&merged)?;
         let extra = serde_json::json!({"command": "merge", "interface": spec.name, "period": date, "code": 0,

@@ -1,4 +1,4 @@
-//! `chama pull`: an hour (or a day) from the spec's source into `staging/`.
+//! `chama pull`: an hour (or a day) from the spec's source into `staging/` (`ops/pull.rs`).
 
 use crate::cli::PullArgs;
 use crate::config::Config;
@@ -8,7 +8,7 @@ use crate::source::pull::PullOptions;
 pub fn pull(config: &Config, args: &PullArgs) -> anyhow::Result<Outcome> {
     let spec = crate::ops::load_spec(config, &args.at.iface)?;
     let opts = PullOptions::from_config(&config.pull, args.jobs, args.wait);
-    let pulled = crate::ops::hour::pull(config, &spec, &args.at.period, &opts, args.json)?;
+    let pulled = crate::ops::pull::pull(config, &spec, &args.at.period, &opts, args.json)?;
     if args.json {
         println!(
             "{}",

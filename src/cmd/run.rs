@@ -1,5 +1,5 @@
 //! `chama run`: the scheduled daily job, for one interface or all of them
-//! (`ops/daily.rs` runs it).
+//! (`ops/run.rs` runs it).
 
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -35,7 +35,7 @@ pub fn run(config: &Config, args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         _ => return Err(Failure::Usage("give --iface NAME or --all".into()).into()),
     };
-    let day = crate::ops::daily::run(config, &ifaces, &period);
+    let day = crate::ops::run::run(config, &ifaces, &period);
     if args.json {
         println!(
             "{}",

@@ -15,9 +15,9 @@ pub fn sample(config: &Config, args: &SampleArgs) -> anyhow::Result<Outcome> {
             Some(rows) => Take::Sample { rows, seed: args.seed },
             None => Take::First(args.limit.unwrap_or(100)),
         },
-        from: args.from,
+        from: args.from.into(),
         split: args.split.clone(),
-        format: args.format,
+        format: args.format.into(),
     };
     write_rows(config, &spec, &args.at.period, &opts, &mut std::io::stdout().lock())?;
     Ok(Code::Ok.into())

@@ -1,4 +1,4 @@
-//! `chama spec check`, `chama spec try` (`ops/try_spec.rs` runs a spec on files) and
+//! `chama spec check`, `chama spec try` (`ops/spec_try.rs` runs a spec on files) and
 //! `chama spec list`.
 
 use std::io::{self, Write};
@@ -83,7 +83,7 @@ fn spec_path(config: &Config, arg: &str) -> PathBuf {
 
 pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
     let spec = spec::load(&spec_path(config, &args.spec), &config.names())?;
-    crate::ops::try_spec::try_spec(&spec, &args.input, args.limit, &mut io::stdout().lock())?;
+    crate::ops::spec_try::try_spec(&spec, &args.input, args.limit, &mut io::stdout().lock())?;
     Ok(Code::Ok)
 }
 

@@ -3,30 +3,34 @@
 //! Commands parse arguments, call one of these and print; no workflow knows
 //! about the command line, and none calls a command.
 //!
-//! - [`hour`]: build one hour (or every hour of a day) into `hourly/`.
-//! - [`day`]: merge a day's hours into `out/`.
+//! Each is named after the command a user types (`chama build` runs [`build`]):
+//!
+//! - [`pull`]: copy a period's hours from the source into staging.
+//! - [`build`]: build one hour (or every hour of a day) into `hourly/`.
+//! - [`merge`]: merge a day's hours into `out/`.
 //! - [`sets`]: a period's sets, read from their manifest and checked against the files.
 //! - [`push`]: deliver a period's sets to the spec's destinations.
-//! - [`daily`]: the scheduled job (`run`): build what is missing, merge, push.
+//! - [`run`]: the scheduled job: build what is missing, merge, push.
 //! - [`rerun`]: rebuild periods in a fresh place, swap them in, deliver again.
 //! - [`clean`], [`status`], [`report`], [`sample`]: retention, state, volumes, rows for analysts.
 //! - [`verify`]: a set checked against its `.verf`, here or on a destination.
-//! - [`try_spec`]: a spec run on local files, for its author.
+//! - [`spec_try`]: a spec run on local files, for its author (`chama spec try`).
 //!
 //! Each opens with a paragraph saying what it owns. Paths come from
 //! `workdir.rs`, files are written through `atomic.rs`, `.verf`s through `verf.rs`.
 
+pub mod build;
 pub mod clean;
-pub mod daily;
-pub mod day;
-pub mod hour;
+pub mod merge;
+pub mod pull;
 pub mod push;
 pub mod report;
 pub mod rerun;
+pub mod run;
 pub mod sample;
 pub mod sets;
+pub mod spec_try;
 pub mod status;
-pub mod try_spec;
 pub mod verify;
 
 use serde::Serialize;
@@ -62,9 +66,7 @@ pub fn check_iface(config: &Config, iface: &str) -> anyhow::Result<()> {
 
 /// `no <what> `name` in <place> (did you mean `x`?); known: a, b`.
 pub fn unknown(what: &str, name: &str, known: &[String], place: &str) -> String {
-    let hint = crate::sql::suggest(name, known)
-        .map(|s| format!(" (did you mean `{s}`?)"))
-        .unwrap_or_default();
+    let hint = crate::suggest::hint(name, known);
     let known = if known.is_empty() {
         "none".to_string()
     } else {

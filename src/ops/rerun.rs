@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::day::{self, MergeOptions};
-use super::hour::{self, BuildOptions};
+use super::build::{self, BuildOptions};
+use super::merge::{self, MergeOptions};
 use super::push::{self, PushOptions};
 use super::sets::{self, current_batch, totals};
 use super::Done;
@@ -267,7 +267,7 @@ fn rebuild(
             batch: batch.to_string(),
             ..BuildOptions::regular()
         };
-        let b = hour::build(fresh, spec, &period.with_hour(h), &mut o)?;
+        let b = build::build(fresh, spec, &period.with_hour(h), &mut o)?;
         if b.code != Code::Ok {
             return Ok((b.code, b.error));
         }
@@ -331,7 +331,7 @@ fn merged_periods(
     let work = config.work();
     let mut periods: Vec<Period> = Vec::new();
     if spec.delivery.cadence == Cadence::Daily {
-        day::merge(config, spec, date, &mut MergeOptions::default())?;
+        merge::merge(config, spec, date, &mut MergeOptions::default())?;
         let t = totals(&Manifest::read(&work.out_dir(&spec.name, date))?);
         (rec.rows_after, rec.files_after) = (Some(t.0), Some(t.1));
         periods.push(date.parse().map_err(crate::exit::Failure::Usage)?);

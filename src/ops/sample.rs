@@ -27,7 +27,7 @@ use crate::transform::Transformer;
 use crate::workdir::{hh, is_complete};
 
 /// Where rows come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadFrom {
     /// The period's input through the spec's transform and cleaning.
     Raw,
@@ -36,7 +36,7 @@ pub enum ReadFrom {
 }
 
 /// How rows are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFormat {
     /// PostgreSQL text format with a header (NULL is \N).
     Tsv,

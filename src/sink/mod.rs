@@ -230,9 +230,7 @@ impl Destination {
     pub fn from_config(config: &Config, name: &str, remote_dir: &str) -> anyhow::Result<Destination> {
         let Some(d) = config.destinations.get(name) else {
             let known: Vec<String> = config.destinations.keys().cloned().collect();
-            let hint = crate::sql::suggest(name, &known)
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
+            let hint = crate::suggest::hint(name, &known);
             return Err(Failure::Config(format!(
                 "destination `{name}` is not defined in the configuration{hint}; known: {}",
                 known.join(", ")

@@ -81,10 +81,7 @@ impl<'i> Doc<'i> {
             if allowed.contains(&k) {
                 continue;
             }
-            let owned: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
-            let hint = crate::sql::suggest(k, &owned)
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
+            let hint = crate::suggest::hint(k, allowed);
             let place = section.map(|s| format!(" in [{s}]")).unwrap_or_default();
             out.push(Problem {
                 line: self.line(key.span().start),

@@ -42,9 +42,7 @@ impl Validator<'_, '_> {
         }
         if let (Some(col), Some(outs)) = (&raw.split_by, outputs) {
             if !outs.contains(col) {
-                let hint = crate::sql::suggest(col, outs)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::hint(col, outs);
                 self.problem(
                     &["output", "split_by"],
                     format!("split_by names `{col}`, which is not an output column{hint}"),

@@ -67,12 +67,12 @@ fn misspelled_keys_are_errors_with_suggestions() {
     let p = problems(&bad);
     assert!(
         p.iter()
-            .any(|m| m.starts_with("15: unknown key `stirp` in [clean]; did you mean `strip`")),
+            .any(|m| m.starts_with("15: unknown key `stirp` in [clean] (did you mean `strip`")),
         "{p:?}"
     );
     assert!(
         p.iter()
-            .any(|m| m.starts_with("19: unknown key `spilt_by` in [output]; did you mean `split_by`")),
+            .any(|m| m.starts_with("19: unknown key `spilt_by` in [output] (did you mean `split_by`")),
         "{p:?}"
     );
 }

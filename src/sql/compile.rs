@@ -379,9 +379,7 @@ impl Compiler<'_> {
                 Some((Expr::Column(i), Ty::Str))
             }
             None => {
-                let hint = suggest(&name, self.columns)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::hint(&name, self.columns);
                 self.error(ident.span, format!("unknown column `{}`{hint}", ident.value));
                 None
             }
@@ -528,28 +526,4 @@ fn unify(a: Ty, b: Ty) -> Ty {
         (x, y) if x == y => x,
         _ => Ty::Str,
     }
-}
-
-/// The closest column name, for "did you mean".
-pub fn suggest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.as_str())
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

@@ -11,7 +11,7 @@ mod literal;
 mod pattern;
 mod value;
 
-pub use compile::{suggest, SqlError};
+pub use compile::SqlError;
 pub use expr::Row;
 pub use value::Value;
 

@@ -48,7 +48,7 @@ fn spec_check_reports_each_problem_with_file_and_line() {
         (
             "typo",
             SPEC.replace("max_bad_rows", "max_bad_row"),
-            "T1.toml:6: unknown key `max_bad_row` in [input]; did you mean `max_bad_rows`?",
+            "T1.toml:6: unknown key `max_bad_row` in [input] (did you mean `max_bad_rows`?)",
         ),
         (
             "column",

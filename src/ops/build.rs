@@ -407,39 +407,3 @@ fn progress_bar(prefix: &str, total: u64) -> indicatif::ProgressBar {
     bar.set_prefix(prefix.to_string());
     bar
 }
-
-/// Pulls every hour of `period` from the spec's source into staging.
-pub fn pull(
-    config: &Config,
-    spec: &Spec,
-    period: &Period,
-    opts: &crate::source::pull::PullOptions,
-    quiet: bool,
-) -> anyhow::Result<Hours<crate::source::pull::PullReport>> {
-    let source = crate::source::from_config(config, &spec.input.source)?;
-    let date = period.date_str();
-    Ok(each_hour(&spec.name, period, |hour| {
-        let vars = Vars {
-            date: &date,
-            hour: Some(&hh(hour)),
-            ..Vars::default()
-        };
-        let dir = spec.input.path.render(&vars).map_err(Failure::Usage)?;
-        let staging = config.work().staging_dir(&spec.name, &date, hour);
-        let r = crate::source::pull::pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, opts)?;
-        if !quiet {
-            crate::say!(
-                "pulled {} {}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",
-                spec.name,
-                hour_period(&date, hour),
-                r.files,
-                r.copied,
-                r.bytes,
-                r.skipped,
-                r.retries,
-                r.seconds
-            );
-        }
-        Ok(r)
-    }))
-}

@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use super::day::{self, MergeOptions};
-use super::hour::{self, BuildOptions};
+use super::build::{self, BuildOptions};
+use super::merge::{self, MergeOptions};
 use super::push::{self, PushOptions};
 use super::Done;
 use crate::config::Config;
@@ -91,7 +91,7 @@ fn run_one(config: &Config, iface: &str, period: &Period, r: &mut IfaceRun) -> a
                     jobs: Some((cores / lanes).max(1)),
                     ..BuildOptions::regular()
                 };
-                let built = hour::build(config, &spec, &period.with_hour(h), &mut opts);
+                let built = build::build(config, &spec, &period.with_hour(h), &mut opts);
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((h, built));
             });
         }
@@ -127,7 +127,7 @@ fn run_one(config: &Config, iface: &str, period: &Period, r: &mut IfaceRun) -> a
         return Ok((code, error));
     }
     if !is_complete(&work.out_dir(&spec.name, &date)) || !r.built.is_empty() {
-        day::merge(config, &spec, &date, &mut MergeOptions::default())?;
+        merge::merge(config, &spec, &date, &mut MergeOptions::default())?;
         r.merged = true;
     }
     let p = push(period)?;
