@@ -13,7 +13,13 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::exit::Failure;
-use crate::spec::Names;
+
+/// What a spec may refer to outside itself: names defined in chama.toml.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub sources: Vec<String>,
+    pub destinations: Vec<String>,
+}
 
 /// An installed server's configuration, found when no other is named or here.
 pub const SYSTEM: &str = "/etc/chama/chama.toml";
@@ -186,7 +192,7 @@ pub struct SftpConfig {
     /// Requests a push must not work around: a host that refuses one of these (`list`,
     /// `stat`, `rename`, `remove`) leaves the rotation instead of delivering by a fallback.
     #[serde(default)]
-    pub require: Vec<crate::sink::Request>,
+    pub require: Vec<crate::sink::request::Request>,
     /// A jump host every host is reached through (`sftp://user@jump:22`), as OpenSSH's
     /// ProxyJump: its key checked against `known_hosts`, logged in to with `identity_file`.
     #[serde(default)]
@@ -364,26 +370,6 @@ impl Config {
             .iter()
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .collect())
-    }
-
-    /// The interfaces that queue `queue` runs (every one when `None`), each with the
-    /// queue its spec names (`default` when none). A spec whose queue cannot be read
-    /// (unreadable, or not TOML at all) has `None` and is on every queue, so that its
-    /// error is seen rather than skipped.
-    pub fn spec_queues_on(&self, queue: Option<&str>) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        let mut all: Vec<(String, Option<String>)> = self
-            .spec_names()?
-            .into_iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(self.spec_path(&name)).ok();
-                let theirs = text.and_then(|t| crate::spec::queue_of(&t));
-                (name, theirs)
-            })
-            .collect();
-        if let Some(queue) = queue {
-            all.retain(|(_, q)| q.as_deref().is_none_or(|q| q == queue));
-        }
-        Ok(all)
     }
 
     /// Every spec file in `interfaces_dir`, sorted by name.

@@ -18,8 +18,7 @@ pub fn run(config: &Config, args: &RunArgs) -> anyhow::Result<Outcome> {
             vec![i.clone()]
         }
         (None, true) => {
-            let ifaces: Vec<String> = config
-                .spec_queues_on(args.queue.as_deref())?
+            let ifaces: Vec<String> = crate::ops::specs_on_queue(config, args.queue.as_deref())?
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect();

@@ -89,7 +89,7 @@ pub fn try_spec(config: &Config, args: &SpecTryArgs) -> anyhow::Result<Code> {
 
 /// Prints the interfaces of one queue (or all), for cron loops and the Airflow DAG.
 pub fn list(config: &Config, args: &SpecListArgs) -> anyhow::Result<Code> {
-    let mine = config.spec_queues_on(args.queue.as_deref())?;
+    let mine = crate::ops::specs_on_queue(config, args.queue.as_deref())?;
     if args.json {
         let rows: Vec<_> = mine
             .iter()

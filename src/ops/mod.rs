@@ -41,6 +41,26 @@ use crate::period::Period;
 use crate::spec::Spec;
 use crate::workdir::hh;
 
+/// The interfaces that queue `queue` runs (every one when `None`), each with the
+/// queue its spec names (`default` when none). A spec whose queue cannot be read
+/// (unreadable, or not TOML at all) has `None` and is on every queue, so that its
+/// error is seen rather than skipped.
+pub fn specs_on_queue(config: &Config, queue: Option<&str>) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let mut all: Vec<(String, Option<String>)> = config
+        .spec_names()?
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(config.spec_path(&name)).ok();
+            let theirs = text.and_then(|t| crate::spec::queue_of(&t));
+            (name, theirs)
+        })
+        .collect();
+    if let Some(queue) = queue {
+        all.retain(|(_, q)| q.as_deref().is_none_or(|q| q == queue));
+    }
+    Ok(all)
+}
+
 /// The spec of interface `iface`, from the interfaces directory.
 pub fn load_spec(config: &Config, iface: &str) -> anyhow::Result<Spec> {
     check_iface(config, iface)?;

@@ -30,7 +30,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::basic::Type as PhysicalType;
 
 use super::arrow_text::{check_type, Calendar, Clock, Column, Hint};
-use super::writer::{orc_footer, orc_writer_zone, Meaning, ParquetWriter};
+use super::writer::{bad, orc_footer, orc_writer_zone, Meaning, ParquetWriter};
 use super::zone::{Rules, Zone};
 use crate::exit::Failure;
 use crate::spec::hive_type::HiveType;
@@ -38,14 +38,6 @@ use crate::spec::{Format, Input, Spec};
 use crate::sql::Program;
 
 const BATCH_ROWS: usize = 8192;
-
-pub(super) fn bad(path: &Path, format: Format, e: impl std::fmt::Display) -> anyhow::Error {
-    let what = match format {
-        Format::Orc => "ORC",
-        _ => "Parquet",
-    };
-    Failure::BadInput(format!("{}: not a readable {what} file: {e}", path.display())).into()
-}
 
 /// Runs a call into a Parquet or ORC reader; a panic inside it (`orc-rust`
 /// unwraps some decoding errors) becomes its message, so that a corrupt file

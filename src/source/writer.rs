@@ -11,9 +11,18 @@ use anyhow::Context;
 use arrow_schema::DataType;
 
 use super::arrow_text::Calendar;
-use super::columnar::bad;
 use super::zone::{Rules, Zone};
+use crate::exit::Failure;
 use crate::spec::Format;
+
+/// A Parquet or ORC file that cannot be read: bad input (exit 4), naming it.
+pub(super) fn bad(path: &Path, format: Format, e: impl std::fmt::Display) -> anyhow::Error {
+    let what = match format {
+        Format::Orc => "ORC",
+        _ => "Parquet",
+    };
+    Failure::BadInput(format!("{}: not a readable {what} file: {e}", path.display())).into()
+}
 
 /// What a file's writer meant by its dates and timestamps, told from the
 /// file (see the README's time zone table).

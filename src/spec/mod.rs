@@ -138,12 +138,7 @@ pub fn queue_of(text: &str) -> Option<String> {
     Some(queue.unwrap_or(DEFAULT_QUEUE).to_string())
 }
 
-/// What a spec may refer to outside itself: names defined in chama.toml.
-#[derive(Debug, Clone, Default)]
-pub struct Names {
-    pub sources: Vec<String>,
-    pub destinations: Vec<String>,
-}
+pub use crate::config::Names;
 
 /// The outcome of checking one spec file.
 pub struct Checked {

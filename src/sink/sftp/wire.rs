@@ -1,6 +1,6 @@
 //! The wire format of SFTP version 3 (draft-ietf-secsh-filexfer-02): packet
 //! and attribute codes, the answers a server sends and how they are read,
-//! and the errors they carry. [`super::client`] speaks it.
+//! and the errors they carry. `client.rs` speaks it.
 
 pub(super) const INIT: u8 = 1;
 pub(super) const VERSION: u8 = 2;
