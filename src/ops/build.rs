@@ -3,11 +3,12 @@
 //! For each hour: choose the input (a local source read where it is; a
 //! remote one pulled into staging first, or streamed with `no_stage`), take a
 //! Parquet or ORC hour's columns from its first file when the spec names
-//! none, run the pipeline (`pipeline/`) into a hidden directory beside the
-//! final one, hold the rejects against `max_bad_rows`, write each set's
-//! `.verf` (`verf.rs`) and then the manifest, and swap the directory in
-//! whole (`workdir.rs`): an older set stays in place until its replacement
-//! is complete. A day keeps going past a bad hour; the summary carries the
+//! none, run the pipeline (`pipeline/`) into the hour's set directory
+//! (`setdir.rs`: hidden beside the final one), hold the rejects against
+//! `max_bad_rows`, write each set's `.verf` (`verf.rs`), then commit the set
+//! with its manifest and rejects in one swap: an older set stays in place
+//! until its replacement is complete. A file that changed while it was read
+//! has its hour built again (`backoff.rs`). A day keeps going past a bad hour; the summary carries the
 //! most serious code.
 
 use std::io::Write;

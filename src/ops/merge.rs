@@ -5,8 +5,8 @@
 //! day takes as long as making a few thousand links. Each hour ends on a
 //! partial file, as the team's real deliveries do; `compact` re-splits those
 //! tails into full files (the only recompression a merge does). The day is
-//! built in a hidden directory and swapped in whole, like an hour; every hour
-//! must be complete unless the caller allows it to be missing.
+//! a set directory like an hour's (`setdir.rs`): built hidden, committed
+//! whole; every hour must be complete unless the caller allows it to be missing.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};

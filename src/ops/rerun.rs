@@ -1,8 +1,8 @@
 //! Rerunning periods: rebuild them from the source and deliver them again.
 //!
 //! Each day is rebuilt into a fresh work directory (`rerun/<iface>/...`);
-//! only once every chosen hour has built are they swapped in, one rename per
-//! hour, with their rejects, and the day merged and pushed. A failed rebuild
+//! only once every chosen hour has built are they swapped in with their
+//! rejects, all or none (`setdir::install`), and the day merged and pushed. A failed rebuild
 //! leaves the old sets, and the old delivery, as they were.
 //!
 //! Same batch: the remote files of the same names are replaced (push sees

@@ -133,9 +133,7 @@ fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
 /// section) and an hour whose file begins with a BOM and holds a CRLF line
 /// end and a NUL byte; built. The built rows, and the run.
 fn odd_bytes(name: &str, clean: &str) -> (Vec<String>, crate::harness::Run, Workdir) {
-    let w = Workdir::new(name);
-    w.create("chama.toml", crate::harness::LOCAL_CONFIG);
-    w.create("interfaces/O1.toml", id_v_spec("O1", clean, "", ""));
+    let w = Workdir::local(name, &[("O1", &id_v_spec("O1", clean, "", ""))]);
     w.create(
         "dumps/o1/2024121200/part-0",
         b"\xEF\xBB\xBF1\x01a\r\n2\x01b\x00c\n3\x01plain\n",
@@ -190,15 +188,6 @@ fn wait_for(what: &str, ready: impl Fn() -> bool) {
     }
 }
 
-fn kill(child: &std::process::Child, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
-}
-
 /// Every path under `dir` whose name has `needle`.
 fn paths_with(dir: &std::path::Path, needle: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -227,17 +216,13 @@ fn last_run(w: &Workdir) -> (String, Option<i64>, Option<String>) {
 /// A work directory with interface B1 (`id`, `v`) whose hour 2024121200 is
 /// a few hundred thousand lines, long enough to stop in the middle.
 fn big_hour(name: &str) -> Workdir {
-    let w = Workdir::new(name);
-    w.create("chama.toml", crate::harness::LOCAL_CONFIG);
-    w.create(
-        "interfaces/B1.toml",
-        id_v_spec(
-            "B1",
-            "",
-            "lines_per_file = 20000\n",
-            "[delivery]\ndestinations = [\"outbox\"]\nremote_dir = \"/in\"\n",
-        ),
+    let spec = id_v_spec(
+        "B1",
+        "",
+        "lines_per_file = 20000\n",
+        "[delivery]\ndestinations = [\"outbox\"]\nremote_dir = \"/in\"\n",
     );
+    let w = Workdir::local(name, &[("B1", &spec)]);
     let rows: String = (0..600_000)
         .map(|i| format!("{i}\u{1}some value of the row {i}\n"))
         .collect();
@@ -248,21 +233,16 @@ fn big_hour(name: &str) -> Workdir {
 #[test]
 fn sigterm_stops_a_build_cleans_up_records_it_and_exits_143() {
     let w = big_hour("sigterm-build");
-    let child = w
-        .command(&["build", "--iface", "B1", "--period", "2024121200", "--jobs", "1"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["build", "--iface", "B1", "--period", "2024121200", "--jobs", "1"]);
     let day = w.join("var/hourly/B1/20241212");
     wait_for("the hour being built", || !paths_with(&day, ".00.building-").is_empty());
-    kill(&child, "-TERM");
+    child.signal("TERM");
     let t = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let r = child.wait();
+    r.expect_code(143);
     assert!(t.elapsed() < std::time::Duration::from_secs(5), "stopped promptly");
-    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
-    assert!(stderr.contains("run the same command again to go on"), "{stderr}");
+    r.stderr_has("interrupted by SIGTERM")
+        .stderr_has("run the same command again to go on");
     assert!(
         paths_with(&w.join("var"), "building").is_empty(),
         "no building directory is left"
@@ -286,18 +266,10 @@ fn sigint_cuts_a_push_short_with_no_verf_and_the_next_push_resumes() {
     let w = big_hour("sigint-push");
     w.run(&["build", "--iface", "B1", "--period", "2024121200"])
         .expect_code(0);
-    let child = w
-        .command(&["push", "--iface", "B1", "--period", "2024121200", "--bwlimit", "2M"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["push", "--iface", "B1", "--period", "2024121200", "--bwlimit", "2M"]);
     let remote = w.join("outbox/in");
     wait_for("an upload under way", || !paths_with(&remote, ".part").is_empty());
-    kill(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    child.stop("INT").expect_code(130).stderr_has("interrupted by SIGINT");
     assert!(paths_with(&remote, ".verf").is_empty(), "no .verf over a set cut short");
     assert_eq!(last_run(&w).1, Some(130));
     w.run(&["push", "--iface", "B1", "--period", "2024121200"])
@@ -318,16 +290,11 @@ fn sigint_cuts_a_push_short_with_no_verf_and_the_next_push_resumes() {
 #[test]
 fn sighup_ends_a_pull_waiting_for_its_hour_with_129() {
     let w = big_hour("sighup-wait");
-    let child = w
-        .command(&["pull", "--iface", "B1", "--period", "2024121201", "--wait", "10m"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["pull", "--iface", "B1", "--period", "2024121201", "--wait", "10m"]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    kill(&child, "-HUP");
+    child.signal("HUP");
     let t = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(129), "{}", String::from_utf8_lossy(&out.stderr));
+    child.wait().expect_code(129);
     assert!(t.elapsed() < std::time::Duration::from_secs(3), "the wait ends at once");
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
-use crate::harness::{gunzip, gzip, repo_root, Workdir, LOCAL_CONFIG};
+use crate::harness::{gunzip, gzip, names_in, repo_root, Workdir};
 
 /// A small spec: 4 input columns, split by province, 3 lines per file.
 const SPEC: &str = r#"name = "T1"
@@ -47,10 +47,9 @@ struct Fixture {
 
 impl Fixture {
     fn new(name: &str, spec: &str) -> Fixture {
-        let w = Workdir::new(name);
-        w.create("chama.toml", LOCAL_CONFIG);
-        w.create("interfaces/T1.toml", spec);
-        Fixture { w }
+        Fixture {
+            w: Workdir::local(name, &[("T1", spec)]),
+        }
     }
 
     fn hour_dir(&self, hh: &str) -> PathBuf {
@@ -82,15 +81,11 @@ fn gbk(s: &str) -> Vec<u8> {
 
 /// The names in a directory, sorted; none when it does not exist.
 fn names(dir: &Path) -> Vec<String> {
-    if !dir.exists() {
-        return vec![];
+    if dir.exists() {
+        names_in(dir)
+    } else {
+        vec![]
     }
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// Nine rows: province 250 gets 7 (one filtered), 100 gets 2 (one with a stripped tab).
@@ -155,10 +150,10 @@ fn build_cuts_exact_files_per_set_with_verf_and_manifest() {
     let st = std::process::Command::new("gzip")
         .arg("-t")
         .args(
-            fs::read_dir(&out)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == "gz")),
+            names_in(&out)
+                .into_iter()
+                .filter(|n| n.ends_with(".gz"))
+                .map(|n| out.join(n)),
         )
         .status()
         .unwrap();

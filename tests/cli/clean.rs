@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::harness::{bundled_config, Workdir};
+use crate::harness::{names_in, Workdir};
 
 fn all_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -24,8 +24,7 @@ fn all_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn clean_deletes_only_chamas_own_old_files_and_logs_each() {
-    let w = Workdir::new("clean");
-    w.create("chama.toml", bundled_config());
+    let w = Workdir::bundled("clean");
     // An old day, built, merged, pulled (a local source stages too) and locked.
     w.run(&["run", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0);
@@ -35,8 +34,9 @@ fn clean_deletes_only_chamas_own_old_files_and_logs_each() {
     let today = chrono::Local::now().format("%Y%m%d").to_string();
     let recent = w.join(format!("var/hourly/CM001/{today}/07"));
     fs::create_dir_all(&recent).unwrap();
-    for e in fs::read_dir(w.join("var/hourly/CM001/20241212/07")).unwrap().flatten() {
-        fs::copy(e.path(), recent.join(e.file_name())).unwrap();
+    let old = w.join("var/hourly/CM001/20241212/07");
+    for name in names_in(&old) {
+        fs::copy(old.join(&name), recent.join(&name)).unwrap();
     }
     // Decoys: similar names, another tool's files, a log.
     let decoys = [

@@ -11,7 +11,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::*;
 use arrow_schema::{DataType, Field};
 
-use crate::harness::{gunzip, Workdir, LOCAL_CONFIG};
+use crate::harness::{gunzip, Workdir};
 
 fn spec(format: &str, extra: &str) -> String {
     format!(
@@ -37,10 +37,9 @@ struct Fixture {
 
 impl Fixture {
     fn new(name: &str, spec: &str) -> Fixture {
-        let w = Workdir::new(name);
-        w.create("chama.toml", LOCAL_CONFIG);
-        w.create("interfaces/C1.toml", spec);
-        Fixture { w }
+        Fixture {
+            w: Workdir::local(name, &[("C1", spec)]),
+        }
     }
 
     fn hour(&self, files: &[(&str, Vec<u8>)]) {
@@ -244,8 +243,7 @@ fn parquet_types_come_out_as_hive_text_writes_them() {
 fn parquet_every_codec_gives_the_same_bytes() {
     use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
     let batch = typed_batch();
-    let mut reference: Option<Vec<u8>> = None;
-    for codec in [
+    let codecs = [
         Compression::UNCOMPRESSED,
         Compression::SNAPPY,
         Compression::GZIP(GzipLevel::default()),
@@ -253,19 +251,31 @@ fn parquet_every_codec_gives_the_same_bytes() {
         Compression::LZ4,
         Compression::LZ4_RAW,
         Compression::BROTLI(BrotliLevel::default()),
-    ] {
+    ];
+    same_bytes_for_each(&codecs, TYPED_ROWS, |codec| {
         let fx = Fixture::new("parquet-codec", &spec("parquet", ""));
-        fx.hour(&[("part-00000.parquet", parquet(&batch, codec))]);
+        fx.hour(&[("part-00000.parquet", parquet(&batch, *codec))]);
         fx.build().expect_code(0);
+        fx
+    });
+}
+
+/// Each of `codecs` written and built (`build`): the same output bytes as the first
+/// (uncompressed), whose lines are `rows`. Those bytes.
+fn same_bytes_for_each<C: std::fmt::Debug>(codecs: &[C], rows: &str, build: impl Fn(&C) -> Fixture) -> Vec<u8> {
+    let mut reference: Option<Vec<u8>> = None;
+    for codec in codecs {
+        let fx = build(codec);
         let got = fs::read(fx.out()).unwrap();
         match &reference {
             None => {
-                assert_eq!(fx.lines(), TYPED_ROWS, "{codec}");
+                assert_eq!(fx.lines(), rows, "{codec:?}");
                 reference = Some(got);
             }
-            Some(r) => assert_eq!(&got, r, "{codec}: the same bytes as uncompressed"),
+            Some(r) => assert_eq!(&got, r, "{codec:?}: the same bytes as uncompressed"),
         }
     }
+    reference.expect("a codec at least")
 }
 
 /// A Parquet file as Hive, Spark and Impala write timestamps by default:
@@ -377,33 +387,26 @@ fn orc_every_codec_gives_the_same_bytes_and_old_hive_names_go_by_position() {
     let names = ["id", "s", "dbl", "flt", "b", "d", "ts", "ts_us"];
     let columns = "columns = [\"id\", \"s\", \"dbl\", \"flt\", \"b\", \"d\", \"ts\", \"ts_us\"]";
     let batch = orc_batch(&names);
-    let mut reference: Option<Vec<u8>> = None;
-    for codec in [
+    let codecs = [
         None,
         Some(CompressionType::Zlib),
         Some(CompressionType::Snappy),
         Some(CompressionType::Zstd),
         Some(CompressionType::Lz4),
-    ] {
+    ];
+    let reference = same_bytes_for_each(&codecs, ORC_ROWS, |codec| {
         let fx = Fixture::new("orc-codec", &spec("orc", columns));
-        fx.hour(&[("000000_0", orc(&batch, codec))]);
+        fx.hour(&[("000000_0", orc(&batch, *codec))]);
         fx.build().expect_code(0).stderr_has("3 rows in, 3 out");
-        let got = fs::read(fx.out()).unwrap();
-        match &reference {
-            None => {
-                assert_eq!(fx.lines(), ORC_ROWS, "{codec:?}");
-                reference = Some(got);
-            }
-            Some(r) => assert_eq!(&got, r, "{codec:?}: the same bytes as uncompressed"),
-        }
-    }
+        fx
+    });
     // Old Hive writes ORC columns as _col0, _col1, ...: matched to the spec's columns by position.
     let positional: Vec<String> = (0..names.len()).map(|i| format!("_col{i}")).collect();
     let positional: Vec<&str> = positional.iter().map(String::as_str).collect();
     let fx = Fixture::new("orc-positional", &spec("orc", columns));
     fx.hour(&[("000000_0", orc(&orc_batch(&positional), Some(CompressionType::Zlib)))]);
     fx.build().expect_code(0);
-    assert_eq!(fs::read(fx.out()).unwrap(), reference.unwrap());
+    assert_eq!(fs::read(fx.out()).unwrap(), reference);
     // A spec whose columns the file lacks: exit 4 naming the file and the column.
     let fx = Fixture::new("orc-missing", &spec("orc", "columns = [\"id\", \"nosuch\"]"));
     fx.hour(&[("000000_0", orc(&batch, None))]);

@@ -13,20 +13,16 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{env_or_skip, names_in, repo_root, Workdir};
 
 fn corpus() -> Option<PathBuf> {
-    match std::env::var("CHAMA_TEST_SPARK_CORPUS") {
-        Ok(dir) if Path::new(&dir).join("DONE").exists() => Some(PathBuf::from(dir)),
-        _ => {
-            assert!(
-                std::env::var("CHAMA_REQUIRE_SPARK_CORPUS").is_err(),
-                "CHAMA_REQUIRE_SPARK_CORPUS is set but CHAMA_TEST_SPARK_CORPUS names no finished corpus"
-            );
-            eprintln!("note: no Spark corpus (CHAMA_TEST_SPARK_CORPUS); run scripts/test.sh to make one");
-            None
-        }
-    }
+    env_or_skip(
+        "CHAMA_TEST_SPARK_CORPUS",
+        |dir| Path::new(dir).join("DONE").exists(),
+        "CHAMA_REQUIRE_SPARK_CORPUS",
+        "CHAMA_TEST_SPARK_CORPUS names no finished corpus",
+    )
+    .map(PathBuf::from)
 }
 
 const EDGE_COLUMNS: &str = r#"["id", "prov", "s", "ts", "d", "dbl", "flt", "dec_wide", "dec_small", "dec_mid", "b", "ti", "si", "bi", "tags", "attrs", "pt"]"#;
@@ -80,12 +76,8 @@ fn build(w: &Workdir, iface: &str) -> BTreeMap<String, Vec<u8>> {
         cmd.env("SOURCE_DATE_EPOCH", "1734000000");
         w.run_cmd(cmd).expect_code(0).stderr_has(" 0 rejected");
         let dir = w.join(format!("var/hourly/{iface}/20241212/{hh}"));
-        for e in fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".dat.gz") {
-                out.insert(format!("{hh}/{name}"), fs::read(e.path()).unwrap());
-            }
+        for name in names_in(&dir).into_iter().filter(|n| n.ends_with(".dat.gz")) {
+            out.insert(format!("{hh}/{name}"), fs::read(dir.join(&name)).unwrap());
         }
     }
     assert!(!out.is_empty(), "{iface}: files built");
@@ -111,12 +103,10 @@ fn sorted_lines(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
 #[test]
 fn every_edge_table_builds_the_same_bytes_whatever_the_format_codec_or_layout() {
     let Some(corpus) = corpus() else { return };
-    let mut tables: Vec<String> = fs::read_dir(corpus.join("warehouse"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let tables: Vec<String> = names_in(&corpus.join("warehouse"))
+        .into_iter()
         .filter(|t| t.starts_with("edges_"))
         .collect();
-    tables.sort();
     assert!(tables.len() >= 24, "{tables:?}");
     let w = workdir(&corpus, "corpus-edges");
     let reference = {
@@ -196,8 +186,8 @@ fn spark_timestamp_ntz_reads_as_the_same_wall_clock() {
 fn the_shipped_specs_build_the_same_bytes_from_text_parquet_and_orc() {
     let Some(corpus) = corpus() else { return };
     let w = workdir(&corpus, "corpus-specs");
-    for e in fs::read_dir(repo_root().join("interfaces")).unwrap() {
-        let path = e.unwrap().path();
+    for spec_name in names_in(&repo_root().join("interfaces")) {
+        let path = repo_root().join("interfaces").join(spec_name);
         let spec = fs::read_to_string(&path).unwrap();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let table = if spec.contains("\"mc_ev\"") { "t51006" } else { "t51007" };

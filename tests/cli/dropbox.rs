@@ -186,20 +186,14 @@ fn killed_and_replaced(port: u16) {
         .count()
         < 2
     {
-        if t.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "nothing arrived on {port} ({:?}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if t.elapsed() > Duration::from_secs(30) || child.ended() {
+            let r = child.kill();
+            panic!("nothing arrived on {port} ({:?}): {}", r.out.status, r.stderr());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
+    child.kill();
     let r = s.push(&["--json"]);
     r.expect_code(0);
     let sent = r.json()["destinations"][0]["bytes"].as_u64().unwrap();

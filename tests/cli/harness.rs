@@ -6,7 +6,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub struct Workdir {
     dir: tempfile::TempDir,
@@ -54,11 +54,17 @@ impl Run {
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr().contains(needle),
-            "stderr lacks {needle:?}\n{}",
-            self.context()
-        );
+        self.has("stderr", &self.stderr(), needle)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        self.has("stdout", &self.stdout(), needle)
+    }
+
+    #[track_caller]
+    fn has(&self, stream: &str, text: &str, needle: &str) -> &Self {
+        assert!(text.contains(needle), "{stream} lacks {needle:?}\n{}", self.context());
         self
     }
 
@@ -67,16 +73,6 @@ impl Run {
     pub fn json(&self) -> serde_json::Value {
         let last = self.stdout().lines().last().map(str::to_string).unwrap_or_default();
         serde_json::from_str(&last).unwrap_or_else(|e| panic!("no JSON summary ({e})\n{}", self.context()))
-    }
-
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout().contains(needle),
-            "stdout lacks {needle:?}\n{}",
-            self.context()
-        );
-        self
     }
 }
 
@@ -94,6 +90,17 @@ impl Workdir {
     pub fn bundled(name: &str) -> Workdir {
         let w = Workdir::new(name);
         w.create("chama.toml", bundled_config());
+        w
+    }
+
+    /// A work directory with [`LOCAL_CONFIG`] and the interface specs
+    /// `(name, spec)`, each as `interfaces/<name>.toml`.
+    pub fn local(name: &str, specs: &[(&str, &str)]) -> Workdir {
+        let w = Workdir::new(name);
+        w.create("chama.toml", LOCAL_CONFIG);
+        for (iface, spec) in specs {
+            w.create(format!("interfaces/{iface}.toml"), spec);
+        }
         w
     }
 
@@ -128,9 +135,113 @@ impl Workdir {
     }
 
     pub fn run_cmd(&self, mut cmd: Command) -> Run {
-        let desc = format!("$ cd {} && {:?}", self.path().display(), cmd);
-        let out = cmd.output().expect("running chama");
+        let desc = self.describe(&cmd);
+        let out = cmd.output().unwrap_or_else(|e| panic!("running chama: {e}\n{desc}"));
         Run { desc, out }
+    }
+
+    /// A `chama` started in this directory with stdout and stderr piped,
+    /// still running.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.spawn_cmd(cmd)
+    }
+
+    /// `cmd` started as it is (its stdio as set), still running.
+    pub fn spawn_cmd(&self, mut cmd: Command) -> Spawned {
+        let desc = self.describe(&cmd);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting chama: {e}\n{desc}"));
+        Spawned { desc, child }
+    }
+
+    fn describe(&self, cmd: &Command) -> String {
+        format!("$ cd {} && {:?}", self.path().display(), cmd)
+    }
+}
+
+/// A running `chama` ([`Workdir::spawn`]); what it printed comes with the
+/// [`Run`] it ends as.
+pub struct Spawned {
+    pub desc: String,
+    pub child: Child,
+}
+
+impl Spawned {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `sig` (`"TERM"`, `"INT"`, `"HUP"`, ...) with kill(1), not waiting.
+    #[track_caller]
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed\n{}", self.desc);
+    }
+
+    /// Sends `sig` and waits for the end.
+    #[track_caller]
+    pub fn stop(self, sig: &str) -> Run {
+        self.signal(sig);
+        self.wait()
+    }
+
+    /// SIGKILL (nothing if it has ended already), and waits for the end.
+    pub fn kill(mut self) -> Run {
+        let _ = self.child.kill();
+        self.wait()
+    }
+
+    /// Whether it has ended.
+    pub fn ended(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Waits for the end: the run, with what it printed where piped.
+    pub fn wait(self) -> Run {
+        let Spawned { desc, child } = self;
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for chama: {e}\n{desc}"));
+        Run { desc, out }
+    }
+}
+
+/// The names in `dir`, sorted (it must exist).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The string `key` of every object in the JSON array `list`.
+#[track_caller]
+pub fn field_strs<'a>(list: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    let items = list.as_array().unwrap_or_else(|| panic!("not an array: {list}"));
+    items
+        .iter()
+        .map(|i| i[key].as_str().unwrap_or_else(|| panic!("no string {key:?} in {i}")))
+        .collect()
+}
+
+/// The value of the environment variable `var` when `usable` holds for it.
+/// Otherwise `None` and a note that the test is skipped, or a failure when
+/// `require` is set: `missing` says what is not there.
+pub fn env_or_skip(var: &str, usable: impl Fn(&str) -> bool, require: &str, missing: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if usable(&v) => Some(v),
+        _ => {
+            assert!(std::env::var(require).is_err(), "{require} is set but {missing}");
+            eprintln!("skipping: {missing} ({var}; run scripts/test.sh)");
+            None
+        }
     }
 }
 

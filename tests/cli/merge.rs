@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
-use crate::harness::{bundled_config, repo_root, Workdir};
+use crate::harness::{names_in, repo_root, Workdir};
 use crate::push::{make_set, SPEC};
 
 #[test]
@@ -55,9 +55,8 @@ fn merge_links_24_hours_of_40_files_in_hour_order_and_rewrites_none() {
     // Merging again replaces the day whole, leaving nothing behind.
     w.run(&["merge", "--iface", "T1", "--period", "20241212"])
         .expect_code(0);
-    let hidden: Vec<String> = fs::read_dir(w.join("var/out/T1"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let hidden: Vec<String> = names_in(&w.join("var/out/T1"))
+        .into_iter()
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
@@ -67,9 +66,9 @@ fn merge_links_24_hours_of_40_files_in_hour_order_and_rewrites_none() {
 
 #[test]
 fn merge_refuses_a_missing_hour_unless_allowed_then_the_day_pushes() {
-    let w = Workdir::new("merge-missing");
+    let w = Workdir::bundled("merge-missing");
     let mut cmd = w.command(&["build", "--iface", "CM001", "--period", "20241212"]);
-    let cfg = w.create("chama.toml", bundled_config());
+    let cfg = w.join("chama.toml");
     cmd.env("CHAMA_CONFIG", &cfg);
     w.run_cmd(cmd).expect_code(0);
     fs::remove_dir_all(w.join("var/hourly/CM001/20241212/05")).unwrap();
@@ -103,8 +102,8 @@ fn merge_refuses_a_missing_hour_unless_allowed_then_the_day_pushes() {
     run(&["verify", "--iface", "CM001", "--period", "20241212", "--deep"]).expect_code(0);
     run(&["push", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
     let day = w.join("outbox/incoming/cm");
-    let sent = fs::read_dir(&day).unwrap().count();
-    let merged = fs::read_dir(w.join("var/out/CM001/20241212")).unwrap().count() - 1; // less manifest.json
+    let sent = names_in(&day).len();
+    let merged = names_in(&w.join("var/out/CM001/20241212")).len() - 1; // less manifest.json
     assert_eq!(sent, merged);
     run(&[
         "verify", "--iface", "CM001", "--period", "20241212", "--dest", "outbox", "--deep",
@@ -117,13 +116,8 @@ fn day_lines(out: &std::path::Path) -> (Vec<String>, Vec<(String, u64)>) {
     use std::io::Read;
     let mut lines = Vec::new();
     let mut files = Vec::new();
-    let mut verfs: Vec<_> = fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "verf"))
-        .collect();
-    verfs.sort();
-    for v in verfs {
+    let verfs = names_in(out).into_iter().filter(|n| n.ends_with(".verf"));
+    for v in verfs.map(|n| out.join(n)) {
         for line in fs::read_to_string(&v).unwrap().split_terminator("\r\n") {
             let name = line[..48].trim_end().to_string();
             let rows: u64 = line[68..88].trim().parse().unwrap();

@@ -3,7 +3,7 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Workdir, LOCAL_CONFIG};
+use crate::harness::{names_in, Workdir, LOCAL_CONFIG};
 
 const PULL: &str = "[pull]\njobs = 3\nretries = 2\nretry_delay_ms = 10\npoll_seconds = 1\n";
 
@@ -73,10 +73,7 @@ fn pull_copies_the_hour_then_skips_what_is_staged_unchanged() {
         "changed\u{1}250\n"
     );
     assert!(!w.join(format!("{STAGED}/part-00004")).exists());
-    let left: Vec<String> = fs::read_dir(w.join(STAGED))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = names_in(&w.join(STAGED));
     assert!(left.iter().all(|n| !n.ends_with(".part")), "{left:?}");
 }
 

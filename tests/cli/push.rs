@@ -9,26 +9,22 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Run, Workdir};
+use crate::harness::{env_or_skip, Run, Spawned, Workdir};
 
 /// The servers' directory, or `None` (and a note) when none run here.
 pub(crate) fn servers() -> Option<PathBuf> {
-    match std::env::var("CHAMA_TEST_SFTP_DIR") {
-        Ok(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("CHAMA_REQUIRE_SFTP").is_err(),
-                "CHAMA_REQUIRE_SFTP is set but no SFTP servers run (scripts/sftp.sh start)"
-            );
-            eprintln!("no SFTP servers here (run scripts/test.sh): skipping");
-            None
-        }
-    }
+    env_or_skip(
+        "CHAMA_TEST_SFTP_DIR",
+        |d| !d.is_empty(),
+        "CHAMA_REQUIRE_SFTP",
+        "no SFTP servers run (scripts/sftp.sh start)",
+    )
+    .map(PathBuf::from)
 }
 
 /// Tests that kill, freeze or restart servers run one at a time.
@@ -107,15 +103,10 @@ impl Setup {
         self.w.run(&a)
     }
 
-    pub(crate) fn spawn_push(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn_push(&self, args: &[&str]) -> Spawned {
         let mut a = vec!["push", "--iface", "T1", "--period", "2024121200"];
         a.extend_from_slice(args);
-        self.w
-            .command(&a)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        self.w.spawn(&a)
     }
 }
 
@@ -473,14 +464,12 @@ fn spread_finishes_when_a_host_dies_mid_transfer_and_keeps_the_verf_last() {
     let child = s.spawn_push(&["--json", "--bwlimit", "6M"]);
     std::thread::sleep(Duration::from_millis(1200));
     kill_host(&sftp, 2223);
-    let out = child.wait_with_output().unwrap();
+    let r = child.wait();
     start_host(&sftp, 2223);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    r.expect_code(0);
     assert!(watcher.check() > 0, "the watcher saw the .verf arrive");
     assert_delivered(&s.remote(), &want);
-    let j: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    let j = r.json();
     let hosts = &j["destinations"][0]["hosts"];
     assert!(hosts["sftp://sftptest@127.0.0.1:2223"]["error"].is_string(), "{j}");
     let busy = ["2222", "2224"]
@@ -518,21 +507,14 @@ fn a_second_signal_ends_a_push_stuck_on_a_frozen_host_at_once() {
     signal_host(&sftp, 2224, "-STOP");
     let child = s.spawn_push(&[]);
     std::thread::sleep(Duration::from_millis(800));
-    let term = || {
-        assert!(Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success())
-    };
     // The first asks chama to stop at its next check, which a call blocked on the frozen host does not reach.
-    term();
+    child.signal("TERM");
     std::thread::sleep(Duration::from_millis(500));
-    term();
+    child.signal("TERM");
     let t = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let r = child.wait();
     signal_host(&sftp, 2224, "-CONT");
-    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    r.expect_code(143);
     assert!(
         t.elapsed() < Duration::from_millis(800),
         "the second signal ended it at once, not the timeout: {:?}",
@@ -648,10 +630,9 @@ fn killed_at_random_moments_the_push_resumes_and_finishes_without_duplicates_or_
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
-        let mut child = s.spawn_push(&["--json", "--bwlimit", "8M"]);
+        let child = s.spawn_push(&["--json", "--bwlimit", "8M"]);
         std::thread::sleep(Duration::from_millis(150 + u64::from(seed % 900)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        child.kill();
         // The next run starts where this one stopped.
         if round == 5 {
             break;
@@ -691,20 +672,15 @@ fn sigterm_cuts_a_push_to_openssh_short_and_the_same_push_resumes_byte_identical
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    child.signal("TERM");
     let t = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let r = child.wait();
+    r.expect_code(143);
     assert!(
         t.elapsed() < Duration::from_secs(3),
         "in-flight uploads are cut, not finished"
     );
-    assert!(stderr.contains("push T1 2024121200 interrupted by SIGTERM"), "{stderr}");
+    r.stderr_has("push T1 2024121200 interrupted by SIGTERM");
     assert!(
         dir_files(&s.remote()).keys().all(|n| !n.ends_with(".verf")),
         "no .verf over a set cut short"

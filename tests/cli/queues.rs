@@ -1,7 +1,7 @@
 //! Interfaces spread over machines: `[delivery] queue`, `chama spec list --queue`,
 //! `chama run --all --queue` (CHAMA_QUEUE), as the Airflow DAG and the cron jobs use them.
 
-use crate::harness::{id_v_spec, repo_root, Workdir};
+use crate::harness::{field_strs, id_v_spec, names_in, repo_root, Workdir};
 
 /// A work directory whose interfaces sit on two queues: CM001 (the bundled day) on
 /// node01, NODATA on node02, PLAIN on none (the default queue), BROKEN not TOML.
@@ -96,14 +96,9 @@ fn run_all_on_a_queue_runs_that_machines_interfaces_only() {
     let r = w.run_cmd(cmd);
     r.expect_code(0);
     let summary = r.json();
-    let ran: Vec<&str> = summary["interfaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["interface"].as_str().unwrap())
-        .collect();
+    let ran = field_strs(&summary["interfaces"], "interface");
     assert_eq!(ran, ["CM001"], "{summary}");
-    assert!(w.join("outbox/incoming/cm").read_dir().unwrap().count() > 300);
+    assert!(names_in(&w.join("outbox/incoming/cm")).len() > 300);
     for other in ["NODATA", "PLAIN"] {
         assert!(
             !w.join(format!("var/hourly/{other}")).exists(),

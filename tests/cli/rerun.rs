@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use crate::harness::{repo_root, Run, Workdir};
+use crate::harness::{names_in, repo_root, Run, Workdir, LOCAL_CONFIG};
 
 /// A work directory with its own copy of the bundled day and of CM001's spec
 /// (`lines_per_file` as given), delivering to a local outbox.
@@ -23,10 +23,7 @@ fn setup(name: &str, lines_per_file: u32) -> (Workdir, PathBuf) {
         }
     }
     set_lines(&w, lines_per_file);
-    let cfg = w.create(
-        "chama.toml",
-        "work_dir = \"var\"\n[sources.default]\nkind = \"local\"\nroot = \"dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-    );
+    let cfg = w.create("chama.toml", LOCAL_CONFIG);
     (w, cfg)
 }
 
@@ -55,12 +52,15 @@ fn run(w: &Workdir, args: &[&str]) -> Run {
     w.run_cmd(cmd)
 }
 
+/// `chama rerun` of CM001's bundled day, with `extra` arguments.
+fn rerun(w: &Workdir, extra: &[&str]) -> Run {
+    let mut a = vec!["rerun", "--iface", "CM001", "--period", "20241212"];
+    a.extend_from_slice(extra);
+    run(w, &a)
+}
+
 fn names(dir: PathBuf) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "manifest.json")
-        .collect()
+    names_in(&dir).into_iter().filter(|n| n != "manifest.json").collect()
 }
 
 #[test]
@@ -74,19 +74,7 @@ fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
 
     // Fewer, bigger files: the same names are replaced, the extra old ones stay without --prune-remote.
     set_lines(&w, 100_000);
-    let r = run(
-        &w,
-        &[
-            "rerun",
-            "--iface",
-            "CM001",
-            "--period",
-            "20241212",
-            "--reason",
-            "files were duplicated",
-            "--json",
-        ],
-    );
+    let r = rerun(&w, &["--reason", "files were duplicated", "--json"]);
     r.expect_code(0);
     let j = r.json();
     let d = &j["days"][0];
@@ -107,14 +95,11 @@ fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
 
     // Back to many, then to few with --prune-remote: exactly the new set remains.
     set_lines(&w, 5);
-    run(&w, &["rerun", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    rerun(&w, &[]).expect_code(0);
     set_lines(&w, 100_000);
-    run(
-        &w,
-        &["rerun", "--iface", "CM001", "--period", "20241212", "--prune-remote"],
-    )
-    .expect_code(0)
-    .stderr_has("old remote file(s) pruned");
+    rerun(&w, &["--prune-remote"])
+        .expect_code(0)
+        .stderr_has("old remote file(s) pruned");
     assert_eq!(outbox(), out());
 
     // A rebuild that cannot complete changes nothing.
@@ -124,13 +109,10 @@ fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
         fs::read(w.join("var/out/CM001/20241212/manifest.json")).unwrap(),
     );
     fs::remove_dir_all(w.join("dumps/cm001/dt=2024-12-12/hour=05")).unwrap();
-    run(
-        &w,
-        &["rerun", "--iface", "CM001", "--period", "20241212", "--hours", "04-06"],
-    )
-    .expect_code(3)
-    .stderr_has("hour=05 does not exist")
-    .stderr_has("the old sets and delivery are untouched");
+    rerun(&w, &["--hours", "04-06"])
+        .expect_code(3)
+        .stderr_has("hour=05 does not exist")
+        .stderr_has("the old sets and delivery are untouched");
     assert_eq!(
         before,
         (
@@ -166,20 +148,7 @@ fn rerun_next_batch_delivers_new_names_and_leaves_the_old_delivery() {
         .map(|n| fs::read(w.join("outbox/incoming/cm").join(n)).unwrap())
         .collect();
     assert!(first.iter().all(|n| n.contains("_00")));
-    run(
-        &w,
-        &[
-            "rerun",
-            "--iface",
-            "CM001",
-            "--period",
-            "20241212",
-            "--next-batch",
-            "--reason",
-            "resend",
-        ],
-    )
-    .expect_code(0);
+    rerun(&w, &["--next-batch", "--reason", "resend"]).expect_code(0);
     let now = names(w.join("outbox/incoming/cm"));
     let new: BTreeSet<String> = now.difference(&first).cloned().collect();
     assert_eq!(new.len(), first.len(), "a whole new set");
@@ -195,19 +164,7 @@ fn rerun_next_batch_delivers_new_names_and_leaves_the_old_delivery() {
         );
     }
     // The next one is 02.
-    let r = run(
-        &w,
-        &[
-            "rerun",
-            "--iface",
-            "CM001",
-            "--period",
-            "20241212",
-            "--next-batch",
-            "--no-push",
-            "--json",
-        ],
-    );
+    let r = rerun(&w, &["--next-batch", "--no-push", "--json"]);
     r.expect_code(0);
     assert!(r.stdout().contains("\"batch\":\"02\""));
 }

@@ -1,11 +1,12 @@
 //! `chama run`: the daily job end to end, what a second run does, and locks.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Run, Workdir};
+use crate::harness::{names_in, Run, Workdir};
 
 /// A work directory delivering the bundled day to a local outbox, and its config.
 fn setup(name: &str) -> (Workdir, PathBuf) {
@@ -30,12 +31,7 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
     assert_eq!(j["interfaces"][0]["merged"], true);
     let out = w.join("var/out/CM001/20241212");
     let delivered = w.join("outbox/incoming/cm");
-    let mut names: Vec<String> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "manifest.json")
-        .collect();
-    names.sort();
+    let names: Vec<String> = names_in(&out).into_iter().filter(|n| n != "manifest.json").collect();
     for n in &names {
         assert_eq!(
             fs::read(out.join(n)).unwrap(),
@@ -43,7 +39,7 @@ fn run_builds_merges_and_pushes_the_day_then_only_checks() {
             "{n}"
         );
     }
-    assert_eq!(fs::read_dir(&delivered).unwrap().count(), names.len());
+    assert_eq!(names_in(&delivered).len(), names.len());
 
     // Again: nothing built, merged or sent; exit 0.
     let r = run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212", "--json"]);
@@ -99,7 +95,7 @@ fn a_second_run_of_the_same_day_exits_6_at_once_naming_the_holder() {
     cmd.env("CHAMA_CONFIG", &cfg)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut first = cmd.spawn().unwrap();
+    let first = w.spawn_cmd(cmd);
     let t = Instant::now();
     while fs::read_to_string(&lock).map_or(true, |s| s.is_empty()) {
         assert!(
@@ -120,7 +116,7 @@ fn a_second_run_of_the_same_day_exits_6_at_once_naming_the_holder() {
     );
     // build, merge and push of that day are held off too.
     run(&w, &cfg, &["push", "--iface", "CM001", "--period", "2024121203"]).expect_code(6);
-    assert!(first.wait().unwrap().success());
+    first.wait().expect_code(0);
 
     // A run killed with SIGKILL leaves no lock behind.
     fs::remove_dir_all(w.join("var/hourly")).unwrap();
@@ -128,16 +124,15 @@ fn a_second_run_of_the_same_day_exits_6_at_once_naming_the_holder() {
     cmd.env("CHAMA_CONFIG", &cfg)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut victim = cmd.spawn().unwrap();
+    let victim = w.spawn_cmd(cmd);
     std::thread::sleep(Duration::from_millis(300));
-    victim.kill().unwrap();
-    victim.wait().unwrap();
+    victim.kill();
     run(&w, &cfg, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
 }
 
 /// Every file of a directory, recursively, by relative path.
-fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(rd) = fs::read_dir(&d) else { continue };
@@ -156,60 +151,70 @@ fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// `chama run` of CM001's bundled day with `cfg`, at a fixed SOURCE_DATE_EPOCH.
+fn run_day(w: &Workdir, cfg: &Path) -> Command {
+    let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
+    cmd.env("CHAMA_CONFIG", cfg).env("SOURCE_DATE_EPOCH", "1734000000");
+    cmd
+}
+
+/// What an undisturbed run of the day delivers, in a work directory `name`.
+fn undisturbed(name: &str) -> BTreeMap<String, Vec<u8>> {
+    let (a, acfg) = setup(name);
+    a.run_cmd(run_day(&a, &acfg)).expect_code(0);
+    tree(&a.join("outbox"))
+}
+
+/// `w` delivered exactly `want`, byte for byte.
+fn assert_same_delivery(w: &Workdir, want: &BTreeMap<String, Vec<u8>>) {
+    let got = tree(&w.join("outbox"));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "same names, nothing extra"
+    );
+    for (k, v) in want {
+        assert!(got[k] == *v, "{k} differs from the undisturbed run");
+    }
+}
+
+/// Nothing half-made is left under the work directory's final names.
+fn assert_nothing_half_made(w: &Workdir) {
+    let leftovers: Vec<String> = tree(&w.join("var"))
+        .into_keys()
+        .filter(|k| k.ends_with(".part") || k.contains(".building-") || k.contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn run_stopped_by_sigterm_leaves_nothing_half_made_and_resumes_byte_identical() {
-    let run_env = |w: &Workdir, cfg: &PathBuf| {
-        let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
-        cmd.env("CHAMA_CONFIG", cfg).env("SOURCE_DATE_EPOCH", "1734000000");
-        cmd
-    };
-    let (a, acfg) = setup("run-term-ref");
-    a.run_cmd(run_env(&a, &acfg)).expect_code(0);
-    let want = tree(&a.join("outbox"));
+    let want = undisturbed("run-term-ref");
 
     let (b, bcfg) = setup("run-term");
-    let child = run_env(&b, &bcfg).stderr(Stdio::piped()).spawn().unwrap();
+    let mut cmd = run_day(&b, &bcfg);
+    cmd.stderr(Stdio::piped());
+    let child = b.spawn_cmd(cmd);
     let hourly = b.join("var/hourly/CM001/20241212");
     let t = Instant::now();
     while fs::read_dir(&hourly).map_or(0, |rd| rd.count()) < 3 {
         assert!(t.elapsed() < Duration::from_secs(60), "no hour built");
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
-    assert!(stderr.contains("run CM001 20241212 interrupted by SIGTERM"), "{stderr}");
-    let leftovers: Vec<String> = tree(&b.join("var"))
-        .into_keys()
-        .filter(|k| k.ends_with(".part") || k.contains(".building-") || k.contains(".old-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    child
+        .stop("TERM")
+        .expect_code(143)
+        .stderr_has("run CM001 20241212 interrupted by SIGTERM");
+    assert_nothing_half_made(&b);
     assert!(!b.join("outbox/incoming").exists() || tree(&b.join("outbox")).len() < want.len());
     // The same command again: the day as an undisturbed run delivers it.
-    b.run_cmd(run_env(&b, &bcfg)).expect_code(0);
-    let got = tree(&b.join("outbox"));
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
-    for (k, v) in &want {
-        assert!(got[k] == *v, "{k} differs from the undisturbed run");
-    }
+    b.run_cmd(run_day(&b, &bcfg)).expect_code(0);
+    assert_same_delivery(&b, &want);
 }
 
 #[test]
 fn run_killed_20_times_at_random_points_then_finishes_byte_identical() {
-    let run_env = |w: &Workdir, cfg: &PathBuf| {
-        let mut cmd = w.command(&["run", "--iface", "CM001", "--period", "20241212"]);
-        cmd.env("CHAMA_CONFIG", cfg).env("SOURCE_DATE_EPOCH", "1734000000");
-        cmd
-    };
-    // Undisturbed.
-    let (a, acfg) = setup("run-ref");
-    a.run_cmd(run_env(&a, &acfg)).expect_code(0);
-    let want = tree(&a.join("outbox"));
+    let want = undisturbed("run-ref");
     assert!(want.len() > 300);
 
     let (b, bcfg) = setup("run-kill");
@@ -219,30 +224,17 @@ fn run_killed_20_times_at_random_points_then_finishes_byte_identical() {
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
-        let mut cmd = run_env(&b, &bcfg);
+        let mut cmd = run_day(&b, &bcfg);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
+        let child = b.spawn_cmd(cmd);
         std::thread::sleep(Duration::from_millis(u64::from(seed % 1500)));
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill();
     }
     eprintln!("20 killed runs in {:?}", t.elapsed());
-    b.run_cmd(run_env(&b, &bcfg)).expect_code(0);
-    let got = tree(&b.join("outbox"));
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>(),
-        "same names, nothing extra"
-    );
-    for (k, v) in &want {
-        assert!(got[k] == *v, "{k} differs from the undisturbed run");
-    }
+    b.run_cmd(run_day(&b, &bcfg)).expect_code(0);
+    assert_same_delivery(&b, &want);
     // Nothing half-made is left under the work directory's final names either.
-    let leftovers: Vec<String> = tree(&b.join("var"))
-        .into_keys()
-        .filter(|k| k.ends_with(".part") || k.contains(".building-") || k.contains(".old-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_nothing_half_made(&b);
 }
 
 /// Right after the README's first command (the built-in default, no configuration

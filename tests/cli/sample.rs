@@ -2,15 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 
-use crate::harness::{bundled_config, Workdir};
-
-fn setup() -> Workdir {
-    let w = Workdir::new("sample");
-    w.create("chama.toml", bundled_config());
-    w
-}
+use crate::harness::Workdir;
 
 fn rows(out: &str) -> Vec<String> {
     out.lines().skip(1).map(str::to_string).collect()
@@ -24,9 +17,9 @@ fn counts(v: &[String]) -> BTreeMap<String, usize> {
     m
 }
 
-/// `chama sample --iface CM001 ARGS...` on the bundled day; its stdout.
-fn sample(w: &Workdir, args: &[&str]) -> String {
-    let mut a = vec!["sample", "--iface", "CM001"];
+/// `chama sample --iface CM001 --period PERIOD ARGS...` on the bundled day; its stdout.
+fn sample(w: &Workdir, period: &str, args: &[&str]) -> String {
+    let mut a = vec!["sample", "--iface", "CM001", "--period", period];
     a.extend_from_slice(args);
     let r = w.run(&a);
     r.expect_code(0);
@@ -35,34 +28,24 @@ fn sample(w: &Workdir, args: &[&str]) -> String {
 
 /// Every row of the day, as `wt_prov<TAB>wt_ti`, with a condition if given.
 fn day_rows(w: &Workdir, extra: &[&str]) -> Vec<String> {
-    let mut a = vec![
-        "--period",
-        "20241212",
-        "--limit",
-        "1000000",
-        "--columns",
-        "wt_prov,wt_ti",
-    ];
+    let mut a = vec!["--limit", "1000000", "--columns", "wt_prov,wt_ti"];
     a.extend_from_slice(extra);
-    rows(&sample(w, &a))
+    rows(&sample(w, "20241212", &a))
 }
 
 #[test]
 fn sample_limits_rows_and_projects_columns() {
-    let w = setup();
-    let out = sample(
-        &w,
-        &["--period", "2024121207", "--limit", "5", "--columns", "wt_prov,wt_ti"],
-    );
+    let w = Workdir::bundled("sample");
+    let out = sample(&w, "2024121207", &["--limit", "5", "--columns", "wt_prov,wt_ti"]);
     assert_eq!(out.lines().next(), Some("wt_prov\twt_ti"));
     assert_eq!(rows(&out).len(), 5);
-    let none = sample(&w, &["--period", "2024121207", "--limit", "0"]);
+    let none = sample(&w, "2024121207", &["--limit", "0"]);
     assert_eq!(none.lines().count(), 1, "--limit 0: the header alone\n{none}");
 }
 
 #[test]
 fn sample_where_keeps_the_rows_of_its_condition() {
-    let w = setup();
+    let w = Workdir::bundled("sample");
     let all = day_rows(&w, &[]);
     assert_eq!(all.len(), 9578, "every row the build writes");
     let by_where = day_rows(&w, &["--where", "wt_prov = '250'"]);
@@ -73,21 +56,10 @@ fn sample_where_keeps_the_rows_of_its_condition() {
 
 #[test]
 fn sample_reservoir_is_reproducible_by_seed() {
-    let w = setup();
+    let w = Workdir::bundled("sample");
     let with_seed = |seed: &str| {
-        sample(
-            &w,
-            &[
-                "--period",
-                "20241212",
-                "--sample",
-                "50",
-                "--seed",
-                seed,
-                "--columns",
-                "wt_cid",
-            ],
-        )
+        let args = ["--sample", "50", "--seed", seed, "--columns", "wt_cid"];
+        sample(&w, "20241212", &args)
     };
     let (a, b, c) = (with_seed("7"), with_seed("7"), with_seed("8"));
     assert_eq!(a, b);
@@ -97,7 +69,7 @@ fn sample_reservoir_is_reproducible_by_seed() {
 
 #[test]
 fn sample_reads_built_files_back_from_gbk() {
-    let w = setup();
+    let w = Workdir::bundled("sample");
     let by_hand: Vec<String> = day_rows(&w, &[])
         .into_iter()
         .filter(|r| r.starts_with("250\t"))
@@ -130,24 +102,17 @@ fn sample_reads_built_files_back_from_gbk() {
 
 #[test]
 fn sample_writes_csv_and_json_lines() {
-    let w = setup();
+    let w = Workdir::bundled("sample");
     let as_format = |f: &str| {
-        sample(
-            &w,
-            &[
-                "--period",
-                "2024121207",
-                "--limit",
-                "2",
-                "--format",
-                f,
-                "--columns",
-                "wt_prov,wt_ti",
-            ],
-        )
+        let args = ["--limit", "2", "--format", f, "--columns", "wt_prov,wt_ti"];
+        sample(&w, "2024121207", &args)
     };
-    assert!(as_format("csv").starts_with("wt_prov,wt_ti\r\n"));
-    for l in as_format("jsonl").lines() {
+    let csv = as_format("csv");
+    assert!(csv.starts_with("wt_prov,wt_ti\r\n"));
+    assert_eq!(csv.lines().count(), 3, "the header and 2 rows\n{csv}");
+    let jsonl = as_format("jsonl");
+    assert_eq!(jsonl.lines().count(), 2, "2 rows, no header\n{jsonl}");
+    for l in jsonl.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["wt_prov"].is_string());
     }
@@ -155,34 +120,24 @@ fn sample_writes_csv_and_json_lines() {
 
 #[test]
 fn sample_into_a_closed_pipe_exits_0() {
-    let w = setup();
-    let mut child = w
-        .command(&[
-            "sample", "--iface", "CM001", "--period", "20241212", "--limit", "1000000",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let w = Workdir::bundled("sample");
+    let mut child = w.spawn(&[
+        "sample", "--iface", "CM001", "--period", "20241212", "--limit", "1000000",
+    ]);
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     assert!(first.starts_with("daytime"));
     // The reader is gone: the next write fails with a broken pipe.
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    child.wait().expect_code(0);
 }
 
 /// A spec over `id`, `v` whose output writes NULL as `null_out`; the hour
 /// 2024121200 holds a NULL, an empty string and the text `null`, built.
 fn null_site(name: &str, null_out: &str) -> Workdir {
-    let w = Workdir::new(name);
-    w.create("chama.toml", crate::harness::LOCAL_CONFIG);
-    w.create(
-        "interfaces/N1.toml",
-        crate::harness::id_v_spec("N1", "", &format!("null = \"{null_out}\"\n"), ""),
-    );
+    let spec = crate::harness::id_v_spec("N1", "", &format!("null = \"{null_out}\"\n"), "");
+    let w = Workdir::local(name, &[("N1", &spec)]);
     w.create("dumps/n1/2024121200/part-0", "1\u{1}\\N\n2\u{1}\n3\u{1}null\n");
     w.run(&["build", "--iface", "N1", "--period", "2024121200"])
         .expect_code(0);

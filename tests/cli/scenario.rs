@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use crate::harness::{repo_root, Run, Workdir};
+use crate::harness::{names_in, repo_root, Run, Workdir};
 use crate::push::{servers, SERVERS};
 
 fn status(w: &Workdir) -> serde_json::Value {
@@ -30,13 +30,13 @@ fn go(w: &Workdir, args: &[&str]) -> Run {
     w.run_cmd(cmd)
 }
 
+/// The names in a remote directory; none before the first delivery.
 fn remote_names(dir: &Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    if dir.exists() {
+        names_in(dir).into_iter().collect()
+    } else {
+        BTreeSet::new()
+    }
 }
 
 /// A work directory with two days of CM001's source (the bundled day, and

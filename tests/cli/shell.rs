@@ -1,7 +1,7 @@
 //! Shell integration: completions, the man page, the cron file, systemd timers and
 //! the job script they run.
 
-use crate::harness::{bundled_config, repo_root, Workdir};
+use crate::harness::{bundled_config, names_in, repo_root, Workdir};
 
 #[test]
 fn completions_and_man_page_cover_every_command() {
@@ -84,7 +84,7 @@ fn chama_job_runs_the_hourly_and_daily_jobs_of_this_machines_queue() {
     let r = chama_job(&w, None, &["daily", "20241212"]);
     r.expect_code(0);
     assert_eq!(r.json()["command"], "run");
-    assert!(w.join("outbox/incoming/cm").read_dir().unwrap().count() > 300);
+    assert!(names_in(&w.join("outbox/incoming/cm")).len() > 300);
     chama_job(&w, None, &["status"]).expect_code(0);
     chama_job(&w, None, &["nightly"])
         .expect_code(2)
@@ -93,19 +93,13 @@ fn chama_job_runs_the_hourly_and_daily_jobs_of_this_machines_queue() {
 
 #[test]
 fn log_format_json_gives_one_object_per_line() {
-    let w = Workdir::new("logjson");
-    let cfg = w.create("chama.toml", bundled_config());
-    let mut cmd = w.command(&[
-        "--log-format",
-        "json",
-        "build",
-        "--iface",
-        "CM001",
-        "--period",
-        "2024121300",
-    ]);
-    cmd.env("CHAMA_CONFIG", &cfg);
-    let r = w.run_cmd(cmd);
+    let w = Workdir::bundled("logjson");
+    let build = |period: &str| {
+        let mut cmd = w.command(&["--log-format", "json", "build", "--iface", "CM001", "--period", period]);
+        cmd.env("CHAMA_CONFIG", w.join("chama.toml"));
+        w.run_cmd(cmd)
+    };
+    let r = build("2024121300");
     r.expect_code(3);
     let lines: Vec<serde_json::Value> = r
         .stderr()
@@ -118,17 +112,7 @@ fn log_format_json_gives_one_object_per_line() {
     }
     assert_eq!(lines[0]["level"], "error");
     assert!(lines[0]["message"].as_str().unwrap().contains("hour=00 does not exist"));
-    let mut cmd = w.command(&[
-        "--log-format",
-        "json",
-        "build",
-        "--iface",
-        "CM001",
-        "--period",
-        "2024121207",
-    ]);
-    cmd.env("CHAMA_CONFIG", &cfg);
-    let r = w.run_cmd(cmd);
+    let r = build("2024121207");
     r.expect_code(0);
     let l: serde_json::Value = serde_json::from_str(r.stderr().lines().last().unwrap()).unwrap();
     assert_eq!(l["level"], "info");

@@ -10,21 +10,16 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{repo_root, Workdir};
+use crate::harness::{env_or_skip, field_strs, names_in, repo_root, Workdir};
 
 /// The `hdfs` wrapper, or `None` (and a note) when no cluster runs here.
 fn cluster() -> Option<String> {
-    match std::env::var("CHAMA_TEST_HDFS_CLI") {
-        Ok(cli) if !cli.is_empty() => Some(cli),
-        _ => {
-            assert!(
-                std::env::var("CHAMA_REQUIRE_HDFS").is_err(),
-                "CHAMA_REQUIRE_HDFS is set but no HDFS runs (scripts/hdfs.sh start)"
-            );
-            eprintln!("no HDFS here (run scripts/test.sh): skipping the HDFS kinds");
-            None
-        }
-    }
+    env_or_skip(
+        "CHAMA_TEST_HDFS_CLI",
+        |cli| !cli.is_empty(),
+        "CHAMA_REQUIRE_HDFS",
+        "no HDFS runs (scripts/hdfs.sh start)",
+    )
 }
 
 fn dfs(cli: &str, args: &[&str]) {
@@ -141,53 +136,40 @@ const FAST: &str = "retries = 1\nretry_delay_ms = 50\npoll_seconds = 1";
 
 /// The files of one bundled test hour.
 fn bundled_hour(hh: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = repo_root().join(format!("testdata/dumps/cm001/dt=2024-12-12/hour={hh}"));
-    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
+    files(
+        &repo_root().join(format!("testdata/dumps/cm001/dt=2024-12-12/hour={hh}")),
+        "",
+    )
 }
 
 fn refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
     files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect()
 }
 
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".gz"))
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
+/// The files in `dir` whose names end with `suffix`, with their bytes, by name.
+fn files(dir: &Path, suffix: &str) -> Vec<(String, Vec<u8>)> {
+    names_in(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(suffix))
+        .map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap()))
+        .collect()
+}
+
+/// The bundled hour `hh` built straight from local disk: what every kind must match.
+fn reference_hour(tag: &str, hh: &str) -> (Workdir, Vec<(String, Vec<u8>)>) {
+    let reference = Workdir::bundled(tag);
+    reference
+        .run(&["build", "--iface", "CM001", "--period", &format!("20241212{hh}")])
+        .expect_code(0);
+    let expected = files(&reference.join(format!("var/hourly/CM001/20241212/{hh}")), ".gz");
+    (reference, expected)
 }
 
 #[test]
 fn every_kind_pulls_and_builds_the_same_bytes() {
     let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     // The reference: a build straight from the bundled day on local disk.
-    let reference = Workdir::new("src-ref");
-    let mut cmd = reference.command(&["build", "--iface", "CM001", "--period", "2024121207"]);
-    cmd.current_dir(repo_root()).env("CHAMA_CONFIG", reference.create("chama.toml", format!(
-        "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-        reference.join("var").display(), repo_root().display(), repo_root().display()
-    )));
-    reference.run_cmd(cmd).expect_code(0);
-    let expected = files(&reference.join("var/hourly/CM001/20241212/07"));
+    let (_reference, expected) = reference_hour("src-ref", "07");
     assert!(expected.len() >= 10);
 
     let hour = bundled_hour("07");
@@ -215,7 +197,11 @@ fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, 
     // Built from this kind or from the bundled day: the same files, byte for byte.
     w.run(&["build", "--iface", "CM001", "--period", "2024121207"])
         .expect_code(0);
-    assert_eq!(files(&w.join("var/hourly/CM001/20241212/07")), expected, "{kind}");
+    assert_eq!(
+        files(&w.join("var/hourly/CM001/20241212/07"), ".gz"),
+        expected,
+        "{kind}"
+    );
 
     // Streamed without staging: the same bytes again, and nothing staged.
     let ns = Workdir::new(&format!("{kind}-nostage"));
@@ -224,7 +210,7 @@ fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, 
         .expect_code(0);
     assert!(!ns.join("var/staging").exists(), "{kind}: --no-stage stages nothing");
     assert_eq!(
-        files(&ns.join("var/hourly/CM001/20241212/07")),
+        files(&ns.join("var/hourly/CM001/20241212/07"), ".gz"),
         expected,
         "{kind}: --no-stage"
     );
@@ -234,14 +220,7 @@ fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, 
 fn every_kind_reads_hive_subdirectories_and_skips_hidden_ones() {
     let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     // The reference: the bundled hour 09 as it is, from local disk.
-    let reference = Workdir::new("src-sub-ref");
-    let mut cmd = reference.command(&["build", "--iface", "CM001", "--period", "2024121209"]);
-    cmd.current_dir(repo_root()).env("CHAMA_CONFIG", reference.create("chama.toml", format!(
-        "work_dir = \"{}\"\ninterfaces_dir = \"{}/interfaces\"\n[sources.default]\nkind = \"local\"\nroot = \"{}/testdata/dumps\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
-        reference.join("var").display(), repo_root().display(), repo_root().display()
-    )));
-    reference.run_cmd(cmd).expect_code(0);
-    let expected = files(&reference.join("var/hourly/CM001/20241212/09"));
+    let (_reference, expected) = reference_hour("src-sub-ref", "09");
 
     // The same two files as Hive on Tez lays out a UNION ALL insert, beside
     // what Hive's reader skips: a failed attempt, a staging directory, hidden files.
@@ -270,15 +249,14 @@ fn every_kind_reads_hive_subdirectories_and_skips_hidden_ones() {
         w.create("chama.toml", site.config(FAST));
         w.run(&["build", "--iface", "CM001", "--period", "2024121209", "--json"])
             .expect_code(0);
-        assert_eq!(files(&w.join("var/hourly/CM001/20241212/09")), expected, "{kind}");
+        assert_eq!(
+            files(&w.join("var/hourly/CM001/20241212/09"), ".gz"),
+            expected,
+            "{kind}"
+        );
         let manifest: serde_json::Value =
             serde_json::from_slice(&fs::read(w.join("var/hourly/CM001/20241212/09/manifest.json")).unwrap()).unwrap();
-        let inputs: Vec<&str> = manifest["inputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["name"].as_str().unwrap())
-            .collect();
+        let inputs = field_strs(&manifest["inputs"], "name");
         assert_eq!(
             inputs,
             [laid_out[0].0.as_str(), laid_out[1].0.as_str()],
@@ -297,7 +275,7 @@ fn every_kind_reads_hive_subdirectories_and_skips_hidden_ones() {
             ns.run(&["build", "--iface", "CM001", "--period", "2024121209", "--no-stage"])
                 .expect_code(0);
             assert_eq!(
-                files(&ns.join("var/hourly/CM001/20241212/09")),
+                files(&ns.join("var/hourly/CM001/20241212/09"), ".gz"),
                 expected,
                 "{kind}: --no-stage"
             );
@@ -333,12 +311,7 @@ fn every_kind_waits_for_a_marker_that_appears_later() {
         let w = Workdir::new(kind);
         w.create("chama.toml", site.config(FAST));
         let started = std::time::Instant::now();
-        let pull = w
-            .command(&["pull", "--iface", "CM001", "--period", "2024121209", "--wait", "60s"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let pull = w.spawn(&["pull", "--iface", "CM001", "--period", "2024121209", "--wait", "60s"]);
         // The marker comes two seconds after the pull started waiting.
         std::thread::sleep(std::time::Duration::from_secs(2));
         assert!(
@@ -346,10 +319,7 @@ fn every_kind_waits_for_a_marker_that_appears_later() {
             "{kind}: nothing before the marker"
         );
         site.put("cm001/dt=2024-12-12/hour=09", &[("_SUCCESS", b"")]);
-        let out = pull.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{kind}: {stderr}");
-        assert!(stderr.contains("2 copied"), "{kind}: {stderr}");
+        pull.wait().expect_code(0).stderr_has("2 copied");
         assert!(started.elapsed() >= std::time::Duration::from_secs(2), "{kind}");
         for (name, body) in &data {
             assert_eq!(
@@ -502,13 +472,10 @@ fn hdfs_pull_survives_a_datanode_restart_and_names_the_file_when_retries_run_out
             .stderr_has("/cm001/dt=2024-12-12/hour=10/part-0000")
             .stderr_has("gave up after 2 tries");
         let staged = w.join("var/staging/CM001/20241212/10");
-        let parts: Vec<String> = fs::read_dir(&staged)
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.ends_with(".part") || n == "_SUCCESS")
-                    .collect()
-            })
-            .unwrap_or_default();
+        let parts: Vec<String> = if staged.exists() { names_in(&staged) } else { vec![] }
+            .into_iter()
+            .filter(|n| n.ends_with(".part") || n == "_SUCCESS")
+            .collect();
         assert!(parts.is_empty(), "{kind}: no .part and no marker left: {parts:?}");
         wait_datanode(&cli);
     }
@@ -570,12 +537,7 @@ fn hdfs_a_file_that_grows_after_its_listing_is_read_again_not_taken() {
         site.config("retries = 3\nretry_delay_ms = 24000\nmax_retry_delay_ms = 24000"),
     );
     kill_datanode();
-    let pull = w
-        .command(&["pull", "--iface", "CM001", "--period", "2024121212", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pull = w.spawn(&["pull", "--iface", "CM001", "--period", "2024121212", "--json"]);
     std::thread::sleep(std::time::Duration::from_secs(1));
     start_datanode();
     wait_datanode(&cli);
@@ -587,15 +549,9 @@ fn hdfs_a_file_that_grows_after_its_listing_is_read_again_not_taken() {
             &format!("{}/{hour}/part-00000", site.root),
         ],
     );
-    let out = pull.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "hdfs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let r = pull.wait();
+    r.expect_code(0);
+    let j = r.json();
     assert_eq!(
         j["hours"][0]["retries"].as_u64(),
         Some(2),
