@@ -48,6 +48,11 @@ for alert in $(sed -n 's/^ *- alert: //p' chama.yml); do
   echo "ok: without its condition, $alert's tests fail"
 done
 amtool check-config alertmanager.yml
+# The README's example too.
+python3 -c 'import sys; s = open(sys.argv[1]).read(); i = s.index("```yaml\nroute:"); print(s[i + 8:s.index("```", i + 7)])' \
+  ../../README.md > "$T/readme-am.yml"
+amtool check-config "$T/readme-am.yml" >/dev/null || { echo "check_rules: the README's Alertmanager example does not load" >&2; exit 1; }
+echo "ok: the README's Alertmanager example loads"
 awk '/- alert: /{a=$3} /severity: /{print a, $2}' chama.yml | while read -r alert severity; do
   want=$([ "$severity" = critical ] && echo phone || echo chat)
   amtool config routes test --config.file=alertmanager.yml --verify.receivers="$want" \

@@ -233,6 +233,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // the next one is due.
     let mut day_bytes: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut newest_hour: BTreeMap<String, String> = BTreeMap::new();
+    let mut hour_rows: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (kind, tree) in [("day", Sets::Daily), ("hour", Sets::Hourly)] {
         for (name, _) in work.ifaces(tree) {
             for d in work.days(tree, &name) {
@@ -257,6 +258,9 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                     let newest = newest_hour.entry(name.clone()).or_default();
                     if *newest < last_hour {
                         *newest = last_hour;
+                    }
+                    if tree == Sets::Hourly {
+                        hour_rows.insert((name.clone(), period.clone()), m.counts.rows_out);
                     }
                     let l = [
                         ("interface", name.as_str()),
@@ -364,7 +368,8 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                 );
             }
             // A day still being built is not short: only a whole day (merged, or its 24
-            // hours built) is held against others.
+            // hours built) is held against others. An hourly interface's hours too, each
+            // against the same hour the day before.
             let whole = line.day.is_some_and(|v| v.whole);
             for (against, r) in [("last_month", line.ratio), ("day_before", line.ratio_day_before)] {
                 if let Some(r) = r.filter(|_| whole) {
@@ -377,6 +382,16 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                 }
             }
         }
+        if spec.delivery.cadence == crate::spec::Cadence::Hourly {
+            for ((_, period), r) in hour_ratios(&hour_rows, iface) {
+                out.add(
+                    "chama_hour_rows_ratio",
+                    "An hourly interface's hour: its rows against the same hour the day before (against=\"day_before\").",
+                    &[("interface", iface), ("period", &period), ("against", "day_before")],
+                    r,
+                );
+            }
+        }
     }
     work_disk(&mut out, work.root(), &day_bytes);
     let dir = path
@@ -385,6 +400,22 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     crate::atomic::write(path, out.text().as_bytes())
+}
+
+/// `iface`'s built hours (of `rows`, by interface and `YYYYMMDDHH`) each against the
+/// same hour the day before, where that one had rows.
+fn hour_ratios(rows: &BTreeMap<(String, String), u64>, iface: &str) -> Vec<((String, String), f64)> {
+    let mut out = Vec::new();
+    for ((i, period), n) in rows.iter().filter(|((i, _), _)| i == iface) {
+        let Ok(start) = chrono::NaiveDateTime::parse_from_str(&format!("{period}00"), "%Y%m%d%H%M") else {
+            continue;
+        };
+        let before = (start - chrono::Duration::days(1)).format("%Y%m%d%H").to_string();
+        if let Some(&b) = rows.get(&(i.clone(), before)).filter(|b| **b > 0) {
+            out.push(((i.clone(), period.clone()), *n as f64 / b as f64));
+        }
+    }
+    out
 }
 
 /// The hour after `newest` (`YYYYMMDDHH`) and when it is late: the end of that hour

@@ -99,3 +99,32 @@ def test_metrics_hold_what_the_alarms_compare(tmp_path):
     assert one("chama_work_min_free_bytes")[1] >= max(2 * sets, st.f_blocks * st.f_frsize // 20)
     labels, _ = one("chama_work_filesystem_info")
     assert labels["dir"] == var and var.startswith(labels["mountpoint"])
+
+
+def test_an_hourly_interface_has_each_hour_against_the_same_hour_the_day_before(tmp_path):
+    """An hourly interface's hour 07 with one of its two parts, against the whole hour 07
+    of the day before: the ratio of their rows, as the manifests count them."""
+    bundled = f"{ROOT}/testdata/dumps/cm001/dt=2024-12-12/hour=07"
+    for day, parts in [("2024-12-11", None), ("2024-12-12", ["part-00001.gz"])]:
+        shutil.copytree(bundled, tmp_path / "dumps" / "cm001" / f"dt={day}" / "hour=07",
+                        ignore=lambda _, names, skip=parts: skip or [])
+    spec = open(f"{ROOT}/interfaces/CM001.toml").read().replace('cadence = "daily"', 'cadence = "hourly"')
+    (tmp_path / "interfaces").mkdir()
+    (tmp_path / "interfaces" / "CM001.toml").write_text(spec)
+    (tmp_path / "chama.toml").write_text(
+        'work_dir = "var"\ninterfaces_dir = "interfaces"\nmetrics_dir = "metrics"\n'
+        f'[sources.default]\nkind = "local"\nroot = "{tmp_path}/dumps"\n'
+        '[destinations.outbox]\nkind = "local"\nroot = "outbox"\n'
+    )
+    for period in ["2024121107", "2024121207"]:
+        chama("build", "--iface", "CM001", "--period", period, cwd=tmp_path)
+    rows = {p: json.loads((tmp_path / f"var/hourly/CM001/{p[:8]}/07/manifest.json").read_text())["counts"]["rows_out"]
+            for p in ["20241211", "20241212"]}
+    assert 0 < rows["20241212"] < rows["20241211"]
+    samples = {}
+    for family in text_string_to_metric_families((tmp_path / "metrics" / "chama.prom").read_text()):
+        for s in family.samples:
+            if s.name == "chama_hour_rows_ratio":
+                samples[tuple(sorted(s.labels.items()))] = s.value
+    key = (("against", "day_before"), ("interface", "CM001"), ("period", "2024121207"))
+    assert samples == {key: rows["20241212"] / rows["20241211"]}
