@@ -141,34 +141,28 @@ mod tests {
     #[test]
     fn retried_only_while_worth_it() {
         let b = Backoff::from_millis(1, 2);
-        let denied = || anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
-        let (mut calls, mut said) = (0, 0);
-        let t = b
-            .retry(
-                3,
-                may_pass,
-                |_| -> anyhow::Result<()> {
-                    calls += 1;
-                    Err(denied())
-                },
-                |_, _| said += 1,
-            )
-            .unwrap_err();
+        // Always failing with `error()`, `retries` 3: the calls made, the waits said, how it ended.
+        let always = |error: &dyn Fn() -> anyhow::Error| {
+            let (mut calls, mut said) = (0, 0);
+            let t = b
+                .retry(
+                    3,
+                    may_pass,
+                    |_| -> anyhow::Result<()> {
+                        calls += 1;
+                        Err(error())
+                    },
+                    |_, _| said += 1,
+                )
+                .unwrap_err();
+            (calls, said, t)
+        };
+        let (calls, said, t) =
+            always(&|| anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)));
         assert_eq!((calls, said, t.tries, t.gave_up), (1, 0, 1, false));
         assert!(!format!("{:#}", t.into_error(Some("pulling x".into()))).contains("gave up"));
 
-        let (mut calls, mut said) = (0, 0);
-        let t = b
-            .retry(
-                3,
-                may_pass,
-                |_| -> anyhow::Result<()> {
-                    calls += 1;
-                    Err(anyhow::anyhow!("reset"))
-                },
-                |_, _| said += 1,
-            )
-            .unwrap_err();
+        let (calls, said, t) = always(&|| anyhow::anyhow!("reset"));
         assert_eq!((calls, said, t.tries, t.gave_up), (4, 3, 4, true));
         let e = t.into_error(Some("pulling x".into()));
         assert_eq!(format!("{e:#}"), "pulling x (gave up after 4 tries): reset");

@@ -209,6 +209,16 @@ mod tests {
         }
     }
 
+    /// Hour 03's rejects in `r`, as the work directory lays them out.
+    fn hour_03_rejects(r: &Path) -> SetRejects {
+        let current = r.join("03.rej.gz");
+        SetRejects {
+            built: building_dir(&current),
+            failed: r.join("03.failed.rej.gz"),
+            current,
+        }
+    }
+
     /// An hour `h/03` with an old set and old rejects `r/03.rej.gz`; a build of it
     /// with new data and new rejects.
     fn started(t: &Path) -> (PathBuf, PathBuf, SetDir) {
@@ -218,13 +228,7 @@ mod tests {
         std::fs::write(h.join("old.gz"), "old").unwrap();
         std::fs::write(h.join(MANIFEST), "{}").unwrap();
         std::fs::write(r.join("03.rej.gz"), "old rejects").unwrap();
-        let current = r.join("03.rej.gz");
-        let rejects = SetRejects {
-            built: building_dir(&current),
-            failed: r.join("03.failed.rej.gz"),
-            current,
-        };
-        let set = SetDir::create(&h, Some(rejects)).unwrap();
+        let set = SetDir::create(&h, Some(hour_03_rejects(&r))).unwrap();
         std::fs::write(set.path().join("new.gz"), "new").unwrap();
         std::fs::write(set.rejects_path().unwrap(), "new rejects").unwrap();
         (h, r, set)
@@ -354,13 +358,7 @@ mod tests {
         std::fs::create_dir_all(&r).unwrap();
         std::fs::write(r.join(".03.rej.gz.building-999999999"), "").unwrap();
         std::fs::write(r.join(".03.failed.rej.gz.old-999999999"), "").unwrap();
-        let current = r.join("03.rej.gz");
-        let rejects = SetRejects {
-            built: building_dir(&current),
-            failed: r.join("03.failed.rej.gz"),
-            current,
-        };
-        let set = SetDir::create(&h, Some(rejects)).unwrap();
+        let set = SetDir::create(&h, Some(hour_03_rejects(&r))).unwrap();
         assert_eq!(
             names(&t.path().join("h")),
             [set.path().file_name().unwrap().to_string_lossy()]
