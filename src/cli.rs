@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::period::{HourSet, Period, PeriodRange};
+use crate::period::{Batch, HourSet, Period, PeriodRange};
 
 /// A name that becomes a file or directory name (an interface, a destination):
 /// no path separator, no `..`, not hidden.
@@ -30,7 +30,7 @@ pub struct Target {
 
 /// How a command that changes files reports: a dry run, a JSON summary.
 #[derive(Debug, Clone, Copy, Default, Args)]
-pub struct Report {
+pub struct Output {
     /// Print what it would do; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -154,7 +154,7 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub at: Target,
     #[command(flatten)]
-    pub report: Report,
+    pub output: Output,
     /// Compression threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -163,8 +163,8 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_stage: bool,
     /// The batch (retransmission number) of the sets: 00 for the regular delivery.
-    #[arg(long, value_name = "NN", default_value = "00", value_parser = crate::period::batch)]
-    pub batch: String,
+    #[arg(long, value_name = "NN", default_value = "00")]
+    pub batch: Batch,
 }
 
 #[derive(Debug, Args)]
@@ -192,7 +192,7 @@ pub struct PushArgs {
     pub dest: Option<String>,
     /// `--dry-run`: what would go where; connect to nothing, change nothing.
     #[command(flatten)]
-    pub report: Report,
+    pub output: Output,
     /// Cap on the total upload rate, in bytes per second (e.g. 20M, 500K).
     #[arg(long, value_name = "RATE", value_parser = crate::sink::parse_rate)]
     pub bwlimit: Option<u64>,
@@ -236,7 +236,7 @@ pub struct MergeArgs {
     pub compact: bool,
     /// `--dry-run`: the links and .verf it would write; change nothing.
     #[command(flatten)]
-    pub report: Report,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -294,8 +294,8 @@ pub struct RerunArgs {
     #[arg(long, value_name = "HH-HH", value_parser = crate::period::hour_range)]
     pub hours: Option<HourSet>,
     /// Build under this batch (two digits) instead of the period's current one.
-    #[arg(long, value_name = "NN", conflicts_with = "next_batch", value_parser = crate::period::batch)]
-    pub batch: Option<String>,
+    #[arg(long, value_name = "NN", conflicts_with = "next_batch")]
+    pub batch: Option<Batch>,
     /// Build under the next batch: new names, the old delivery left as it is.
     #[arg(long)]
     pub next_batch: bool,

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::period::Batch;
+
 pub struct Ledger {
     db: Mutex<Connection>,
 }
@@ -352,7 +354,7 @@ pub struct Rerun {
     pub iface: String,
     pub period: String,
     pub hours: String,
-    pub batch: String,
+    pub batch: Batch,
     pub reason: Option<String>,
     #[serde(flatten)]
     pub by: Operator,
@@ -395,7 +397,7 @@ impl Ledger {
                 r.iface,
                 r.period,
                 r.hours,
-                r.batch,
+                r.batch.to_string(),
                 r.reason,
                 r.by.who,
                 r.by.host,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::period::Batch;
+
 /// The name of a set directory's manifest, written last.
 pub const MANIFEST: &str = "manifest.json";
 
@@ -84,7 +86,7 @@ pub struct FileEntry {
 pub struct SetEntry {
     /// The `split_by` value, or `None` when the spec does not split.
     pub split: Option<String>,
-    pub batch: String,
+    pub batch: Batch,
     pub verf: String,
     pub rows: u64,
     pub files: Vec<FileEntry>,

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::ledger::{Ledger, Ran};
 use crate::manifest::Manifest;
-use crate::workdir::{hour_period, Sets};
+use crate::workdir::{hour_period, Tree};
 
 /// Samples of one metric family.
 struct Family {
@@ -93,7 +93,7 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             days.entry(iface.clone()).or_default().insert(d.to_string());
         }
     }
-    for tree in [Sets::Daily, Sets::Hourly] {
+    for tree in [Tree::Merged, Tree::Hourly] {
         for (name, _) in work.ifaces(tree) {
             let d = work.days(tree, &name);
             days.entry(name).or_default().extend(d);
@@ -234,15 +234,15 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     let mut day_bytes: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut newest_hour: BTreeMap<String, String> = BTreeMap::new();
     let mut hour_rows: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for (kind, tree) in [("day", Sets::Daily), ("hour", Sets::Hourly)] {
+    for (kind, tree) in [("day", Tree::Merged), ("hour", Tree::Hourly)] {
         for (name, _) in work.ifaces(tree) {
             for d in work.days(tree, &name) {
                 if !recent(&name, &d) {
                     continue;
                 }
                 let dirs: Vec<(String, std::path::PathBuf)> = match tree {
-                    Sets::Daily => vec![(d.clone(), work.out_dir(&name, &d))],
-                    Sets::Hourly => (0..24)
+                    Tree::Merged => vec![(d.clone(), work.out_dir(&name, &d))],
+                    Tree::Hourly => (0..24)
                         .map(|h| (hour_period(&d, h), work.hour_dir(&name, &d, h)))
                         .collect(),
                 };
@@ -252,14 +252,14 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
                     *day_bytes.entry((name.clone(), d.clone())).or_default() += bytes;
                     // A merged day stands for its 24 hours (their sets may be cleaned).
                     let last_hour = match tree {
-                        Sets::Daily => hour_period(&d, 23),
-                        Sets::Hourly => period.clone(),
+                        Tree::Merged => hour_period(&d, 23),
+                        Tree::Hourly => period.clone(),
                     };
                     let newest = newest_hour.entry(name.clone()).or_default();
                     if *newest < last_hour {
                         *newest = last_hour;
                     }
-                    if tree == Sets::Hourly {
+                    if tree == Tree::Hourly {
                         hour_rows.insert((name.clone(), period.clone()), m.counts.rows_out);
                     }
                     let l = [

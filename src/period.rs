@@ -70,9 +70,51 @@ pub fn hh(hour: u8) -> String {
     format!("{hour:02}")
 }
 
-/// A batch number as it is named: two digits.
-pub fn batch_name(n: u32) -> String {
-    format!("{n:02}")
+/// A batch: the retransmission number of a day's delivery, named in two
+/// digits (`00` for the regular delivery, `01` for the first redelivery).
+/// Kept as text in manifests and the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Batch(u8);
+
+impl Batch {
+    /// The regular delivery, `00`.
+    pub const FIRST: Batch = Batch(0);
+
+    /// The batch after this one, or an error past `99`.
+    pub fn next(self) -> anyhow::Result<Batch> {
+        anyhow::ensure!(self.0 < 99, "batch {self} is the last one that fits in two digits");
+        Ok(Batch(self.0 + 1))
+    }
+}
+
+impl fmt::Display for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}", self.0)
+    }
+}
+
+impl FromStr for Batch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Batch, String> {
+        match s.parse() {
+            Ok(n) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(Batch(n)),
+            _ => Err(format!("takes two digits (00, 01, ...), not `{s}`")),
+        }
+    }
+}
+
+impl serde::Serialize for Batch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Batch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Batch, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A period range, `P[..P2]`: days to days, or hours to hours, going forward.
@@ -169,15 +211,6 @@ pub fn hour_list(s: &str) -> Result<HourSet, String> {
         .map(HourSet)
 }
 
-/// A batch (retransmission number): two digits, `00` for the regular delivery.
-pub fn batch(s: &str) -> Result<String, String> {
-    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(s.to_string())
-    } else {
-        Err(format!("takes two digits (00, 01, ...), not `{s}`"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +247,17 @@ mod tests {
         assert_eq!(hour_list("03,04").unwrap().0, [3, 4]);
         assert!(hour_list("3").is_err() && hour_list("24").is_err());
         assert!(hour_list("").unwrap().0.is_empty());
-        assert!(batch("01").is_ok() && batch("1").is_err() && batch("ab").is_err());
+    }
+
+    #[test]
+    fn batches() {
+        let b: Batch = "01".parse().unwrap();
+        assert_eq!(b.to_string(), "01");
+        assert!("1".parse::<Batch>().is_err() && "ab".parse::<Batch>().is_err() && "+1".parse::<Batch>().is_err());
+        assert_eq!(Batch::FIRST.next().unwrap(), b);
+        assert!("99".parse::<Batch>().unwrap().next().is_err());
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"01\"");
+        assert_eq!(serde_json::from_str::<Batch>("\"07\"").unwrap().to_string(), "07");
+        assert!(serde_json::from_str::<Batch>("\"7\"").is_err());
     }
 }

@@ -42,18 +42,18 @@ pub fn is_day(s: &str) -> bool {
 
 /// The two trees of sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sets {
+pub enum Tree {
     /// `hourly/`: built hours.
     Hourly,
     /// `out/`: merged days.
-    Daily,
+    Merged,
 }
 
-impl Sets {
+impl Tree {
     fn dir(self) -> &'static str {
         match self {
-            Sets::Hourly => "hourly",
-            Sets::Daily => "out",
+            Tree::Hourly => "hourly",
+            Tree::Merged => "out",
         }
     }
 }
@@ -151,7 +151,7 @@ impl<'a> WorkDir<'a> {
     }
 
     /// `<tree>/<iface>/` for every interface with sets in `tree`, sorted.
-    pub fn ifaces(&self, tree: Sets) -> Vec<(String, PathBuf)> {
+    pub fn ifaces(&self, tree: Tree) -> Vec<(String, PathBuf)> {
         subdirs(&self.root.join(tree.dir()))
     }
 
@@ -161,7 +161,7 @@ impl<'a> WorkDir<'a> {
     }
 
     /// The days (`YYYYMMDD`) under `<tree>/<iface>/`, sorted.
-    pub fn days(&self, tree: Sets, iface: &str) -> Vec<String> {
+    pub fn days(&self, tree: Tree, iface: &str) -> Vec<String> {
         days_under(&self.root.join(tree.dir()).join(iface))
             .into_iter()
             .map(|(d, _)| d)

@@ -16,15 +16,15 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Outcome> {
     let mut opts = MergeOptions {
         allow_missing: args.allow_missing.clone().unwrap_or_default().0,
         compact: args.compact,
-        plan: args.report.dry_run.then_some(&mut stdout as &mut dyn std::io::Write),
-        quiet: args.report.json,
+        plan: args.output.dry_run.then_some(&mut stdout as &mut dyn std::io::Write),
+        quiet: args.output.json,
     };
     let date = period.date_str();
     let merged = merge::merge(config, &spec, &date, &mut opts)?;
-    if args.report.json {
+    if args.output.json {
         let mut summary = serde_json::to_value(&merged)?;
         let extra = serde_json::json!({"command": "merge", "interface": spec.name, "period": date, "code": 0,
-            "dry_run": args.report.dry_run});
+            "dry_run": args.output.dry_run});
         if let (Some(s), serde_json::Value::Object(e)) = (summary.as_object_mut(), extra) {
             s.extend(e);
         }

@@ -57,7 +57,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Code> {
 fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Pull(args) => changing(config, "pull", &args.at, false, || pull::pull(config, &args)),
-        Command::Build(args) => changing(config, "build", &args.at, args.report.dry_run, || {
+        Command::Build(args) => changing(config, "build", &args.at, args.output.dry_run, || {
             build::build(config, &args)
         }),
         Command::Run(args) => {
@@ -77,10 +77,10 @@ fn dispatch(config: &Config, cli: Cli) -> anyhow::Result<Outcome> {
                 rerun::rerun(config, &args)
             })
         }
-        Command::Merge(args) => changing(config, "merge", &args.at, args.report.dry_run, || {
+        Command::Merge(args) => changing(config, "merge", &args.at, args.output.dry_run, || {
             merge::merge(config, &args)
         }),
-        Command::Push(args) => changing(config, "push", &args.at, args.report.dry_run, || {
+        Command::Push(args) => changing(config, "push", &args.at, args.output.dry_run, || {
             push::push(config, &args)
         }),
         Command::Verify(args) => verify::verify(config, &args),

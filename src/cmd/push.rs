@@ -11,7 +11,7 @@ use crate::sink::RateLimit;
 pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Outcome> {
     let spec = crate::ops::load_spec(config, &args.at.iface)?;
     let period = &args.at.period;
-    if args.report.dry_run {
+    if args.output.dry_run {
         let plans = push::plan(config, &spec, period, args.dest.as_deref())?;
         for d in &plans {
             println!(
@@ -32,7 +32,7 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Outcome> {
                 println!("  {what:<17} {:<48} {:>12}", f.name, f.bytes);
             }
         }
-        if args.report.json {
+        if args.output.json {
             println!(
                 "{}",
                 serde_json::json!({"command": "push", "dry_run": true, "interface": spec.name, "period": period.to_string(), "code": 0, "destinations": plans})
@@ -43,10 +43,10 @@ pub fn push(config: &Config, args: &PushArgs) -> anyhow::Result<Outcome> {
     let opts = PushOptions {
         dest: args.dest.clone(),
         limit: args.bwlimit.map(RateLimit::new),
-        quiet: args.report.json,
+        quiet: args.output.json,
     };
     let pushed = push::push(config, &spec, period, &opts)?;
-    if args.report.json {
+    if args.output.json {
         println!(
             "{}",
             serde_json::json!({"command": "push", "interface": spec.name, "period": period.to_string(), "code": pushed.code as u8, "destinations": pushed.parts})

@@ -10,7 +10,7 @@ pub fn rerun(config: &Config, args: &RerunArgs) -> anyhow::Result<Outcome> {
     let spec = crate::ops::load_spec(config, &args.iface)?;
     let opts = RerunOptions {
         batch: match (&args.batch, args.next_batch) {
-            (Some(b), _) => BatchChoice::Given(b.clone()),
+            (Some(b), _) => BatchChoice::Given(*b),
             (None, true) => BatchChoice::Next,
             (None, false) => BatchChoice::Current,
         },

@@ -20,7 +20,7 @@ use super::{each_hour, Hours};
 use crate::config::{Config, SourceConfig};
 use crate::exit::Failure;
 use crate::manifest::{Counts, InputEntry, Manifest, SetEntry};
-use crate::period::Period;
+use crate::period::{Batch, Period};
 use crate::pipeline::{build_hour, HourJob, HourOutput};
 use crate::setdir::SetDir;
 use crate::source::columnar;
@@ -33,7 +33,7 @@ use crate::workdir::{hh, hour_period, WorkDir};
 /// How to build.
 pub struct BuildOptions<'a> {
     /// The batch (retransmission number) of the sets, two digits.
-    pub batch: String,
+    pub batch: Batch,
     /// Compression threads (default: the number of cores).
     pub jobs: Option<usize>,
     /// Stream a remote source's files instead of staging them (text only).
@@ -48,7 +48,7 @@ impl BuildOptions<'_> {
     /// The regular build of batch 00, as `run` does it.
     pub fn regular() -> BuildOptions<'static> {
         BuildOptions {
-            batch: "00".into(),
+            batch: Batch::FIRST,
             jobs: None,
             no_stage: false,
             plan: None,
@@ -101,7 +101,7 @@ pub fn build(
             hour,
             hh: hh(hour),
             dry_run,
-            batch: &opts.batch,
+            batch: opts.batch,
         };
         // A local file that changed while it was read: the hour again, as a pull would;
         // nothing else (the pull retried what may pass itself).
@@ -172,7 +172,7 @@ struct HourCtx<'a> {
     hh: String,
     dry_run: bool,
     /// The retransmission number of the sets, two digits.
-    batch: &'a str,
+    batch: Batch,
 }
 
 impl HourCtx<'_> {
@@ -370,7 +370,7 @@ fn finish_hour(
         }
         sets.push(SetEntry {
             split: s.split.clone(),
-            batch: job.batch.to_string(),
+            batch: job.batch,
             verf,
             rows: s.rows,
             files: s.files.clone(),

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::source::pull::PULLED;
-use crate::workdir::{days_under, hours_under, is_day, is_running, manifest_path, owner_pid, Sets, WorkDir};
+use crate::workdir::{days_under, hours_under, is_day, is_running, manifest_path, owner_pid, Tree, WorkDir};
 
 struct Cleaner<'a> {
     dry_run: bool,
@@ -151,7 +151,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
     };
     let work = config.work();
     let old = |day: &str| day < cutoff.as_str();
-    for (_, iface) in work.ifaces(Sets::Hourly) {
+    for (_, iface) in work.ifaces(Tree::Hourly) {
         for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
             for (_, hour) in hours_under(&dir) {
                 c.sets_dir(&hour)?;
@@ -160,7 +160,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         }
         c.prune(&iface);
     }
-    for (_, iface) in work.ifaces(Sets::Daily) {
+    for (_, iface) in work.ifaces(Tree::Merged) {
         for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
             c.sets_dir(&dir)?;
         }
@@ -188,12 +188,12 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
     // What killed builds, merges and reruns left, on any day.
     let held =
         |iface: &str, day: &str| std::fs::File::open(work.lock_file(iface, day)).is_ok_and(|f| f.try_lock().is_err());
-    for (name, iface) in work.ifaces(Sets::Hourly) {
+    for (name, iface) in work.ifaces(Tree::Hourly) {
         for (day, dir) in days_under(&iface) {
             c.abandoned(&dir, |_| held(&name, &day))?;
         }
     }
-    for (name, iface) in work.ifaces(Sets::Daily) {
+    for (name, iface) in work.ifaces(Tree::Merged) {
         c.abandoned(&iface, |entry| entry.get(1..9).is_some_and(|day| held(&name, day)))?;
     }
     for (name, iface) in work.tree_ifaces("rejects") {

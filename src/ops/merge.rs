@@ -21,13 +21,14 @@ use crate::atomic::AtomicFile;
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::manifest::{Counts, FileEntry, InputEntry, Manifest, SetEntry};
+use crate::period::Batch;
 use crate::setdir::SetDir;
 use crate::spec::{Spec, Vars};
 use crate::verf;
 use crate::workdir::hh;
 
 /// A set of the day: its split value and batch.
-type SetKey = (Option<String>, String);
+type SetKey = (Option<String>, Batch);
 
 /// A complete hour of the day (`HH`) and its manifest.
 type HourSets = (String, Manifest);
@@ -70,7 +71,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
     for (hh, m) in &hours {
         counts.add(&m.counts);
         for s in &m.sets {
-            let g = groups.entry((s.split.clone(), s.batch.clone())).or_default();
+            let g = groups.entry((s.split.clone(), s.batch)).or_default();
             g.extend(s.files.iter().map(|f| (hh.as_str(), f)));
         }
     }
@@ -200,7 +201,7 @@ impl DaySets<'_> {
             date: self.date,
             hour: None,
             split: split.as_deref(),
-            batch: Some(batch),
+            batch: Some(*batch),
             seq,
             seq_width: spec.output.seq_width,
         };
@@ -265,7 +266,7 @@ impl DaySets<'_> {
         }
         Ok(SetEntry {
             split: split.clone(),
-            batch: batch.clone(),
+            batch: *batch,
             verf,
             rows: entries.iter().map(|e| e.rows).sum(),
             files: entries,

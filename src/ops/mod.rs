@@ -97,7 +97,7 @@ pub fn unknown(what: &str, name: &str, known: &[String], place: &str) -> String 
 
 /// The outcome of one hour of a command over a period, for its summary.
 #[derive(Debug, Serialize)]
-pub struct HourOutcome<T> {
+pub struct HourPart<T> {
     pub hour: String,
     pub code: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,15 +110,15 @@ pub struct HourOutcome<T> {
 /// did: the most serious code of its parts, the last error it went past, and
 /// each part's outcome.
 #[derive(Debug)]
-pub struct Done<T> {
+pub struct Parts<T> {
     pub code: Code,
     pub error: Option<String>,
     pub parts: Vec<T>,
 }
 
-impl<T> Done<T> {
-    pub fn new() -> Done<T> {
-        Done {
+impl<T> Parts<T> {
+    pub fn new() -> Parts<T> {
+        Parts {
             code: Code::Ok,
             error: None,
             parts: Vec::new(),
@@ -134,14 +134,14 @@ impl<T> Done<T> {
     }
 }
 
-impl<T> Default for Done<T> {
+impl<T> Default for Parts<T> {
     fn default() -> Self {
-        Done::new()
+        Parts::new()
     }
 }
 
 /// What a command over the hours of a period did.
-pub type Hours<T> = Done<HourOutcome<T>>;
+pub type Hours<T> = Parts<HourPart<T>>;
 
 /// Runs `f` on every hour of `period`, keeping going past a failed hour:
 /// each failure is logged as `<iface> <YYYYMMDDHH>: <error>`.
@@ -150,7 +150,7 @@ pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8)
     let mut out = Hours::new();
     for hour in period.hours() {
         match f(hour) {
-            Ok(detail) => out.parts.push(HourOutcome {
+            Ok(detail) => out.parts.push(HourPart {
                 hour: hh(hour),
                 code: 0,
                 error: None,
@@ -161,7 +161,7 @@ pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8)
                 let msg = format!("{iface} {date}{}: {e:#}", hh(hour));
                 crate::log::error(&msg);
                 out.note(c, Some(msg.clone()));
-                out.parts.push(HourOutcome {
+                out.parts.push(HourPart {
                     hour: hh(hour),
                     code: c as u8,
                     error: Some(msg),

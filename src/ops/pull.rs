@@ -15,7 +15,7 @@ pub fn pull(
     period: &Period,
     opts: &crate::source::pull::PullOptions,
     quiet: bool,
-) -> anyhow::Result<Hours<crate::source::pull::PullReport>> {
+) -> anyhow::Result<Hours<crate::source::pull::Pulled>> {
     let source = crate::source::from_config(config, &spec.input.source)?;
     let date = period.date_str();
     Ok(each_hour(&spec.name, period, |hour| {

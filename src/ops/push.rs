@@ -9,12 +9,12 @@ use std::io::IsTerminal;
 
 use serde::Serialize;
 
-use super::{sets, Done};
+use super::{sets, Parts};
 use crate::config::{Config, DestinationConfig};
 use crate::exit::{Code, Failure};
 use crate::ledger::{Ledger, PushRecord};
 use crate::period::Period;
-use crate::sink::deliver::{deliver, Options, Report};
+use crate::sink::deliver::{deliver, Delivered, Options};
 use crate::sink::{Destination, RateLimit};
 use crate::spec::Spec;
 
@@ -44,13 +44,13 @@ fn destinations(config: &Config, spec: &Spec, only: Option<&str>) -> anyhow::Res
 
 /// Pushes the period's sets to every destination (or `opts.dest`).
 /// Pushes the period's sets: a report per destination.
-pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -> anyhow::Result<Done<Report>> {
+pub fn push(config: &Config, spec: &Spec, period: &Period, opts: &PushOptions) -> anyhow::Result<Parts<Delivered>> {
     let (dir, manifest) = sets::read(config, &spec.name, period)?;
     let items = sets::items(&dir, &manifest)?;
     let period_s = period.to_string();
     let ledger = Ledger::open(&config.work().ledger_path())?;
     let bars = std::io::stderr().is_terminal().then(indicatif::MultiProgress::new);
-    let mut out = Done::new();
+    let mut out = Parts::new();
     for name in destinations(config, spec, opts.dest.as_deref())? {
         let dest = Destination::from_config(config, &name, &spec.delivery.remote_dir)?;
         let rec = PushRecord {

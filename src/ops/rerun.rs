@@ -20,12 +20,12 @@ use super::build::{self, BuildOptions};
 use super::merge::{self, MergeOptions};
 use super::push::{self, PushOptions};
 use super::sets::{self, current_batch, totals};
-use super::Done;
+use super::Parts;
 use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::ledger::{self, Ledger, Operator, Rerun};
 use crate::manifest::Manifest;
-use crate::period::{batch_name, Period, PeriodRange};
+use crate::period::{Batch, Period, PeriodRange};
 use crate::setdir::{install, keep_apart, Install, SetRejects};
 use crate::sink::Destination;
 use crate::spec::{Cadence, Spec};
@@ -39,7 +39,7 @@ pub enum BatchChoice {
     /// The next one after the highest built.
     Next,
     /// This one.
-    Given(String),
+    Given(Batch),
 }
 
 /// How to rerun.
@@ -72,10 +72,10 @@ pub fn rerun(
     spec: &Spec,
     range: &PeriodRange,
     opts: &RerunOptions,
-) -> anyhow::Result<Done<DayResult>> {
+) -> anyhow::Result<Parts<DayResult>> {
     let days = plan(range, opts.hours.as_deref());
     let ledger = Ledger::open(&config.work().ledger_path())?;
-    let mut out = Done::new();
+    let mut out = Parts::new();
     for (date, hours) in &days {
         crate::signals::check()?;
         let mut rec = Rerun {
@@ -187,15 +187,14 @@ impl Before {
 }
 
 /// The batch the rebuilt sets carry, and whether it is the one delivered now.
-fn choose_batch(config: &Config, spec: &Spec, date: &str, choice: &BatchChoice) -> anyhow::Result<(String, bool)> {
+fn choose_batch(config: &Config, spec: &Spec, date: &str, choice: &BatchChoice) -> anyhow::Result<(Batch, bool)> {
     let existing = current_batch(config, &spec.name, date);
     let batch = match choice {
-        BatchChoice::Given(b) => b.clone(),
-        BatchChoice::Next => batch_name(existing.map_or(1, |b| b + 1)),
-        BatchChoice::Current => batch_name(existing.unwrap_or(0)),
+        BatchChoice::Given(b) => *b,
+        BatchChoice::Next => existing.unwrap_or(Batch::FIRST).next()?,
+        BatchChoice::Current => existing.unwrap_or(Batch::FIRST),
     };
-    anyhow::ensure!(batch.len() == 2, "batch {batch} does not fit in two digits");
-    let same = existing.map(batch_name) == Some(batch.clone());
+    let same = existing == Some(batch);
     Ok((batch, same))
 }
 
@@ -213,14 +212,14 @@ fn rerun_day(
     let totals_before = before.totals(daily);
     (rec.rows_before, rec.files_before) = (totals_before.map(|b| b.0), totals_before.map(|b| b.1));
     let (batch, same_batch) = choose_batch(config, spec, date, &opts.batch)?;
-    rec.batch = batch.clone();
+    rec.batch = batch;
 
     // 1. Rebuild every chosen hour in a fresh place; 2. swap them in, all or none, with
     // their rejects.
     let fresh_root = FreshRoot(config.work().rerun_dir(&spec.name, date));
     let mut fresh = config.clone();
     fresh.work_dir = fresh_root.0.clone();
-    match rebuild(&fresh, spec, date, hours, &batch) {
+    match rebuild(&fresh, spec, date, hours, batch) {
         Ok((Code::Ok, _)) => {}
         other => {
             keep_failed_rejects(config, &fresh, spec, date, hours);
@@ -259,12 +258,12 @@ fn rebuild(
     spec: &Spec,
     date: &str,
     hours: &[u8],
-    batch: &str,
+    batch: Batch,
 ) -> anyhow::Result<(Code, Option<String>)> {
     let period: Period = date.parse().map_err(crate::exit::Failure::Usage)?;
     for &h in hours {
         let mut o = BuildOptions {
-            batch: batch.to_string(),
+            batch,
             ..BuildOptions::regular()
         };
         let b = build::build(fresh, spec, &period.with_hour(h), &mut o)?;

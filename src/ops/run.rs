@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::build::{self, BuildOptions};
 use super::merge::{self, MergeOptions};
 use super::push::{self, PushOptions};
-use super::Done;
+use super::Parts;
 use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::period::Period;
@@ -31,9 +31,9 @@ pub struct IfaceRun {
 }
 
 /// Runs the day `period` (a day, not an hour) for each of `ifaces`.
-pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Done<IfaceRun> {
+pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Parts<IfaceRun> {
     let date = period.date_str();
-    let mut out = Done::new();
+    let mut out = Parts::new();
     for iface in ifaces {
         if let Some(i) = crate::signals::received() {
             out.note(i.code(), Some(format!("{iface} {date}: not started: {i}")));

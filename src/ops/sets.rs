@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::manifest::Manifest;
-use crate::period::Period;
+use crate::period::{Batch, Period};
 use crate::sink::deliver::{Item, SetItems};
 use crate::workdir::{is_complete, manifest_path};
 
@@ -84,13 +84,12 @@ pub fn items(dir: &Path, m: &Manifest) -> anyhow::Result<Vec<SetItems>> {
 }
 
 /// The highest batch among a day's sets (hourly and merged), if any.
-pub fn current_batch(config: &Config, iface: &str, date: &str) -> Option<u32> {
+pub fn current_batch(config: &Config, iface: &str, date: &str) -> Option<Batch> {
     let work = config.work();
     let day = Manifest::read(&work.out_dir(iface, date)).ok();
     day.into_iter()
         .chain(work.built_hours(iface, date).into_iter().map(|(_, _, m)| m))
         .flat_map(|m| m.sets.into_iter().map(|s| s.batch))
-        .filter_map(|b| b.parse::<u32>().ok())
         .max()
 }
 
@@ -150,7 +149,7 @@ pub fn seal(
         },
         sets: vec![SetEntry {
             split: None,
-            batch: "00".into(),
+            batch: Batch::FIRST,
             verf: verf_name.to_string(),
             rows,
             files: entries,

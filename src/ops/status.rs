@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::ledger::{Ledger, PushRow, RunRow};
 use crate::manifest::Manifest;
-use crate::workdir::{hh, Sets};
+use crate::workdir::{hh, Tree};
 
 #[derive(Debug, Serialize)]
 pub struct Day {
@@ -43,7 +43,7 @@ pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Resul
             ifaces.insert(i.to_string());
         }
         None => {
-            for tree in [Sets::Hourly, Sets::Daily] {
+            for tree in [Tree::Hourly, Tree::Merged] {
                 ifaces.extend(work.ifaces(tree).into_iter().map(|(name, _)| name));
             }
             ifaces.extend(pushes.iter().map(|p| p.iface.clone()));
@@ -54,8 +54,8 @@ pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Resul
     let mut out = Vec::new();
     for iface in &ifaces {
         let mut days: BTreeSet<String> = BTreeSet::new();
-        days.extend(work.days(Sets::Hourly, iface));
-        days.extend(work.days(Sets::Daily, iface));
+        days.extend(work.days(Tree::Hourly, iface));
+        days.extend(work.days(Tree::Merged, iface));
         days.extend(
             pushes
                 .iter()

@@ -19,6 +19,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::compress::deflate_block;
 use crate::manifest::{Counts, FileEntry};
+use crate::period::Batch;
 use crate::source::local::InputFile;
 use crate::spec::Spec;
 use crate::split::{Block, Splitter};
@@ -34,7 +35,7 @@ pub struct HourJob<'a> {
     /// `YYYYMMDD`.
     pub date: &'a str,
     pub hour: u8,
-    pub batch: &'a str,
+    pub batch: Batch,
     pub inputs: &'a [InputFile],
     /// Where the data files go; `None` computes everything and writes nothing (dry run).
     pub out_dir: Option<&'a Path>,

@@ -64,7 +64,7 @@ impl Default for PullOptions {
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct PullReport {
+pub struct Pulled {
     pub files: usize,
     pub copied: usize,
     pub skipped: usize,
@@ -80,7 +80,7 @@ pub fn pull_hour(
     ready: &Readiness<'_>,
     staging: &Path,
     opts: &PullOptions,
-) -> anyhow::Result<PullReport> {
+) -> anyhow::Result<Pulled> {
     let started = Instant::now();
     let entries = wait_ready(source, dir, ready, opts)?;
     std::fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
@@ -127,7 +127,7 @@ pub fn pull_hour(
     names.extend(ready.marker);
     crate::atomic::write(&staging.join(PULLED), &serde_json::to_vec(&names)?)?;
     let copied = copied.into_inner() as usize;
-    Ok(PullReport {
+    Ok(Pulled {
         files: entries.len(),
         copied,
         skipped: entries.len() - copied,
@@ -319,7 +319,7 @@ mod tests {
     }
 
     /// Pulls hour `h` of a file that grows `grow` bytes a read up to `final_len`, into `dir`.
-    fn pull_growing(grow: usize, final_len: usize, dir: &Path) -> anyhow::Result<PullReport> {
+    fn pull_growing(grow: usize, final_len: usize, dir: &Path) -> anyhow::Result<Pulled> {
         let src = Growing {
             opens: AtomicUsize::new(0),
             grow,
@@ -391,7 +391,7 @@ mod tests {
         }
     }
 
-    fn pull_failing(failures: usize, kind: io::ErrorKind, dir: &Path) -> (anyhow::Result<PullReport>, usize) {
+    fn pull_failing(failures: usize, kind: io::ErrorKind, dir: &Path) -> (anyhow::Result<Pulled>, usize) {
         let src = Failing {
             opens: AtomicUsize::new(0),
             failures,

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::period::Batch;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
     Date,
@@ -48,7 +50,7 @@ pub struct Vars<'a> {
     pub hour: Option<&'a str>,
     pub split: Option<&'a str>,
     /// Two digits.
-    pub batch: Option<&'a str>,
+    pub batch: Option<Batch>,
     pub seq: Option<u64>,
     pub seq_width: u32,
 }
@@ -110,7 +112,10 @@ impl Template {
                 }
                 Piece::Slot(Placeholder::Hour) => out.push_str(v.hour.ok_or("{hour} has no value here")?),
                 Piece::Slot(Placeholder::Split) => out.push_str(v.split.ok_or("{split} has no value here")?),
-                Piece::Slot(Placeholder::Batch) => out.push_str(v.batch.ok_or("{batch} has no value here")?),
+                Piece::Slot(Placeholder::Batch) => {
+                    let batch = v.batch.ok_or("{batch} has no value here")?;
+                    out.push_str(&batch.to_string())
+                }
                 Piece::Slot(Placeholder::Seq) => {
                     let seq = v.seq.ok_or("{seq} has no value here")?;
                     let w = v.seq_width as usize;
@@ -134,7 +139,7 @@ impl Template {
                 date: "20241212",
                 hour: Some("00"),
                 split: Some(split),
-                batch: Some("00"),
+                batch: Some(Batch::FIRST),
                 seq: Some(10u64.pow(seq_width.min(18)) - 1),
                 seq_width,
             };
@@ -166,7 +171,7 @@ mod tests {
         let v = Vars {
             date: "20241212",
             split: Some("250"),
-            batch: Some("00"),
+            batch: Some(crate::period::Batch::FIRST),
             seq: Some(1),
             seq_width: 4,
             hour: None,

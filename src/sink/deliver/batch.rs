@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 
 use super::send::Prepared;
-use super::{has, hopeless, note, Crowded, Engine, Job, Outcome, Running};
+use super::{has, hopeless, note, Attempt, Crowded, Engine, Job, Running};
 use crate::sink::{refused, Cancelled, Conn, HostRefused, Pace, Request, Upload};
 
 /// A file goes in a batch when it is at most this big: bigger ones cost bandwidth, not
@@ -43,16 +43,16 @@ impl Pending<'_, '_> {
         self.jobs[i].as_ref().expect("not finished")
     }
 
-    fn finish(&mut self, i: usize, outcome: Outcome) {
+    fn finish(&mut self, i: usize, attempt: Attempt) {
         if let Some(job) = self.jobs[i].take() {
-            self.engine.finish(self.host, &job, outcome, self.started.elapsed());
+            self.engine.finish(self.host, &job, attempt, self.started.elapsed());
         }
     }
 
-    /// Finishes every job not finished yet with `outcome`.
-    fn finish_rest(&mut self, outcome: impl Fn() -> Outcome) {
+    /// Finishes every job not finished yet with `attempt`.
+    fn finish_rest(&mut self, attempt: impl Fn() -> Attempt) {
         for i in 0..self.jobs.len() {
-            self.finish(i, outcome());
+            self.finish(i, attempt());
         }
     }
 }
@@ -65,9 +65,9 @@ impl Drop for Pending<'_, '_> {
         if std::thread::panicking() {
             let e = anyhow!("internal error while sending; see the panic message above");
             self.engine.fail_host(self.host, &e);
-            self.finish_rest(|| Outcome::HostFailed);
+            self.finish_rest(|| Attempt::HostFailed);
         } else {
-            self.finish_rest(|| Outcome::Again);
+            self.finish_rest(|| Attempt::Again);
         }
     }
 }
@@ -121,7 +121,7 @@ impl<'a> Engine<'a> {
                     let it = self.item(p.job(i).item);
                     let host = self.dest.hosts[h].label();
                     match self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host) {
-                        Ok(()) => p.finish(i, Outcome::Sent(0)),
+                        Ok(()) => p.finish(i, Attempt::Sent(0)),
                         Err(e) => return self.batch_broke(&mut p, e, *reused, running),
                     }
                 }
@@ -188,7 +188,7 @@ impl<'a> Engine<'a> {
             for ((i, ..), r) in files.iter().zip(results.iter_mut()) {
                 if r.as_ref().is_some_and(&unopened) {
                     *r = None;
-                    p.finish(*i, Outcome::Again);
+                    p.finish(*i, Attempt::Again);
                 }
             }
         }
@@ -211,21 +211,21 @@ impl<'a> Engine<'a> {
             if let Err(e) = checked {
                 // A failure that fails the host stops the batch once the files uploaded
                 // whole are renamed: they go into place all the same.
-                let outcome = self.file_failed(h, job, e);
-                host_failed |= matches!(outcome, Outcome::HostFailed);
-                p.finish(i, outcome);
+                let attempt = self.file_failed(h, job, e);
+                host_failed |= matches!(attempt, Attempt::HostFailed);
+                p.finish(i, attempt);
                 continue;
             }
             if direct {
                 match self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host) {
-                    Ok(()) => p.finish(i, Outcome::Sent(it.size - offset)),
+                    Ok(()) => p.finish(i, Attempt::Sent(it.size - offset)),
                     Err(e) => return self.batch_broke(&mut p, e, false, running),
                 }
                 continue;
             }
             if !self.claim(job.item) {
                 let _ = self.remove_if_allowed(h, c.as_mut(), &part);
-                p.finish(i, Outcome::Cancelled);
+                p.finish(i, Attempt::Cancelled);
                 continue;
             }
             renames.push((i, part, it, offset));
@@ -251,14 +251,14 @@ impl<'a> Engine<'a> {
             let job = p.job(i);
             let placed = r.and_then(|()| self.ledger.mark_done(self.rec, &it.name, &it.md5, it.size, host));
             self.unclaim(job.item, placed.is_ok());
-            let outcome = match placed {
+            let attempt = match placed {
                 Ok(()) => {
                     for loser in self.stop_others(job) {
                         if let Err(e) = self.remove_if_allowed(h, c.as_mut(), &loser) {
                             note(format_args!("push: {} {host}: {e:#}", self.dest.name));
                         }
                     }
-                    Outcome::Sent(it.size - offset)
+                    Attempt::Sent(it.size - offset)
                 }
                 Err(e) if refused(&e) == Some(Request::Rename) => {
                     // Uploaded and checked, but the host will not rename: the file goes
@@ -268,18 +268,18 @@ impl<'a> Engine<'a> {
                             if let Err(e) = self.discard(h, c.as_mut(), &part) {
                                 note(format_args!("push: {} {host}: {e:#}", self.dest.name));
                             }
-                            Outcome::Again
+                            Attempt::Again
                         }
                         Err(e) => {
                             self.fail_host(h, &e);
-                            Outcome::HostFailed
+                            Attempt::HostFailed
                         }
                     }
                 }
                 Err(e) => self.file_failed(h, job, e),
             };
-            host_failed |= matches!(outcome, Outcome::HostFailed);
-            p.finish(i, outcome);
+            host_failed |= matches!(attempt, Attempt::HostFailed);
+            p.finish(i, attempt);
         }
         self.after(&mut p, host_failed)
     }
@@ -288,7 +288,7 @@ impl<'a> Engine<'a> {
     /// not finished then goes back for the other hosts).
     fn after(&self, p: &mut Pending<'_, 'a>, host_failed: bool) -> Flow {
         if host_failed || self.slots[p.host].dead.load(Ordering::Relaxed) {
-            p.finish_rest(|| Outcome::HostFailed);
+            p.finish_rest(|| Attempt::HostFailed);
             return Flow::Stop;
         }
         Flow::Go
@@ -297,25 +297,25 @@ impl<'a> Engine<'a> {
     /// How one file of a batch ends after error `e`: stopped, learned (a refusal: not a
     /// try), or a failed try (the host fails after the destination's retries, or at once
     /// when no retry can help).
-    fn file_failed(&self, h: usize, job: &Job, e: anyhow::Error) -> Outcome {
+    fn file_failed(&self, h: usize, job: &Job, e: anyhow::Error) -> Attempt {
         if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) || crate::signals::received().is_some() {
-            return Outcome::Cancelled;
+            return Attempt::Cancelled;
         }
         if refused(&e).is_some_and(|r| !self.refuses(h, r)) {
             return match self.learn_from(h, e) {
-                Ok(()) => Outcome::Again,
+                Ok(()) => Attempt::Again,
                 Err(e) => {
                     self.fail_host(h, &e);
-                    Outcome::HostFailed
+                    Attempt::HostFailed
                 }
             };
         }
         if hopeless(&e) || self.failed_try(job.item) > self.dest.retries {
             self.fail_host(h, &e);
-            return Outcome::HostFailed;
+            return Attempt::HostFailed;
         }
         self.trying_again(h, &e);
-        Outcome::Again
+        Attempt::Again
     }
 
     /// A batch whose connection failed with `e` (or could not be made): every file not
@@ -323,17 +323,17 @@ impl<'a> Engine<'a> {
     fn batch_broke(&self, p: &mut Pending<'_, 'a>, e: anyhow::Error, reused: bool, running: &mut Running<'_>) -> Flow {
         let h = p.host;
         if crate::signals::received().is_some() {
-            p.finish_rest(|| Outcome::Cancelled);
+            p.finish_rest(|| Attempt::Cancelled);
             return Flow::Stop;
         }
         if has::<Crowded>(&e) && running.retire() {
             self.crowded(h, &e);
-            p.finish_rest(|| Outcome::Again);
+            p.finish_rest(|| Attempt::Again);
             return Flow::Stop;
         }
         if reused {
             // An idle connection that the server closed meanwhile: not a try.
-            p.finish_rest(|| Outcome::Again);
+            p.finish_rest(|| Attempt::Again);
             return Flow::Go;
         }
         let tries = (0..p.jobs.len())
@@ -342,15 +342,15 @@ impl<'a> Engine<'a> {
             .unwrap_or(0);
         if hopeless(&e) || tries > self.dest.retries {
             self.fail_host(h, &e);
-            p.finish_rest(|| Outcome::HostFailed);
+            p.finish_rest(|| Attempt::HostFailed);
             return Flow::Stop;
         }
         self.trying_again(h, &e);
         if self.dest.backoff.wait(tries.saturating_sub(1)).is_err() {
-            p.finish_rest(|| Outcome::Cancelled);
+            p.finish_rest(|| Attempt::Cancelled);
             return Flow::Stop;
         }
-        p.finish_rest(|| Outcome::Again);
+        p.finish_rest(|| Attempt::Again);
         Flow::Go
     }
 }

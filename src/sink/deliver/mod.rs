@@ -44,7 +44,7 @@ mod queue;
 mod refusals;
 mod send;
 
-use queue::{Job, Outcome, Queue};
+use queue::{Attempt, Job, Queue};
 use send::{Placing, Sent};
 
 /// One local file to deliver under `name`.
@@ -63,8 +63,9 @@ pub struct SetItems {
     pub verf: Item,
 }
 
+/// What one host of a destination took.
 #[derive(Debug, Default, Serialize)]
-pub struct HostReport {
+pub struct HostDelivered {
     pub files: usize,
     pub bytes: u64,
     /// The requests the host refuses, worked around (see [`Request::fallback`]).
@@ -74,8 +75,9 @@ pub struct HostReport {
     pub error: Option<String>,
 }
 
+/// What a delivery to one destination did, for the summary and the ledger.
 #[derive(Debug, Default, Serialize)]
-pub struct Report {
+pub struct Delivered {
     pub destination: String,
     pub code: u8,
     pub sets: usize,
@@ -87,7 +89,7 @@ pub struct Report {
     /// Straggler copies started on a faster host.
     pub speculative: usize,
     pub seconds: f64,
-    pub hosts: BTreeMap<String, HostReport>,
+    pub hosts: BTreeMap<String, HostDelivered>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -105,20 +107,20 @@ pub fn deliver(
     ledger: &Ledger,
     rec: &PushRecord<'_>,
     opts: &Options<'_>,
-) -> Report {
+) -> Delivered {
     let started = Instant::now();
     let engine = Engine::new(dest, ledger, rec, opts);
-    let mut report = Report {
+    let mut report = Delivered {
         destination: dest.name.clone(),
         sets: sets.len(),
-        ..Report::default()
+        ..Delivered::default()
     };
     let result = engine.run(sets, &mut report);
     for (i, slot) in engine.slots.iter().enumerate() {
         slot.bar.finish_and_clear();
         report.hosts.insert(
             dest.hosts[i].label().to_string(),
-            HostReport {
+            HostDelivered {
                 files: slot.files.load(Ordering::Relaxed),
                 bytes: slot.bytes.load(Ordering::Relaxed),
                 refuses: slot.refused().into_iter().collect(),
@@ -166,7 +168,7 @@ impl Drop for PanicGuard<'_, '_> {
         let e = anyhow!("internal error while sending; see the panic message above");
         self.engine.fail_host(self.host, &e);
         self.engine
-            .finish(self.host, self.job, Outcome::HostFailed, Duration::ZERO);
+            .finish(self.host, self.job, Attempt::HostFailed, Duration::ZERO);
     }
 }
 
@@ -320,7 +322,7 @@ impl<'a> Engine<'a> {
         self.items.lock().unwrap_or_else(|e| e.into_inner())[i].clone()
     }
 
-    fn run(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<()> {
+    fn run(&self, sets: &[SetItems], report: &mut Delivered) -> anyhow::Result<()> {
         self.recall()?;
         let todo = self.plan(sets, report)?;
         // Data files first.
@@ -356,7 +358,7 @@ impl<'a> Engine<'a> {
     }
 
     /// What is left to send, per set; removes `.verf`s and `.part`s that must go first.
-    fn plan(&self, sets: &[SetItems], report: &mut Report) -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
+    fn plan(&self, sets: &[SetItems], report: &mut Delivered) -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
         let (h, mut conn) = self.connect_any()?;
         let plan = (|| -> anyhow::Result<Vec<(usize, Vec<Item>)>> {
             let names: Vec<&str> = sets
@@ -640,12 +642,12 @@ impl<'a> Engine<'a> {
             };
             let started = Instant::now();
             let mut attempt = 0;
-            let outcome = loop {
+            let attempt = loop {
                 if slot.dead.load(Ordering::Relaxed) {
-                    break Outcome::HostFailed;
+                    break Attempt::HostFailed;
                 }
                 if job.cancel.load(Ordering::Relaxed) || crate::signals::received().is_some() {
-                    break Outcome::Cancelled;
+                    break Attempt::Cancelled;
                 }
                 if conn.is_none() {
                     conn = self.unpark(h);
@@ -654,15 +656,15 @@ impl<'a> Engine<'a> {
                 match self.send(&mut conn, h, &job, &mut held) {
                     Ok(Sent::Done(n)) => {
                         reused = false;
-                        break Outcome::Sent(n);
+                        break Attempt::Sent(n);
                     }
                     Ok(Sent::Placing(n)) => {
                         reused = false;
-                        break Outcome::Placing(n);
+                        break Attempt::Placing(n);
                     }
                     Err(e) if has::<Cancelled>(&e) || job.cancel.load(Ordering::Relaxed) => {
                         conn = None;
-                        break Outcome::Cancelled;
+                        break Attempt::Cancelled;
                     }
                     Err(e) if refused(&e).is_some_and(|r| !self.refuses(h, r)) => {
                         // A kind of request the host refuses, found now: worked around from
@@ -671,7 +673,7 @@ impl<'a> Engine<'a> {
                         if let Err(e) = self.learn_from(h, e) {
                             conn = None;
                             self.fail_host(h, &e);
-                            break Outcome::HostFailed;
+                            break Attempt::HostFailed;
                         }
                     }
                     Err(e) if has::<Crowded>(&e) && running.retire() => {
@@ -679,7 +681,7 @@ impl<'a> Engine<'a> {
                         // its file goes back to them. Not a failed try of the host.
                         self.crowded(h, &e);
                         retire = true;
-                        break Outcome::Again;
+                        break Attempt::Again;
                     }
                     Err(_) if std::mem::take(&mut reused) => {
                         // An idle connection that the server closed meanwhile: not a try.
@@ -688,25 +690,25 @@ impl<'a> Engine<'a> {
                     Err(e) => {
                         conn = None;
                         if crate::signals::received().is_some() {
-                            break Outcome::Cancelled;
+                            break Attempt::Cancelled;
                         }
                         if hopeless(&e) || attempt >= self.dest.retries {
                             self.fail_host(h, &e);
-                            break Outcome::HostFailed;
+                            break Attempt::HostFailed;
                         }
                         self.trying_again(h, &e);
                         if self.dest.backoff.wait(attempt).is_err() {
-                            break Outcome::Cancelled;
+                            break Attempt::Cancelled;
                         }
                         attempt += 1;
                     }
                 }
             };
-            let failed = matches!(outcome, Outcome::HostFailed);
+            let failed = matches!(attempt, Attempt::HostFailed);
             std::mem::forget(guard);
-            match outcome {
-                Outcome::Placing(n) => held = Some(Placing::new(self, h, job, started, n)),
-                outcome => self.finish(h, &job, outcome, started.elapsed()),
+            match attempt {
+                Attempt::Placing(n) => held = Some(Placing::new(self, h, job, started, n)),
+                attempt => self.finish(h, &job, attempt, started.elapsed()),
             }
             if failed || retire {
                 break;

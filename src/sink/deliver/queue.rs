@@ -42,7 +42,7 @@ pub(super) struct Job {
     pub(super) cancel: Arc<AtomicBool>,
 }
 
-pub(super) enum Outcome {
+pub(super) enum Attempt {
     Sent(u64),
     /// Sent, its rename not yet confirmed (the worker holds it; never finished so).
     Placing(u64),
@@ -179,12 +179,12 @@ impl Engine<'_> {
         best.map(|(_, i)| i)
     }
 
-    pub(super) fn finish(&self, h: usize, job: &Job, outcome: Outcome, took: Duration) {
+    pub(super) fn finish(&self, h: usize, job: &Job, attempt: Attempt, took: Duration) {
         let slot = &self.slots[h];
         let mut q = self.q();
         q.flights.retain(|f| f.id != job.id);
-        match outcome {
-            Outcome::Sent(n) => {
+        match attempt {
+            Attempt::Sent(n) => {
                 q.done.insert(job.item);
                 slot.files.fetch_add(1, Ordering::Relaxed);
                 slot.bytes.fetch_add(n, Ordering::Relaxed);
@@ -193,9 +193,9 @@ impl Engine<'_> {
                     f.cancel.store(true, Ordering::Relaxed);
                 }
             }
-            Outcome::Cancelled => {}
-            Outcome::Placing(_) => unreachable!("a file whose rename is under way is settled, not finished"),
-            Outcome::HostFailed | Outcome::Again => {
+            Attempt::Cancelled => {}
+            Attempt::Placing(_) => unreachable!("a file whose rename is under way is settled, not finished"),
+            Attempt::HostFailed | Attempt::Again => {
                 let elsewhere = q.flights.iter().any(|f| f.item == job.item);
                 if !q.done.contains(&job.item) && !elsewhere {
                     q.pending.push_front(job.item);

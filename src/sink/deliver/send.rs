@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 
-use super::{has, note, Crowded, Engine, Job, Outcome};
+use super::{has, note, Attempt, Crowded, Engine, Job};
 use crate::atomic::remote_part;
 use crate::sink::{refused, Cancelled, Conn, HostRefused, Pace, Request};
 
@@ -56,7 +56,7 @@ impl Drop for Placing<'_, '_> {
             let e = anyhow!("internal error while renaming; see the panic message above");
             self.engine.fail_host(self.host, &e);
             self.engine
-                .finish(self.host, &job, Outcome::HostFailed, self.started.elapsed());
+                .finish(self.host, &job, Attempt::HostFailed, self.started.elapsed());
         }
     }
 }
@@ -255,7 +255,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Waits for the rename `p` started on connection `c` (`None`: the connection is gone,
-    /// so it is unknown) and records the outcome: delivered, or back in the queue.
+    /// so it is unknown) and records the attempt: delivered, or back in the queue.
     pub(super) fn settle(&self, mut c: Option<&mut Box<dyn Conn>>, mut p: Placing<'_, 'a>) {
         let job = p.job.take().expect("unsettled");
         let h = p.host;
@@ -282,7 +282,7 @@ impl<'a> Engine<'a> {
                         }
                     }
                 }
-                self.finish(h, &job, Outcome::Sent(p.sent), p.started.elapsed());
+                self.finish(h, &job, Attempt::Sent(p.sent), p.started.elapsed());
             }
             Err(e) if refused(&e) == Some(Request::Rename) && !self.refuses(h, Request::Rename) => {
                 // Uploaded and checked, but the host will not rename: the file goes again,
@@ -295,24 +295,24 @@ impl<'a> Engine<'a> {
                                 note(format_args!("push: {} {host}: {e:#}", self.dest.name));
                             }
                         }
-                        self.finish(h, &job, Outcome::Again, p.started.elapsed());
+                        self.finish(h, &job, Attempt::Again, p.started.elapsed());
                     }
                     Err(e) => {
                         self.fail_host(h, &e);
-                        self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
+                        self.finish(h, &job, Attempt::HostFailed, p.started.elapsed());
                     }
                 }
             }
             Err(e) => {
                 let tries = self.failed_try(job.item);
                 if crate::signals::received().is_some() {
-                    self.finish(h, &job, Outcome::Cancelled, p.started.elapsed());
+                    self.finish(h, &job, Attempt::Cancelled, p.started.elapsed());
                 } else if super::hopeless(&e) || tries > self.dest.retries {
                     self.fail_host(h, &e);
-                    self.finish(h, &job, Outcome::HostFailed, p.started.elapsed());
+                    self.finish(h, &job, Attempt::HostFailed, p.started.elapsed());
                 } else {
                     note(format_args!("push: {} {host}: {e:#}; trying again", self.dest.name));
-                    self.finish(h, &job, Outcome::Again, p.started.elapsed());
+                    self.finish(h, &job, Attempt::Again, p.started.elapsed());
                 }
             }
         }
