@@ -23,10 +23,7 @@ fn an_unknown_interface_exits_2_naming_the_known_ones_before_any_lock() {
             .stderr_has("(did you mean `CM001`?)")
             .stderr_has("known: 51006, 51007, 51010, 77006, CM001, CM002, CM003");
     }
-    assert!(
-        !w.join("var/locks").exists(),
-        "no lock was taken for a name that is no interface"
-    );
+    w.assert_absent("var/locks", "no lock was taken for a name that is no interface");
     assert!(!w.join("var/ledger.sqlite").exists(), "nor any run recorded");
     // A name far from every interface gets the list alone.
     w.run(&["build", "--iface", "NOSUCH", "--period", "20241212"])
@@ -115,10 +112,7 @@ fn a_local_file_that_grows_while_read_is_read_again_and_never_torn() {
         .stderr_has("the file changed while being read (still being written?)")
         .stderr_has("building G1 2024121200 again")
         .stderr_has("gave up after 3 tries");
-    assert!(
-        !w.join("var/hourly/G1/20241212/00").exists(),
-        "no set from a file being written"
-    );
+    w.assert_absent("var/hourly/G1/20241212/00", "no set from a file being written");
     // Once it is written: every whole line, none torn.
     w.run(&["build", "--iface", "G1", "--period", "2024121200"])
         .expect_code(0)

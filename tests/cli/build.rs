@@ -69,9 +69,7 @@ impl Fixture {
     }
 
     fn build(&self, period: &str) -> crate::harness::Run {
-        let mut cmd = self.w.command(&["build", "--iface", "T1", "--period", period]);
-        cmd.env("SOURCE_DATE_EPOCH", "1734000000");
-        self.w.run_cmd(cmd)
+        self.w.run_fixed(&["build", "--iface", "T1", "--period", period])
     }
 }
 
@@ -266,10 +264,7 @@ fn build_rejects_bad_lines_with_file_line_and_reason() {
         .stderr_has("3 rows rejected, more than max_bad_rows = 2")
         .stderr_has("part-00000:2: 3 fields, expected 4");
     assert!(!fx.out("05").exists(), "no set is published past the tolerance");
-    assert!(
-        !fx.w.join("var/rejects/T1/20241212/05.rej.gz").exists(),
-        "rejects belong to a set"
-    );
+    fx.w.assert_absent("var/rejects/T1/20241212/05.rej.gz", "rejects belong to a set");
     let rej = String::from_utf8_lossy(&gunzip(&fx.w.join("var/rejects/T1/20241212/05.failed.rej.gz"))).into_owned();
     let rows: Vec<&str> = rej.lines().collect();
     assert_eq!(rows.len(), 3, "{rej}");
@@ -412,10 +407,8 @@ fn build_of_a_day_builds_the_hours_that_are_there_and_exits_with_the_worst_code(
     r.expect_code(3).stderr_has("T1 2024121213: no input for this hour");
     assert_eq!(names(&fx.w.join("var/hourly/T1/20241212")).len(), 23);
 
-    let mut cmd =
-        fx.w.command(&["build", "--iface", "T1", "--period", "20241212", "--json"]);
-    cmd.env("SOURCE_DATE_EPOCH", "1734000000");
-    let r = fx.w.run_cmd(cmd);
+    let r =
+        fx.w.run_fixed(&["build", "--iface", "T1", "--period", "20241212", "--json"]);
     let j = r.json();
     assert_eq!(j["code"], 3);
     assert_eq!(j["hours"].as_array().unwrap().len(), 24);
@@ -547,10 +540,8 @@ fn build_dry_run_prints_files_and_verf_and_writes_nothing() {
     let fx = Fixture::new("build-dry", SPEC);
     let (a, b) = nine_rows();
     fx.hour("03", &[("part-00000", a.into_bytes()), ("part-00001", b.into_bytes())]);
-    let mut cmd =
-        fx.w.command(&["build", "--iface", "T1", "--period", "2024121203", "--dry-run"]);
-    cmd.env("SOURCE_DATE_EPOCH", "1734000000");
-    let r = fx.w.run_cmd(cmd);
+    let r =
+        fx.w.run_fixed(&["build", "--iface", "T1", "--period", "2024121203", "--dry-run"]);
     r.expect_code(0)
         .stdout_has("would write ")
         .stdout_has("a_20241212_T1_250_00_0002.dat.gz (3 rows, ")

@@ -134,6 +134,27 @@ impl Workdir {
         self.run_cmd(self.command(args))
     }
 
+    /// Fails with `why` when `rel` (under this directory) exists, saying what is there.
+    pub fn assert_absent(&self, rel: impl AsRef<Path>, why: &str) {
+        let p = self.join(rel);
+        if p.exists() {
+            let there = if p.is_dir() {
+                names_in(&p).join(", ")
+            } else {
+                "a file".into()
+            };
+            panic!("{why}: {} exists ({there})", p.display());
+        }
+    }
+
+    /// `run` at a fixed clock (`SOURCE_DATE_EPOCH`), so that two runs write
+    /// the same bytes (gzip headers, manifests).
+    pub fn run_fixed(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env("SOURCE_DATE_EPOCH", "1734000000");
+        self.run_cmd(cmd)
+    }
+
     pub fn run_cmd(&self, mut cmd: Command) -> Run {
         let desc = self.describe(&cmd);
         let out = cmd.output().unwrap_or_else(|e| panic!("running chama: {e}\n{desc}"));

@@ -100,10 +100,7 @@ fn run_all_on_a_queue_runs_that_machines_interfaces_only() {
     assert_eq!(ran, ["CM001"], "{summary}");
     assert!(names_in(&w.join("outbox/incoming/cm")).len() > 300);
     for other in ["NODATA", "PLAIN"] {
-        assert!(
-            !w.join(format!("var/hourly/{other}")).exists(),
-            "{other} was built on node01"
-        );
+        w.assert_absent(format!("var/hourly/{other}"), &format!("{other} was built on node01"));
     }
 
     w.run(&["run", "--all", "--queue", "node03", "--period", "20241212"])

@@ -46,17 +46,11 @@ fn set_lines(w: &Workdir, n: u32) {
     w.create("interfaces/CM001.toml", spec);
 }
 
-fn run(w: &Workdir, args: &[&str]) -> Run {
-    let mut cmd = w.command(args);
-    cmd.env("SOURCE_DATE_EPOCH", "1734000000");
-    w.run_cmd(cmd)
-}
-
 /// `chama rerun` of CM001's bundled day, with `extra` arguments.
 fn rerun(w: &Workdir, extra: &[&str]) -> Run {
     let mut a = vec!["rerun", "--iface", "CM001", "--period", "20241212"];
     a.extend_from_slice(extra);
-    run(w, &a)
+    w.run_fixed(&a)
 }
 
 fn names(dir: PathBuf) -> BTreeSet<String> {
@@ -66,7 +60,8 @@ fn names(dir: PathBuf) -> BTreeSet<String> {
 #[test]
 fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
     let (w, _) = setup("rerun", 5);
-    run(&w, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
     let outbox = || names(w.join("outbox/incoming/cm"));
     let out = || names(w.join("var/out/CM001/20241212"));
     let many = outbox();
@@ -141,7 +136,8 @@ fn rerun_same_batch_replaces_prunes_only_when_asked_and_records_why() {
 #[test]
 fn rerun_next_batch_delivers_new_names_and_leaves_the_old_delivery() {
     let (w, _) = setup("rerun-batch", 800_000);
-    run(&w, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
     let first = names(w.join("outbox/incoming/cm"));
     let first_bytes: Vec<Vec<u8>> = first
         .iter()

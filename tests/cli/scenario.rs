@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use crate::harness::{names_in, repo_root, Run, Workdir};
+use crate::harness::{names_in, repo_root, Workdir};
 use crate::push::{servers, SERVERS};
 
 fn status(w: &Workdir) -> serde_json::Value {
@@ -22,12 +22,6 @@ fn day<'a>(s: &'a serde_json::Value, d: &str) -> &'a serde_json::Value {
         .iter()
         .find(|x| x["day"] == d)
         .unwrap_or(&serde_json::Value::Null)
-}
-
-fn go(w: &Workdir, args: &[&str]) -> Run {
-    let mut cmd = w.command(args);
-    cmd.env("SOURCE_DATE_EPOCH", "1734000000");
-    w.run_cmd(cmd)
 }
 
 /// The names in a remote directory; none before the first delivery.
@@ -84,11 +78,8 @@ fn a_day_built_hour_by_hour_then_run_is_merged_and_pushed_once() {
 
     // Day 1, hour by hour as cron does: built, not merged, not pushed.
     for h in 0..24 {
-        go(
-            &w,
-            &["build", "--iface", "CM001", "--period", &format!("20241212{h:02}")],
-        )
-        .expect_code(0);
+        w.run_fixed(&["build", "--iface", "CM001", "--period", &format!("20241212{h:02}")])
+            .expect_code(0);
     }
     let s = status(&w);
     let d1 = day(&s, "20241212");
@@ -99,7 +90,8 @@ fn a_day_built_hour_by_hour_then_run_is_merged_and_pushed_once() {
     );
 
     // The daily run merges and pushes; the next one does nothing.
-    go(&w, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
     let s = status(&w);
     let d1 = day(&s, "20241212");
     assert_eq!(d1["merged"], true);
@@ -113,7 +105,7 @@ fn a_day_built_hour_by_hour_then_run_is_merged_and_pushed_once() {
         .filter(|n| n != "manifest.json")
         .collect();
     assert_eq!(delivered, merged);
-    go(&w, &["run", "--iface", "CM001", "--period", "20241212"])
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241212"])
         .expect_code(0)
         .stderr_has("0 file(s) sent");
 }
@@ -123,53 +115,46 @@ fn reruns_of_the_same_batch_replace_and_of_the_next_add_beside() {
     let Some(sftp) = servers() else { return };
     let _one = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
     let (w, remote) = two_day_site("scenario-rerun", &sftp);
-    go(&w, &["run", "--iface", "CM001", "--period", "20241212"]).expect_code(0);
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241212"])
+        .expect_code(0);
     let d1 = day(&status(&w), "20241212").clone();
     // Day 2 in one run.
-    go(&w, &["run", "--iface", "CM001", "--period", "20241213"]).expect_code(0);
+    w.run_fixed(&["run", "--iface", "CM001", "--period", "20241213"])
+        .expect_code(0);
     let s = status(&w);
     assert_eq!(day(&s, "20241213")["merged"], true);
     assert_eq!(day(&s, "20241213")["pushes"][0]["code"], 0);
     for d in ["20241212", "20241213"] {
-        go(
-            &w,
-            &[
-                "verify", "--iface", "CM001", "--period", d, "--dest", "exchange", "--deep",
-            ],
-        )
+        w.run_fixed(&[
+            "verify", "--iface", "CM001", "--period", d, "--dest", "exchange", "--deep",
+        ])
         .expect_code(0);
     }
 
     // Rerun day 1, same batch, after its source changed for hour 03: replaced in place.
     let h03 = w.join("dumps/cm001/dt=2024-12-12/hour=03/part-00001.gz");
     fs::remove_file(&h03).unwrap();
-    let r = go(
-        &w,
-        &[
-            "rerun",
-            "--iface",
-            "CM001",
-            "--period",
-            "20241212",
-            "--hours",
-            "03",
-            "--reason",
-            "hour 03 fixed",
-            "--json",
-        ],
-    );
+    let r = w.run_fixed(&[
+        "rerun",
+        "--iface",
+        "CM001",
+        "--period",
+        "20241212",
+        "--hours",
+        "03",
+        "--reason",
+        "hour 03 fixed",
+        "--json",
+    ]);
     r.expect_code(0);
     let j = r.json();
     assert!(
         j["days"][0]["rows_after"].as_u64() < j["days"][0]["rows_before"].as_u64(),
         "{j}"
     );
-    go(
-        &w,
-        &[
-            "verify", "--iface", "CM001", "--period", "20241212", "--dest", "exchange", "--deep",
-        ],
-    )
+    w.run_fixed(&[
+        "verify", "--iface", "CM001", "--period", "20241212", "--dest", "exchange", "--deep",
+    ])
     .expect_code(0);
     let s = status(&w);
     assert_eq!(day(&s, "20241212")["pushes"][0]["code"], 0);
@@ -177,11 +162,8 @@ fn reruns_of_the_same_batch_replace_and_of_the_next_add_beside() {
 
     // Rerun day 2 under the next batch: new names beside the old ones.
     let before = remote_names(&remote);
-    go(
-        &w,
-        &["rerun", "--iface", "CM001", "--period", "20241213", "--next-batch"],
-    )
-    .expect_code(0);
+    w.run_fixed(&["rerun", "--iface", "CM001", "--period", "20241213", "--next-batch"])
+        .expect_code(0);
     let after = remote_names(&remote);
     let new: Vec<&String> = after.difference(&before).collect();
     assert!(

@@ -204,13 +204,27 @@ fn pull_and_build(site: &Site, hour: &[(String, Vec<u8>)], expected: &[(String, 
     );
 
     // Streamed without staging: the same bytes again, and nothing staged.
-    let ns = Workdir::new(&format!("{kind}-nostage"));
+    build_unstaged(site, "nostage", "07", expected);
+}
+
+/// Builds hour `hh` of the bundled day from `site` with `--no-stage`: the
+/// files are `expected`, byte for byte, and nothing is staged.
+fn build_unstaged(site: &Site, tag: &str, hh: &str, expected: &[(String, Vec<u8>)]) {
+    let kind = site.kind;
+    let ns = Workdir::new(&format!("{kind}-{tag}"));
     ns.create("chama.toml", site.config(FAST));
-    ns.run(&["build", "--iface", "CM001", "--period", "2024121207", "--no-stage"])
-        .expect_code(0);
+    ns.run(&[
+        "build",
+        "--iface",
+        "CM001",
+        "--period",
+        &format!("20241212{hh}"),
+        "--no-stage",
+    ])
+    .expect_code(0);
     assert!(!ns.join("var/staging").exists(), "{kind}: --no-stage stages nothing");
     assert_eq!(
-        files(&ns.join("var/hourly/CM001/20241212/07"), ".gz"),
+        files(&ns.join(format!("var/hourly/CM001/20241212/{hh}")), ".gz"),
         expected,
         "{kind}: --no-stage"
     );
@@ -270,15 +284,7 @@ fn every_kind_reads_hive_subdirectories_and_skips_hidden_ones() {
                 "{kind}: staged in its subdirectory"
             );
             assert!(!staged.join("_temporary").exists(), "{kind}: _temporary is not pulled");
-            let ns = Workdir::new(&format!("{kind}-sub-nostage"));
-            ns.create("chama.toml", site.config(FAST));
-            ns.run(&["build", "--iface", "CM001", "--period", "2024121209", "--no-stage"])
-                .expect_code(0);
-            assert_eq!(
-                files(&ns.join("var/hourly/CM001/20241212/09"), ".gz"),
-                expected,
-                "{kind}: --no-stage"
-            );
+            build_unstaged(&site, "sub-nostage", "09", &expected);
         }
     }
 }
@@ -314,9 +320,9 @@ fn every_kind_waits_for_a_marker_that_appears_later() {
         let pull = w.spawn(&["pull", "--iface", "CM001", "--period", "2024121209", "--wait", "60s"]);
         // The marker comes two seconds after the pull started waiting.
         std::thread::sleep(std::time::Duration::from_secs(2));
-        assert!(
-            !w.join("var/staging/CM001/20241212/09/_SUCCESS").exists(),
-            "{kind}: nothing before the marker"
+        w.assert_absent(
+            "var/staging/CM001/20241212/09/_SUCCESS",
+            &format!("{kind}: nothing before the marker"),
         );
         site.put("cm001/dt=2024-12-12/hour=09", &[("_SUCCESS", b"")]);
         pull.wait().expect_code(0).stderr_has("2 copied");
