@@ -120,13 +120,53 @@ pub enum SourceConfig {
         /// A listing or a read that gets no answer for this long fails (and is retried).
         #[serde(default = "default_hdfs_timeout")]
         timeout_seconds: u64,
+        /// The cluster's client configuration (`core-site.xml`, `hdfs-site.xml`);
+        /// else `HADOOP_CONF_DIR`, else `$HADOOP_HOME/etc/hadoop`.
+        hadoop_conf_dir: Option<PathBuf>,
+        /// The Kerberos principal chama works as (`chama@EXAMPLE.COM`).
+        principal: Option<String>,
+        /// A keytab holding `principal`: chama then gets and renews its own ticket.
+        keytab: Option<PathBuf>,
     },
     /// HDFS through the site's own client command.
     HdfsCli {
         #[serde(default = "default_hdfs_command")]
         command: String,
         root: String,
+        /// The cluster's client configuration (`core-site.xml`, `hdfs-site.xml`);
+        /// else `HADOOP_CONF_DIR`, else `$HADOOP_HOME/etc/hadoop`.
+        hadoop_conf_dir: Option<PathBuf>,
+        /// The Kerberos principal chama works as (`chama@EXAMPLE.COM`).
+        principal: Option<String>,
+        /// A keytab holding `principal`: chama then gets and renews its own ticket.
+        keytab: Option<PathBuf>,
     },
+}
+
+impl SourceConfig {
+    /// How an HDFS source finds its cluster's configuration and its Kerberos
+    /// ticket (`source::kerberos`).
+    pub fn kerberos(&self) -> crate::source::kerberos::Keys<'_> {
+        match self {
+            SourceConfig::Local { .. } => Default::default(),
+            SourceConfig::Hdfs {
+                hadoop_conf_dir,
+                principal,
+                keytab,
+                ..
+            }
+            | SourceConfig::HdfsCli {
+                hadoop_conf_dir,
+                principal,
+                keytab,
+                ..
+            } => crate::source::kerberos::Keys {
+                hadoop_conf_dir: hadoop_conf_dir.as_deref(),
+                principal: principal.as_deref(),
+                keytab: keytab.as_deref(),
+            },
+        }
+    }
 }
 
 fn default_hdfs_timeout() -> u64 {
@@ -317,8 +357,22 @@ impl Config {
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let mut sources = raw.sources;
         for s in sources.values_mut() {
-            if let SourceConfig::Local { root } = s {
-                *root = rel(std::mem::take(root));
+            match s {
+                SourceConfig::Local { root } => *root = rel(std::mem::take(root)),
+                SourceConfig::Hdfs {
+                    hadoop_conf_dir,
+                    keytab,
+                    ..
+                }
+                | SourceConfig::HdfsCli {
+                    hadoop_conf_dir,
+                    keytab,
+                    ..
+                } => {
+                    let path = |p: PathBuf| rel(expand_home(&p));
+                    *hadoop_conf_dir = hadoop_conf_dir.take().map(path);
+                    *keytab = keytab.take().map(path);
+                }
             }
         }
         let mut destinations = raw.destinations;

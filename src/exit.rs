@@ -239,7 +239,12 @@ impl Class {
             again: Again::Transient,
         };
         for cause in err.chain() {
-            if let Some(f) = cause.downcast_ref::<Failure>() {
+            // A reader's error carries its class inside an I/O error.
+            let inner = cause.downcast_ref::<std::io::Error>().and_then(|e| e.get_ref());
+            if let Some(f) = cause
+                .downcast_ref::<Failure>()
+                .or_else(|| inner.and_then(|i| i.downcast_ref::<Failure>()))
+            {
                 class = Class {
                     code: f.code(),
                     again: Again::Never,

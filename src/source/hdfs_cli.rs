@@ -4,7 +4,9 @@
 //! Every call starts the client (a JVM), so this kind lists with one `-stat`
 //! per hour and streams each file with `-cat`. Whether a path exists is told
 //! by exit codes: `-test -e PATH`, and when that fails, `-test -e /` to tell a
-//! missing hour from an unreachable cluster.
+//! missing hour from an unreachable cluster. With a keytab, the client reads
+//! chama's own ticket (`KRB5CCNAME`, see `kerberos`); a Kerberos failure it
+//! reports is exit 2 and says what to do.
 
 use std::io::{self, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -12,21 +14,45 @@ use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Context};
 
+use super::kerberos::{self, ClusterConf, Ticket};
 use super::{Entry, Source};
+use crate::exit::Failure;
 
 pub struct HdfsCliSource {
     command: Vec<String>,
     root: String,
+    conf: ClusterConf,
+    /// The source's `hadoop_conf_dir`, given to the client as `HADOOP_CONF_DIR`.
+    conf_dir: Option<std::path::PathBuf>,
+    ticket: Option<Ticket>,
 }
 
 impl HdfsCliSource {
-    pub fn new(command: &str, root: &str) -> anyhow::Result<HdfsCliSource> {
+    pub fn new(
+        command: &str,
+        root: &str,
+        conf: ClusterConf,
+        conf_dir: Option<std::path::PathBuf>,
+        ticket: Option<Ticket>,
+    ) -> anyhow::Result<HdfsCliSource> {
         let command: Vec<String> = command.split_whitespace().map(str::to_string).collect();
         anyhow::ensure!(!command.is_empty(), "the hdfs-cli command is empty");
         Ok(HdfsCliSource {
             command,
             root: root.trim_end_matches('/').to_string(),
+            conf,
+            conf_dir,
+            ticket,
         })
+    }
+
+    /// The error for what the client said: a Kerberos failure is exit 2 and
+    /// says what to do; anything else is classified by [`super::reported`].
+    fn failed(&self, what: String, said: &str) -> io::Error {
+        match kerberos::explain(said, self.ticket.as_ref(), &self.conf) {
+            Some(why) => io::Error::other(Failure::Config(format!("{what}: {why}"))),
+            None => super::reported(format!("{what}: {said}")),
+        }
     }
 
     fn path(&self, dir: &str) -> String {
@@ -40,6 +66,12 @@ impl HdfsCliSource {
     fn cmd(&self) -> Command {
         let mut c = Command::new(&self.command[0]);
         c.args(&self.command[1..]).stdin(Stdio::null());
+        if let Some(dir) = &self.conf_dir {
+            c.env("HADOOP_CONF_DIR", dir);
+        }
+        if let Some(cache) = self.ticket.as_ref().and_then(Ticket::cache_path) {
+            c.env("KRB5CCNAME", cache);
+        }
         c
     }
 
@@ -79,7 +111,7 @@ impl HdfsCliSource {
             // An empty directory matches no file; `-ls` tells that from a directory it may not read.
             Err(_) => match self.run(&["-ls", path])? {
                 Ok(_) => return Ok(vec![]),
-                Err(why) => return Err(super::reported(format!("listing {path}: {why}")).into()),
+                Err(why) => return Err(self.failed(format!("listing {path}"), &why).into()),
             },
         };
         let mut entries = Vec::new();
@@ -125,7 +157,8 @@ impl Source for HdfsCliSource {
         let path = self.path(dir);
         if self.run(&["-test", "-d", &path])?.is_err() {
             if let Err(why) = self.run(&["-test", "-e", "/"])? {
-                return Err(anyhow!("cannot reach HDFS through `{}`: {why}", self.command.join(" ")));
+                let what = format!("cannot reach HDFS through `{}`", self.command.join(" "));
+                return Err(self.failed(what, &why).into());
             }
             return Ok(None);
         }
@@ -166,6 +199,7 @@ impl Source for HdfsCliSource {
             stdout,
             errs: Some(errs),
             path,
+            kerberos: (self.ticket.clone(), self.conf.clone()),
         }))
     }
 }
@@ -177,6 +211,7 @@ struct CatReader {
     stdout: ChildStdout,
     errs: Option<JoinHandle<String>>,
     path: String,
+    kerberos: (Option<Ticket>, ClusterConf),
 }
 
 impl Read for CatReader {
@@ -192,10 +227,13 @@ impl Read for CatReader {
                     .unwrap_or("")
                     .trim()
                     .to_string();
-                return Err(super::reported(format!(
-                    "`-cat {}` exited with {status}: {last}",
-                    self.path
-                )));
+                let what = format!("`-cat {}` exited with {status}", self.path);
+                return Err(
+                    match kerberos::explain(&last, self.kerberos.0.as_ref(), &self.kerberos.1) {
+                        Some(why) => io::Error::other(Failure::Config(format!("{what}: {why}"))),
+                        None => super::reported(format!("{what}: {last}")),
+                    },
+                );
             }
         }
         Ok(n)

@@ -10,6 +10,7 @@ pub mod columnar;
 pub mod hdfs;
 pub mod hdfs_cli;
 pub mod java_number;
+pub mod kerberos;
 pub mod local;
 pub mod pull;
 pub mod text;
@@ -42,23 +43,40 @@ pub trait Source: Send + Sync {
     fn open(&self, dir: &str, name: &str) -> anyhow::Result<Box<dyn Read + Send>>;
 }
 
-/// The source named `name` in the configuration.
+/// The source named `name` in the configuration. An HDFS source finds its
+/// cluster's configuration and gets its Kerberos ticket here (`kerberos`), so
+/// that what is missing is said before any call.
 pub fn from_config(config: &Config, name: &str) -> anyhow::Result<Box<dyn Source>> {
-    match config.sources.get(name) {
-        Some(SourceConfig::Local { root }) => Ok(Box::new(local::LocalSource { root: root.clone() })),
-        Some(SourceConfig::Hdfs {
+    let Some(source) = config.sources.get(name) else {
+        return Err(Failure::Config(format!("source `{name}` is not defined in the configuration")).into());
+    };
+    let named = |e: anyhow::Error| Failure::Config(format!("source `{name}`: {e:#}"));
+    let keys = source.kerberos();
+    match source {
+        SourceConfig::Local { root } => Ok(Box::new(local::LocalSource { root: root.clone() })),
+        SourceConfig::Hdfs {
             namenode,
             root,
             timeout_seconds,
-        }) => Ok(Box::new(
-            hdfs::HdfsSource::new(namenode, root, std::time::Duration::from_secs(*timeout_seconds))
-                .map_err(|e| Failure::Config(format!("source `{name}`: {e:#}")))?,
-        )),
-        Some(SourceConfig::HdfsCli { command, root }) => Ok(Box::new(
-            hdfs_cli::HdfsCliSource::new(command, root)
-                .map_err(|e| Failure::Config(format!("source `{name}`: {e}")))?,
-        )),
-        None => Err(Failure::Config(format!("source `{name}` is not defined in the configuration")).into()),
+            ..
+        } => {
+            let conf = kerberos::ClusterConf::find(keys.hadoop_conf_dir).map_err(named)?;
+            let ticket = kerberos::ticket(&conf, &keys, &config.work_dir).map_err(named)?;
+            let timeout = std::time::Duration::from_secs(*timeout_seconds);
+            Ok(Box::new(
+                hdfs::HdfsSource::new(namenode, root, timeout, conf, ticket).map_err(named)?,
+            ))
+        }
+        SourceConfig::HdfsCli { command, root, .. } => {
+            let mut conf = kerberos::ClusterConf::find(keys.hadoop_conf_dir).map_err(named)?;
+            // The site's client may find its configuration where chama does not look.
+            conf.kerberos |= keys.principal.is_some();
+            let ticket = kerberos::ticket(&conf, &keys, &config.work_dir).map_err(named)?;
+            let conf_dir = keys.hadoop_conf_dir.map(std::path::Path::to_path_buf);
+            Ok(Box::new(
+                hdfs_cli::HdfsCliSource::new(command, root, conf, conf_dir, ticket).map_err(named)?,
+            ))
+        }
     }
 }
 
