@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Kerberized HDFS 2.7.3 on 127.0.0.1 for the tests: an MIT KDC (realm EXAMPLE.TEST, 127.0.0.1:19188) and a
 # secure NameNode + DataNode (127.0.0.1:19100), with the jars scripts/hdfs.sh caches. The project's copy of
-# /work/shared/recipes/kerberos, plus test principals, an admin ticket and a DataNode restart script.
+# ../shared/recipes/kerberos (beside the project), plus test principals, an admin ticket and a DataNode restart script.
 #   scripts/krb.sh start   -> prints `export ...` lines (a second start while it runs only prints them)
 #   scripts/krb.sh stop    -> stops the NameNode, DataNode and KDC
 # Everything lives in $CHAMA_KRB_DIR (default /tmp/chama-krb), called $K below:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs them all: a real HDFS, three OpenSSH servers, lint, Rust unit
+# Installs what the tests need and runs them all: a real HDFS (and a Kerberized one with its KDC),
+# OpenSSH and other SFTP servers, lint, Rust unit
 # and CLI tests, the DuckDB and Spark differential tests, Airflow (standalone and Celery
 # with PostgreSQL and Redis), then the packages (built and installed). Safe to run on a fresh
 # machine (it installs Java's jersey jars, Python tools and Hadoop's jars, cached
@@ -43,6 +44,12 @@ eval "$(scripts/hdfs.sh start)"
 trap 'scripts/hdfs.sh stop; scripts/sftp.sh stop' EXIT
 export CHAMA_REQUIRE_HDFS=1
 echo "up: $CHAMA_TEST_HDFS_URL, client $CHAMA_TEST_HDFS_CLI"
+
+step "a Kerberized HDFS 2.7.3 on 127.0.0.1:19100 with an MIT KDC on 19188 (scripts/krb.sh)"
+eval "$(scripts/krb.sh start)"
+trap 'scripts/hdfs.sh stop; scripts/krb.sh stop; scripts/sftp.sh stop' EXIT
+export CHAMA_REQUIRE_KRB=1
+echo "up: $CHAMA_TEST_SECURE_URL, realm EXAMPLE.TEST, client $CHAMA_TEST_SECURE_CLI"
 
 step "SFTP servers on 127.0.0.1 (scripts/sftp.sh): OpenSSH open and locked down, gesftpserver, ProFTPD mod_sftp"
 eval "$(scripts/sftp.sh start)"

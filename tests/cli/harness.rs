@@ -126,7 +126,12 @@ impl Workdir {
         cmd.args(args)
             .current_dir(self.path())
             .env_remove("CHAMA_CONFIG")
-            .env_remove("CHAMA_QUEUE");
+            .env_remove("CHAMA_QUEUE")
+            .env_remove("KRB5CCNAME");
+        // The test realm's Kerberos configuration, when scripts/krb.sh runs one.
+        if let Ok(conf) = std::env::var("CHAMA_TEST_KRB5_CONFIG") {
+            cmd.env("KRB5_CONFIG", conf);
+        }
         cmd
     }
 

@@ -7,6 +7,7 @@ mod columnar;
 mod corpus;
 mod dropbox;
 mod harness;
+mod kerberos;
 mod merge;
 mod pull;
 mod push;

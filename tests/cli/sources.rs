@@ -2,9 +2,12 @@
 //! 2.7.3 started by scripts/test.sh (scripts/hdfs.sh) through the native
 //! `hdfs` kind and the `hdfs-cli` kind (Hadoop's own FsShell).
 //!
+//! The same two kinds run again on a Kerberized HDFS (scripts/krb.sh) with
+//! chama's own keytab: `hdfs+krb` and `hdfs-cli+krb`.
+//!
 //! Without a cluster (plain `cargo test`), the HDFS kinds say so and are
-//! skipped; with CHAMA_REQUIRE_HDFS=1 (as scripts/test.sh sets), a missing
-//! cluster fails them.
+//! skipped; with CHAMA_REQUIRE_HDFS=1 and CHAMA_REQUIRE_KRB=1 (as
+//! scripts/test.sh sets), a missing cluster fails them.
 
 use std::fs;
 use std::path::Path;
@@ -22,8 +25,29 @@ fn cluster() -> Option<String> {
     )
 }
 
+/// The Kerberized cluster of scripts/krb.sh, if it runs: its `hdfs` wrapper.
+pub(crate) fn secure() -> Option<String> {
+    env_or_skip(
+        "CHAMA_TEST_SECURE_CLI",
+        |cli| !cli.is_empty(),
+        "CHAMA_REQUIRE_KRB",
+        "no Kerberized HDFS runs (scripts/krb.sh start)",
+    )
+}
+
+/// A variable scripts/krb.sh exports.
+pub(crate) fn krb(var: &str) -> String {
+    std::env::var(format!("CHAMA_TEST_{var}")).unwrap_or_else(|_| panic!("CHAMA_TEST_{var} (scripts/krb.sh)"))
+}
+
 fn dfs(cli: &str, args: &[&str]) {
-    let out = Command::new(cli).arg("dfs").args(args).output().unwrap();
+    let mut cmd = Command::new(cli);
+    if std::env::var("CHAMA_TEST_SECURE_CLI").is_ok_and(|s| s == cli) {
+        // The superuser's ticket, and the test realm.
+        cmd.env("KRB5CCNAME", krb("KRB_ADMIN_CC"))
+            .env("KRB5_CONFIG", krb("KRB5_CONFIG"));
+    }
+    let out = cmd.arg("dfs").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "hdfs dfs {args:?}: {}",
@@ -33,10 +57,14 @@ fn dfs(cli: &str, args: &[&str]) {
 
 const HDFS_KINDS: [&str; 2] = ["hdfs", "hdfs-cli"];
 
+/// The same two kinds on the Kerberized cluster, each with chama's keytab.
+pub(crate) const SECURE_KINDS: [&str; 2] = ["hdfs+krb", "hdfs-cli+krb"];
+
 /// Where a test's hours live for one source kind: a local directory, or a
-/// directory of its own on the test cluster.
-struct Site {
-    kind: &'static str,
+/// directory of its own on the test cluster (the Kerberized one for the
+/// `+krb` kinds).
+pub(crate) struct Site {
+    pub(crate) kind: &'static str,
     /// The `hdfs` wrapper (HDFS kinds only).
     cli: String,
     /// The source's root: a local path or an HDFS path.
@@ -51,6 +79,9 @@ impl Site {
         if let Some(cli) = cluster() {
             v.extend(HDFS_KINDS.iter().map(|k| Site::hdfs(k, &cli, tag)));
         }
+        if let Some(cli) = secure() {
+            v.extend(SECURE_KINDS.iter().map(|k| Site::hdfs(k, &cli, tag)));
+        }
         v
     }
 
@@ -64,17 +95,22 @@ impl Site {
         }
     }
 
-    fn hdfs(kind: &'static str, cli: &str, tag: &str) -> Site {
+    pub(crate) fn hdfs(kind: &'static str, cli: &str, tag: &str) -> Site {
+        let top = if kind.ends_with("+krb") {
+            "/chama"
+        } else {
+            "/chama-test"
+        };
         Site {
             kind,
             cli: cli.to_string(),
-            root: format!("/chama-test/{}-{tag}-{kind}", std::process::id()),
+            root: format!("{top}/{}-{tag}-{}", std::process::id(), kind.replace('+', "-")),
             _local: None,
         }
     }
 
     /// Makes `rel` (a directory under the root) hold `files` (names may have subdirectories).
-    fn put(&self, rel: &str, files: &[(&str, &[u8])]) {
+    pub(crate) fn put(&self, rel: &str, files: &[(&str, &[u8])]) {
         let dir = format!("{}/{rel}", self.root);
         if self.kind == "local" {
             fs::create_dir_all(&dir).unwrap();
@@ -108,13 +144,26 @@ impl Site {
     }
 
     /// A configuration whose default source is this site; `pull` is the `[pull]` section's body.
-    fn config(&self, pull: &str) -> String {
+    pub(crate) fn config(&self, pull: &str) -> String {
         self.config_with(&self.source(19000), pull)
     }
 
-    fn source(&self, port: u16) -> String {
+    pub(crate) fn source(&self, port: u16) -> String {
+        let keys = || {
+            format!(
+                "hadoop_conf_dir = \"{}\"\nprincipal = \"chama@EXAMPLE.TEST\"\nkeytab = \"{}/keytabs/chama.keytab\"",
+                krb("SECURE_CONF"),
+                krb("KRB_DIR")
+            )
+        };
         match self.kind {
             "local" => "kind = \"local\"".to_string(),
+            "hdfs+krb" => format!(
+                "kind = \"hdfs\"\nnamenode = \"{}\"\ntimeout_seconds = 5\n{}",
+                krb("SECURE_URL"),
+                keys()
+            ),
+            "hdfs-cli+krb" => format!("kind = \"hdfs-cli\"\ncommand = \"{} dfs\"\n{}", self.cli, keys()),
             "hdfs" => format!("kind = \"hdfs\"\nnamenode = \"hdfs://127.0.0.1:{port}\"\ntimeout_seconds = 5"),
             _ => format!(
                 "kind = \"hdfs-cli\"\ncommand = \"{} dfs -fs hdfs://127.0.0.1:{port}\"",
@@ -123,7 +172,7 @@ impl Site {
         }
     }
 
-    fn config_with(&self, source: &str, pull: &str) -> String {
+    pub(crate) fn config_with(&self, source: &str, pull: &str) -> String {
         format!(
             "work_dir = \"var\"\ninterfaces_dir = \"{}/interfaces\"\n[pull]\n{pull}\n[sources.default]\n{source}\nroot = \"{}\"\n[destinations.outbox]\nkind = \"local\"\nroot = \"outbox\"\n",
             repo_root().display(),
@@ -132,22 +181,22 @@ impl Site {
     }
 }
 
-const FAST: &str = "retries = 1\nretry_delay_ms = 50\npoll_seconds = 1";
+pub(crate) const FAST: &str = "retries = 1\nretry_delay_ms = 50\npoll_seconds = 1";
 
 /// The files of one bundled test hour.
-fn bundled_hour(hh: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn bundled_hour(hh: &str) -> Vec<(String, Vec<u8>)> {
     files(
         &repo_root().join(format!("testdata/dumps/cm001/dt=2024-12-12/hour={hh}")),
         "",
     )
 }
 
-fn refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+pub(crate) fn refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
     files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect()
 }
 
 /// The files in `dir` whose names end with `suffix`, with their bytes, by name.
-fn files(dir: &Path, suffix: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &Path, suffix: &str) -> Vec<(String, Vec<u8>)> {
     names_in(dir)
         .into_iter()
         .filter(|n| n.ends_with(suffix))
@@ -156,7 +205,7 @@ fn files(dir: &Path, suffix: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The bundled hour `hh` built straight from local disk: what every kind must match.
-fn reference_hour(tag: &str, hh: &str) -> (Workdir, Vec<(String, Vec<u8>)>) {
+pub(crate) fn reference_hour(tag: &str, hh: &str) -> (Workdir, Vec<(String, Vec<u8>)>) {
     let reference = Workdir::bundled(tag);
     reference
         .run(&["build", "--iface", "CM001", "--period", &format!("20241212{hh}")])
@@ -363,7 +412,7 @@ fn hdfs_unreachable_namenode_exits_1_naming_it_without_hanging() {
 }
 
 /// HDFS tests share one cluster, and one of them kills its DataNode: one at a time.
-static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var("CHAMA_TEST_HDFS_RUN").expect("CHAMA_TEST_HDFS_RUN"))
