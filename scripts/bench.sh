@@ -373,7 +373,55 @@ EOC
   echo "pull: one hour of 40 files, ${mb} MB, from HDFS 2.7.3 on loopback"
   printf "  chama pull (hdfs, 4 streams)  %6.2f s, %d MB peak RSS\n" "$c_real" "$c_rss"
   printf "  hdfs dfs -get (FsShell)       %6.2f s  -> chama is %sx faster (target >= 1.5)\n" "$g_real" "$(ratio "$g_real" "$c_real")"
+  bench_pull_secure "$src" "$c_real" "$g_real"
   cleanup
+}
+
+# bench_pull_secure SRC PLAIN_CHAMA PLAIN_GET: the same hour from the Kerberized HDFS of
+# scripts/krb.sh, its DataNode protecting transfers with `integrity`; chama with its keytab,
+# `hdfs dfs -get` with a ticket from kinit.
+bench_pull_secure() {
+  local src=$1 plain_c=$2 plain_g=$3
+  if [ -z "${CHAMA_TEST_SECURE_CLI:-}" ]; then
+    eval "$(scripts/krb.sh start)"
+    CLEANUP+=("scripts/krb.sh stop")
+  fi
+  "$CHAMA_TEST_KRB_DIR/hdfs/restart-dn.sh" integrity >/dev/null 2>&1
+  local k=$CHAMA_TEST_KRB_DIR cli=$CHAMA_TEST_SECURE_CLI
+  local admin=(env KRB5CCNAME="$CHAMA_TEST_KRB_ADMIN_CC" KRB5_CONFIG="$CHAMA_TEST_KRB5_CONFIG" "$cli" dfs)
+  CLEANUP+=("${admin[*]} -rm -r -f -skipTrash /chama/bench" "rm -rf '$DIR/pull-krb'")
+  "${admin[@]}" -rm -r -f -skipTrash /chama/bench >/dev/null 2>&1 || true
+  "${admin[@]}" -mkdir -p /chama/bench/p/dt=2024-12-12 2>/dev/null
+  "${admin[@]}" -put "$src" /chama/bench/p/dt=2024-12-12/ 2>/dev/null
+  rm -rf "$DIR/pull-krb"; mkdir -p "$DIR/pull-krb/get"
+  cp -r "$DIR/pull/interfaces" "$DIR/pull-krb/"
+  cat > "$DIR/pull-krb/chama.toml" <<EOC
+work_dir = "var"
+[pull]
+jobs = 4
+[sources.default]
+kind = "hdfs"
+namenode = "$CHAMA_TEST_SECURE_URL"
+root = "/chama/bench"
+hadoop_conf_dir = "$CHAMA_TEST_SECURE_CONF"
+principal = "chama@EXAMPLE.TEST"
+keytab = "$k/keytabs/chama.keytab"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+EOC
+  export KRB5_CONFIG=$CHAMA_TEST_KRB5_CONFIG
+  timed "$BIN" --config "$DIR/pull-krb/chama.toml" pull --iface P --period 2024121200
+  local c_real=$T_REAL
+  cmp -s "$DIR/pull-krb/var/staging/P/20241212/00/part-00017" "$src/part-00017" || { echo "bench: pulled bytes differ (Kerberos)" >&2; exit 1; }
+  kinit -kt "$k/keytabs/chama.keytab" -c "FILE:$DIR/pull-krb/cc" chama@EXAMPLE.TEST
+  timed env KRB5CCNAME="$DIR/pull-krb/cc" "$cli" dfs -get /chama/bench/p/dt=2024-12-12/hour=00 "$DIR/pull-krb/get/"
+  local g_real=$T_REAL
+  unset KRB5_CONFIG
+  echo "  the same hour from a Kerberized HDFS 2.7.3 (MIT KDC; DataNode transfer protection: integrity)"
+  printf "  chama pull (hdfs, keytab)     %6.2f s (plain cluster %.2f s)\n" "$c_real" "$plain_c"
+  printf "  hdfs dfs -get with a ticket   %6.2f s (plain cluster %.2f s) -> chama is %sx faster (target >= 1.5)\n" \
+    "$g_real" "$plain_g" "$(ratio "$g_real" "$c_real")"
 }
 
 # make_set DIR NAME N SIZE: a set of N files of SIZE random bytes, sealed as a build would

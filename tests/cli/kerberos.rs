@@ -35,8 +35,9 @@ fn kinit(principal: &str, cache: &std::path::Path, args: &[&str]) {
 #[test]
 fn every_datanode_protection_gives_the_same_bytes_with_both_kinds() {
     let Some(cli) = secure() else { return };
-    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    // The DataNode first: waiting for the long pull must not hold up the source suite.
     let _dn = DATANODE.write().unwrap_or_else(|e| e.into_inner());
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let (_reference, expected) = reference_hour("krb-dtp-ref", "07");
     let hour = bundled_hour("07");
     // Integrity last: the level the cluster starts with, for the other tests.
@@ -224,6 +225,21 @@ fn kerberos_failures_exit_2_at_once_saying_what_to_do() {
             vec!["cannot reach HDFS through ", "Kerberos (realm EXAMPLE.TEST): no Kerberos ticket in "],
         ),
     ]);
+    // A clock ten minutes ahead of the KDC's (libfaketime, installed by scripts/krb.sh).
+    let faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    if std::path::Path::new(faketime).exists() {
+        cases.push((
+            "native",
+            with_conf(&native),
+            vec![
+                ("KRB5CCNAME", other.clone()),
+                ("LD_PRELOAD", faketime.to_string()),
+                ("FAKETIME", "+10m".to_string()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+            ],
+            vec!["this machine's clock is too far from the KDC's", "fix NTP"],
+        ));
+    }
     if let Ok(plain) = std::env::var("CHAMA_TEST_HDFS_CLI") {
         cases.push((
             "hdfs-cli",
@@ -311,4 +327,48 @@ fn a_pull_that_outlives_a_one_minute_ticket_completes_from_the_keytab() {
     // Two pulls: each got a ticket at its start and at least two more.
     let new = issued() - before;
     assert!(new >= 6, "the KDC issued {new} tickets to chama-short@EXAMPLE.TEST");
+}
+
+#[test]
+fn the_scheduled_job_pulls_from_the_kerberized_cluster_with_the_keytab() {
+    let Some(cli) = secure() else { return };
+    let _dn = DATANODE.read().unwrap_or_else(|e| e.into_inner());
+    let (_reference, expected) = reference_hour("krb-job-ref", "07");
+    let site = Site::hdfs("hdfs+krb", &cli, "job");
+    site.put("cm001/dt=2024-12-12/hour=07", &refs(&bundled_hour("07")));
+    let w = Workdir::new("krb-job");
+    let spec = crate::harness::repo_root().join("interfaces/CM001.toml");
+    w.create("interfaces/CM001.toml", fs::read(spec).unwrap());
+    let config = site.config(FAST);
+    let interfaces = format!(
+        "interfaces_dir = \"{}/interfaces\"",
+        crate::harness::repo_root().display()
+    );
+    w.create(
+        "chama.toml",
+        config.replace(&interfaces, "interfaces_dir = \"interfaces\""),
+    );
+    w.create(
+        "chama.env",
+        format!("CHAMA_CONFIG={}\n", w.join("chama.toml").display()),
+    );
+    // As cron runs it: packaging/chama-job with its environment file, nothing else.
+    let out = Command::new(crate::harness::repo_root().join("packaging/chama-job"))
+        .args(["hourly", "2024121207"])
+        .env("CHAMA_ENV", w.join("chama.env"))
+        .env("CHAMA_WORKDIR", w.path())
+        .env("CHAMA_BIN", env!("CARGO_BIN_EXE_chama"))
+        .env("KRB5_CONFIG", krb("KRB5_CONFIG"))
+        .env_remove("KRB5CCNAME")
+        .env_remove("CHAMA_CONFIG")
+        .env_remove("CHAMA_QUEUE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chama-job hourly: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(files(&w.join("var/hourly/CM001/20241212/07"), ".gz"), expected);
+    assert!(w.join("var/krb5cc").is_dir(), "chama's own ticket cache");
 }
