@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::exit::Failure;
+use crate::period::Day;
 
 /// Held until dropped (or the process ends).
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub fn hostname() -> Option<String> {
 
 /// Takes the lock of `iface` for the day `date` (`YYYYMMDD`), or fails with
 /// exit 6 naming the holder.
-pub fn acquire(config: &Config, iface: &str, date: &str, command: &str) -> anyhow::Result<Lock> {
+pub fn acquire(config: &Config, iface: &str, date: Day, command: &str) -> anyhow::Result<Lock> {
     let work = config.work();
     let dir = work.locks_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

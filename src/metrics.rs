@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::ledger::{Ledger, Ran};
 use crate::manifest::Manifest;
+use crate::period::Day;
 use crate::workdir::{hour_period, Tree};
 
 /// Samples of one metric family.
@@ -77,7 +78,7 @@ fn succeeded(ran: &Ran) -> Option<f64> {
 pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // The latest keep_days days of each interface (not of the calendar: a
     // rerun of an old month still shows), so the series stay few.
-    let mut days: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut days: BTreeMap<String, std::collections::BTreeSet<Day>> = BTreeMap::new();
     let work = config.work();
     let ledger = Ledger::open_existing(&work.ledger_path())?;
     let (runs, all_pushes) = match &ledger {
@@ -89,8 +90,8 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         .map(|r| (&r.iface, &r.period))
         .chain(all_pushes.iter().map(|p| (&p.iface, &p.period)))
     {
-        if let Some(d) = period.get(..8) {
-            days.entry(iface.clone()).or_default().insert(d.to_string());
+        if let Some(d) = period.get(..8).and_then(|d| d.parse::<Day>().ok()) {
+            days.entry(iface.clone()).or_default().insert(d);
         }
     }
     for tree in [Tree::Merged, Tree::Hourly] {
@@ -100,10 +101,11 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
         }
     }
     let keep = config.keep_days.max(1) as usize;
+    // Whether a period (`YYYYMMDD[HH]`) is of one of the interface's newest `keep` days.
     let recent = |iface: &str, period: &str| {
-        let d = period.get(..8).unwrap_or("");
+        let d = period.get(..8).and_then(|d| d.parse::<Day>().ok());
         days.get(iface)
-            .is_some_and(|s| s.iter().rev().filter(|x| x.len() == 8).take(keep).any(|x| x == d))
+            .is_some_and(|s| s.iter().rev().take(keep).any(|x| Some(*x) == d))
     };
     let mut out = Out::default();
     let specs: Vec<crate::spec::Spec> = config
@@ -231,28 +233,28 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
     // Sets on disk: merged days and built hours. Their bytes per interface and day (hours
     // and merged day together) tell what a day needs on disk; the newest hour built, when
     // the next one is due.
-    let mut day_bytes: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut day_bytes: BTreeMap<(String, Day), u64> = BTreeMap::new();
     let mut newest_hour: BTreeMap<String, String> = BTreeMap::new();
     let mut hour_rows: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (kind, tree) in [("day", Tree::Merged), ("hour", Tree::Hourly)] {
         for (name, _) in work.ifaces(tree) {
             for d in work.days(tree, &name) {
-                if !recent(&name, &d) {
+                if !recent(&name, &d.to_string()) {
                     continue;
                 }
                 let dirs: Vec<(String, std::path::PathBuf)> = match tree {
-                    Tree::Merged => vec![(d.clone(), work.out_dir(&name, &d))],
+                    Tree::Merged => vec![(d.to_string(), work.out_dir(&name, d))],
                     Tree::Hourly => (0..24)
-                        .map(|h| (hour_period(&d, h), work.hour_dir(&name, &d, h)))
+                        .map(|h| (hour_period(d, h), work.hour_dir(&name, d, h)))
                         .collect(),
                 };
                 for (period, dir) in dirs {
                     let Ok(m) = Manifest::read(&dir) else { continue };
                     let bytes: u64 = m.sets.iter().flat_map(|s| &s.files).map(|f| f.bytes).sum();
-                    *day_bytes.entry((name.clone(), d.clone())).or_default() += bytes;
+                    *day_bytes.entry((name.clone(), d)).or_default() += bytes;
                     // A merged day stands for its 24 hours (their sets may be cleaned).
                     let last_hour = match tree {
-                        Tree::Merged => hour_period(&d, 23),
+                        Tree::Merged => hour_period(d, 23),
                         Tree::Hourly => period.clone(),
                     };
                     let newest = newest_hour.entry(name.clone()).or_default();
@@ -344,12 +346,11 @@ pub fn write(config: &Config, path: &Path) -> anyhow::Result<()> {
             .get(iface)
             .into_iter()
             .flatten()
-            .filter(|d| d.len() == 8 && recent(iface, d));
-        for d in recent_days {
-            let Ok(day) = chrono::NaiveDate::parse_from_str(d, "%Y%m%d") else {
-                continue;
-            };
+            .copied()
+            .filter(|d| recent(iface, &d.to_string()));
+        for day in recent_days {
             let line = crate::ops::report::line(config, spec, day, ledger.as_ref())?;
+            let d = day.to_string();
             let l = [("interface", iface), ("period", d.as_str())];
             if let Some(t) = line.deadline.as_deref().and_then(unix) {
                 out.add(
@@ -440,7 +441,7 @@ fn next_hour_due(newest: &str, late: std::time::Duration, keep: usize) -> Option
 /// under which it is an alarm (what a day needs there: each interface's biggest recent
 /// day's sets, hours and merged day together; at least 5% of it), and the mount point it is on, so that a rule can join node_exporter's
 /// live `node_filesystem_avail_bytes` on it.
-fn work_disk(out: &mut Out, root: &Path, day_bytes: &BTreeMap<(String, String), u64>) {
+fn work_disk(out: &mut Out, root: &Path, day_bytes: &BTreeMap<(String, Day), u64>) {
     let Ok(dir) = std::fs::canonicalize(root) else { return };
     let Some((free, size)) = statvfs(&dir) else { return };
     let shown = dir.display().to_string();

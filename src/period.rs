@@ -5,6 +5,62 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
+/// A day of account: what every workflow names a day by, written `YYYYMMDD`
+/// in periods, paths, file names and the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub NaiveDate);
+
+impl Day {
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+
+    /// The period of the whole day.
+    pub fn period(self) -> Period {
+        Period {
+            date: self.0,
+            hour: None,
+        }
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn iso(self) -> String {
+        self.0.format("%Y-%m-%d").to_string()
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y%m%d"))
+    }
+}
+
+impl FromStr for Day {
+    type Err = String;
+
+    /// Exactly `YYYYMMDD`, a date that exists.
+    fn from_str(s: &str) -> Result<Day, String> {
+        if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("day `{s}` must be YYYYMMDD"));
+        }
+        NaiveDate::parse_from_str(s, "%Y%m%d")
+            .map(Day)
+            .map_err(|_| format!("day `{s}`: no such date"))
+    }
+}
+
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl From<NaiveDate> for Day {
+    fn from(d: NaiveDate) -> Day {
+        Day(d)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Period {
     pub date: NaiveDate,
@@ -12,9 +68,9 @@ pub struct Period {
 }
 
 impl Period {
-    /// `YYYYMMDD`.
-    pub fn date_str(&self) -> String {
-        self.date.format("%Y%m%d").to_string()
+    /// The period's day.
+    pub fn day(&self) -> Day {
+        Day(self.date)
     }
 
     /// The hours this period covers, in order.
@@ -154,7 +210,7 @@ impl fmt::Display for PeriodRange {
 
 impl PeriodRange {
     /// The days it covers (`YYYYMMDD`), each with its hours, kept to `only` when given.
-    pub fn days(&self, only: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
+    pub fn days(&self, only: Option<&[u8]>) -> Vec<(Day, Vec<u8>)> {
         let mut out = Vec::new();
         let mut d = self.first.date;
         while d <= self.last.date {
@@ -170,7 +226,7 @@ impl PeriodRange {
             };
             let hs: Vec<u8> = (first..=last).filter(|h| only.is_none_or(|o| o.contains(h))).collect();
             if !hs.is_empty() {
-                out.push((d.format("%Y%m%d").to_string(), hs));
+                out.push((Day(d), hs));
             }
             match d.succ_opt() {
                 Some(next) => d = next,
@@ -230,7 +286,7 @@ mod tests {
     #[test]
     fn ranges_and_lists() {
         let r: PeriodRange = "20231220".parse().unwrap();
-        assert_eq!(r.days(None), vec![("20231220".into(), (0..24).collect())]);
+        assert_eq!(r.days(None), vec![("20231220".parse().unwrap(), (0..24).collect())]);
         let r: PeriodRange = "20231220..20231222".parse().unwrap();
         let p = r.days(Some(&[0, 1]));
         assert_eq!(p.len(), 3);
@@ -238,7 +294,10 @@ mod tests {
         let r: PeriodRange = "2023122022..2023122101".parse().unwrap();
         assert_eq!(
             r.days(None),
-            vec![("20231220".into(), vec![22, 23]), ("20231221".into(), vec![0, 1])]
+            vec![
+                ("20231220".parse().unwrap(), vec![22, 23]),
+                ("20231221".parse().unwrap(), vec![0, 1])
+            ]
         );
         assert!("20231222..20231220".parse::<PeriodRange>().is_err());
         assert!("20231220..2023122201".parse::<PeriodRange>().is_err());

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::manifest::Manifest;
+use crate::period::Day;
 use crate::workdir::{building_dir, remove_stale, swap_all, Swap, WorkDir};
 
 /// An hour's rejects: where its build writes them, where they go with the set,
@@ -27,7 +28,7 @@ pub struct SetRejects {
 
 impl SetRejects {
     /// Hour `hour`'s, built hidden beside their final place.
-    pub fn of_hour(work: &WorkDir<'_>, iface: &str, date: &str, hour: u8) -> SetRejects {
+    pub fn of_hour(work: &WorkDir<'_>, iface: &str, date: Day, hour: u8) -> SetRejects {
         let current = work.rejects_file(iface, date, hour);
         SetRejects {
             built: building_dir(&current),
@@ -103,7 +104,7 @@ pub struct SetDir {
 
 impl SetDir {
     /// `hourly/<iface>/<date>/<HH>/`, with its rejects.
-    pub fn hour(work: &WorkDir<'_>, iface: &str, date: &str, hour: u8) -> anyhow::Result<SetDir> {
+    pub fn hour(work: &WorkDir<'_>, iface: &str, date: Day, hour: u8) -> anyhow::Result<SetDir> {
         SetDir::create(
             &work.hour_dir(iface, date, hour),
             Some(SetRejects::of_hour(work, iface, date, hour)),
@@ -111,7 +112,7 @@ impl SetDir {
     }
 
     /// `out/<iface>/<date>/`.
-    pub fn day(work: &WorkDir<'_>, iface: &str, date: &str) -> anyhow::Result<SetDir> {
+    pub fn day(work: &WorkDir<'_>, iface: &str, date: Day) -> anyhow::Result<SetDir> {
         SetDir::create(&work.out_dir(iface, date), None)
     }
 

@@ -5,6 +5,7 @@
 
 use crate::exit::Failure;
 use crate::manifest::FileEntry;
+use crate::period::Day;
 
 /// The name column.
 pub const NAME: usize = 48;
@@ -28,7 +29,7 @@ pub struct VerfLine {
 }
 
 /// The `.verf` text of a set's files (data date `date`).
-pub fn text(date: &str, files: &[FileEntry]) -> anyhow::Result<String> {
+pub fn text(date: Day, files: &[FileEntry]) -> anyhow::Result<String> {
     let mut out = String::new();
     for f in files {
         anyhow::ensure!(
@@ -99,6 +100,11 @@ pub fn file_time(fixed: Option<&str>) -> String {
 mod tests {
     use super::*;
 
+    /// The bundled test day.
+    fn day() -> Day {
+        "20241212".parse().unwrap()
+    }
+
     fn entry(name: &str) -> FileEntry {
         FileEntry {
             name: name.into(),
@@ -112,13 +118,13 @@ mod tests {
     #[test]
     fn lines_are_fixed_width_crlf() {
         let f = entry("a_10000_20241212_CM001_250_00_0001.dat.gz");
-        let text = text("20241212", std::slice::from_ref(&f)).unwrap();
+        let text = text(day(), std::slice::from_ref(&f)).unwrap();
         assert_eq!(text.len(), LINE + 2);
         assert!(text.starts_with("a_10000_20241212_CM001_250_00_0001.dat.gz       "));
         assert!(text.contains("            41234567              800000"));
         assert!(text.ends_with("20241212202412130102030123456789abcdef0123456789abcdef\r\n"));
         let long = entry(&"x".repeat(NAME + 1));
-        assert!(super::text("20241212", &[long])
+        assert!(super::text(day(), &[long])
             .unwrap_err()
             .to_string()
             .contains("longer than"));
@@ -127,7 +133,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let files = [entry("a_20241212_CM001_00_0001.dat.gz"), entry(&"y".repeat(NAME))];
-        let lines = parse(text("20241212", &files).unwrap().as_bytes()).unwrap();
+        let lines = parse(text(day(), &files).unwrap().as_bytes()).unwrap();
         assert_eq!(lines.len(), 2);
         for (l, f) in lines.iter().zip(&files) {
             assert_eq!(

@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::manifest::Manifest;
-use crate::period::Period;
+use crate::period::{Day, Period};
 
 pub use crate::manifest::{is_complete, manifest_path, MANIFEST};
 pub use crate::period::hh;
 
 /// `YYYYMMDD` followed by the hour: the period of one hour.
-pub fn hour_period(date: &str, hour: u8) -> String {
+pub fn hour_period(date: Day, hour: u8) -> String {
     format!("{date}{}", hh(hour))
 }
 
@@ -74,50 +74,54 @@ impl<'a> WorkDir<'a> {
     }
 
     /// `staging/<iface>/<YYYYMMDD>/<HH>/`: the pulled raw input of one hour.
-    pub fn staging_dir(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
-        self.root.join("staging").join(iface).join(date).join(hh(hour))
+    pub fn staging_dir(&self, iface: &str, date: Day, hour: u8) -> PathBuf {
+        self.root
+            .join("staging")
+            .join(iface)
+            .join(date.to_string())
+            .join(hh(hour))
     }
 
     /// `hourly/<iface>/<YYYYMMDD>/`: the day's hourly sets, one directory per hour.
-    pub fn hourly_day_dir(&self, iface: &str, date: &str) -> PathBuf {
-        self.root.join("hourly").join(iface).join(date)
+    pub fn hourly_day_dir(&self, iface: &str, date: Day) -> PathBuf {
+        self.root.join("hourly").join(iface).join(date.to_string())
     }
 
     /// `hourly/<iface>/<YYYYMMDD>/<HH>/`: one hour's sets.
-    pub fn hour_dir(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+    pub fn hour_dir(&self, iface: &str, date: Day, hour: u8) -> PathBuf {
         self.hourly_day_dir(iface, date).join(hh(hour))
     }
 
     /// `out/<iface>/<YYYYMMDD>/`: the merged daily set(s), as delivered.
-    pub fn out_dir(&self, iface: &str, date: &str) -> PathBuf {
-        self.root.join("out").join(iface).join(date)
+    pub fn out_dir(&self, iface: &str, date: Day) -> PathBuf {
+        self.root.join("out").join(iface).join(date.to_string())
     }
 
     /// Where a period's sets are: an hour's directory under `hourly/`, or the day's under `out/`.
     pub fn set_dir(&self, iface: &str, period: &Period) -> PathBuf {
-        let date = period.date_str();
+        let date = period.day();
         match period.hour {
-            Some(h) => self.hour_dir(iface, &date, h),
-            None => self.out_dir(iface, &date),
+            Some(h) => self.hour_dir(iface, date, h),
+            None => self.out_dir(iface, date),
         }
     }
 
     /// `rejects/<iface>/<YYYYMMDD>/<HH>.rej.gz`: the rejected lines of one hour.
-    pub fn rejects_file(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+    pub fn rejects_file(&self, iface: &str, date: Day, hour: u8) -> PathBuf {
         self.root
             .join("rejects")
             .join(iface)
-            .join(date)
+            .join(date.to_string())
             .join(format!("{}.rej.gz", hh(hour)))
     }
 
     /// `rejects/<iface>/<YYYYMMDD>/<HH>.failed.rej.gz`: the rejected lines of
     /// the last build of an hour that failed (the hour's set, and its rejects, stay as they were).
-    pub fn failed_rejects_file(&self, iface: &str, date: &str, hour: u8) -> PathBuf {
+    pub fn failed_rejects_file(&self, iface: &str, date: Day, hour: u8) -> PathBuf {
         self.root
             .join("rejects")
             .join(iface)
-            .join(date)
+            .join(date.to_string())
             .join(format!("{}.failed.rej.gz", hh(hour)))
     }
 
@@ -127,18 +131,18 @@ impl<'a> WorkDir<'a> {
     }
 
     /// `locks/<iface>.<YYYYMMDD>.lock`.
-    pub fn lock_file(&self, iface: &str, date: &str) -> PathBuf {
+    pub fn lock_file(&self, iface: &str, date: Day) -> PathBuf {
         self.locks_dir().join(format!("{iface}.{date}.lock"))
     }
 
     /// The day (`YYYYMMDD`) a lock file's name is for.
-    pub fn lock_day(name: &str) -> Option<&str> {
+    pub fn lock_day(name: &str) -> Option<Day> {
         let (_, day) = name.strip_suffix(".lock")?.rsplit_once('.')?;
-        Some(day)
+        day.parse().ok()
     }
 
     /// `rerun/<iface>/<YYYYMMDD>-<pid>/`: a rerun's fresh work directory.
-    pub fn rerun_dir(&self, iface: &str, date: &str) -> PathBuf {
+    pub fn rerun_dir(&self, iface: &str, date: Day) -> PathBuf {
         self.root
             .join("rerun")
             .join(iface)
@@ -161,7 +165,7 @@ impl<'a> WorkDir<'a> {
     }
 
     /// The days (`YYYYMMDD`) under `<tree>/<iface>/`, sorted.
-    pub fn days(&self, tree: Tree, iface: &str) -> Vec<String> {
+    pub fn days(&self, tree: Tree, iface: &str) -> Vec<Day> {
         days_under(&self.root.join(tree.dir()).join(iface))
             .into_iter()
             .map(|(d, _)| d)
@@ -169,7 +173,7 @@ impl<'a> WorkDir<'a> {
     }
 
     /// The complete hours of a day: `(hour, directory, manifest)`, in order.
-    pub fn built_hours(&self, iface: &str, date: &str) -> Vec<(u8, PathBuf, Manifest)> {
+    pub fn built_hours(&self, iface: &str, date: Day) -> Vec<(u8, PathBuf, Manifest)> {
         (0..24u8)
             .filter_map(|h| {
                 let dir = self.hour_dir(iface, date, h);
@@ -194,8 +198,11 @@ pub fn subdirs(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// The day directories (`YYYYMMDD`) of `dir`, sorted.
-pub fn days_under(dir: &Path) -> Vec<(String, PathBuf)> {
-    subdirs(dir).into_iter().filter(|(d, _)| is_day(d)).collect()
+pub fn days_under(dir: &Path) -> Vec<(Day, PathBuf)> {
+    subdirs(dir)
+        .into_iter()
+        .filter_map(|(d, p)| d.parse().ok().map(|d| (d, p)))
+        .collect()
 }
 
 /// The hour directories (`HH`) of `dir`, sorted.
@@ -360,15 +367,10 @@ mod tests {
     #[test]
     fn layout() {
         let w = WorkDir::new(Path::new("/w"));
-        assert_eq!(w.hour_dir("T", "20241212", 3), Path::new("/w/hourly/T/20241212/03"));
-        assert_eq!(
-            w.staging_dir("T", "20241212", 23),
-            Path::new("/w/staging/T/20241212/23")
-        );
-        assert_eq!(
-            w.rejects_file("T", "20241212", 0),
-            Path::new("/w/rejects/T/20241212/00.rej.gz")
-        );
+        let d: Day = "20241212".parse().unwrap();
+        assert_eq!(w.hour_dir("T", d, 3), Path::new("/w/hourly/T/20241212/03"));
+        assert_eq!(w.staging_dir("T", d, 23), Path::new("/w/staging/T/20241212/23"));
+        assert_eq!(w.rejects_file("T", d, 0), Path::new("/w/rejects/T/20241212/00.rej.gz"));
         assert_eq!(
             w.set_dir("T", &"20241212".parse().unwrap()),
             Path::new("/w/out/T/20241212")
@@ -377,8 +379,8 @@ mod tests {
             w.set_dir("T", &"2024121205".parse().unwrap()),
             Path::new("/w/hourly/T/20241212/05")
         );
-        assert_eq!(w.lock_file("T", "20241212"), Path::new("/w/locks/T.20241212.lock"));
-        assert_eq!(WorkDir::lock_day("T.x.20241212.lock"), Some("20241212"));
+        assert_eq!(w.lock_file("T", d), Path::new("/w/locks/T.20241212.lock"));
+        assert_eq!(WorkDir::lock_day("T.x.20241212.lock"), Some(d));
         assert!(is_hour("23") && !is_hour("24") && !is_hour("3"));
         assert!(is_day("20241212") && !is_day("2024121"));
         assert_eq!(owner_pid(".03.building-42"), Some(42));

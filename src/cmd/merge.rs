@@ -19,8 +19,8 @@ pub fn merge(config: &Config, args: &MergeArgs) -> anyhow::Result<Outcome> {
         plan: args.output.dry_run.then_some(&mut stdout as &mut dyn std::io::Write),
         quiet: args.output.json,
     };
-    let date = period.date_str();
-    let merged = merge::merge(config, &spec, &date, &mut opts)?;
+    let date = period.day();
+    let merged = merge::merge(config, &spec, date, &mut opts)?;
     if args.output.json {
         let mut summary = serde_json::to_value(&merged)?;
         let extra = serde_json::json!({"command": "merge", "interface": spec.name, "period": date, "code": 0,

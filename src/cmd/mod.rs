@@ -106,7 +106,7 @@ fn changing(
     crate::ops::check_iface(config, &at.iface)?;
     let _lock = match dry_run {
         true => None,
-        false => Some(crate::lock::acquire(config, &at.iface, &at.period.date_str(), command)?),
+        false => Some(crate::lock::acquire(config, &at.iface, at.period.day(), command)?),
     };
     recorded(config, command, &at.iface, &at.period.to_string(), dry_run, f)
 }

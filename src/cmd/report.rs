@@ -7,14 +7,14 @@ use std::io::Write;
 use crate::cli::ReportArgs;
 use crate::config::Config;
 use crate::exit::{Code, Failure, Outcome};
-use crate::ops::report::{report as lines_of, ymd, Volume};
+use crate::ops::report::{report as lines_of, Volume};
 
 pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Outcome> {
     let period = args.period;
     if period.hour.is_some() {
         return Err(Failure::Usage(format!("report takes a day (YYYYMMDD), not the hour {period}")).into());
     }
-    let day = period.date;
+    let day = period.day();
     let lines = lines_of(config, day)?;
     if config.file.is_none() || lines.iter().all(|l| l.day.is_none()) {
         crate::say!("{}", config.origin());
@@ -24,7 +24,7 @@ pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Outcome> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"command": "report", "period": ymd(day), "code": code as u8, "interfaces": lines})
+            serde_json::json!({"command": "report", "period": day, "code": code as u8, "interfaces": lines})
         );
     } else {
         let stdout = std::io::stdout();
@@ -56,7 +56,7 @@ pub fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<Outcome> {
         }
     }
     for l in lines.iter().filter(|l| !l.alarms.is_empty()) {
-        crate::log::alarm(&format!("ALARM {} {}: {}", l.interface, ymd(day), l.alarms.join("; ")));
+        crate::log::alarm(&format!("ALARM {} {}: {}", l.interface, day, l.alarms.join("; ")));
     }
     Ok(code.into())
 }

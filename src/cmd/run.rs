@@ -38,7 +38,7 @@ pub fn run(config: &Config, args: &RunArgs) -> anyhow::Result<Outcome> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"command": "run", "period": period.date_str(), "code": day.code as u8, "interfaces": day.parts})
+            serde_json::json!({"command": "run", "period": period.day(), "code": day.code as u8, "interfaces": day.parts})
         );
     }
     Ok(Outcome::new(day.code, day.error))

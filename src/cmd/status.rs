@@ -6,28 +6,27 @@ use std::io::Write;
 use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::exit::{Code, Outcome};
+use crate::period::Day;
 
 /// Days shown when none is within `keep_days`.
 const NEWEST: usize = 5;
 
 pub fn status(config: &Config, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let since = match &args.since {
-        Some(p) => p.date_str(),
-        None => (chrono::Local::now().date_naive() - chrono::Days::new(u64::from(config.keep_days)))
-            .format("%Y%m%d")
-            .to_string(),
+        Some(p) => p.day(),
+        None => Day(chrono::Local::now().date_naive() - chrono::Days::new(u64::from(config.keep_days))),
     };
-    let mut out = crate::ops::status::status(config, args.iface.as_deref(), &since)?;
+    let mut out = crate::ops::status::status(config, args.iface.as_deref(), Some(since))?;
     let mut since = since;
     if out.is_empty() {
         crate::say!("{}", config.origin());
         // Nothing in the window: the newest days there are, rather than an empty table.
         if args.since.is_none() {
-            let all = crate::ops::status::status(config, args.iface.as_deref(), "")?;
-            let mut days: Vec<&str> = all.iter().map(|d| d.day.as_str()).collect();
+            let all = crate::ops::status::status(config, args.iface.as_deref(), None)?;
+            let mut days: Vec<Day> = all.iter().map(|d| d.day).collect();
             days.sort_unstable();
             days.dedup();
-            if let Some(oldest) = days.get(days.len().saturating_sub(NEWEST)).map(|d| d.to_string()) {
+            if let Some(&oldest) = days.get(days.len().saturating_sub(NEWEST)) {
                 crate::say!(
                     "nothing since {since} (keep_days = {}); the newest {} day(s) there are below (`--since YYYYMMDD` for others)",
                     config.keep_days,

@@ -20,7 +20,7 @@ use super::{each_hour, Hours};
 use crate::config::{Config, SourceConfig};
 use crate::exit::Failure;
 use crate::manifest::{Counts, InputEntry, Manifest, SetEntry};
-use crate::period::{Batch, Period};
+use crate::period::{Batch, Day, Period};
 use crate::pipeline::{build_hour, HourJob, HourOutput};
 use crate::setdir::SetDir;
 use crate::source::columnar;
@@ -87,7 +87,7 @@ pub fn build(
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let fixed_time = verf::fixed_time()?;
-    let date = period.date_str();
+    let date = period.day();
     let dry_run = opts.plan.is_some();
     Ok(each_hour(&spec.name, period, |hour| {
         let ctx = HourCtx {
@@ -97,7 +97,7 @@ pub fn build(
             source: source.as_ref(),
             pull_opts: &pull_opts,
             no_stage: opts.no_stage,
-            date: &date,
+            date,
             hour,
             hh: hh(hour),
             dry_run,
@@ -111,7 +111,7 @@ pub fn build(
                 pull_opts.retries,
                 crate::exit::changed,
                 |_| build_one_hour(&ctx, program, workers, fixed_time.clone(), &mut opts.plan),
-                |e, _| crate::say_warn!("{e:#}; building {} {} again", spec.name, hour_period(&date, hour)),
+                |e, _| crate::say_warn!("{e:#}; building {} {} again", spec.name, hour_period(date, hour)),
             )
             .map_err(|t| t.into_error(None))?;
         let built = Built {
@@ -126,7 +126,7 @@ pub fn build(
             crate::say_warn!(
                 "{} {}: {} file(s) began with a UTF-8 BOM (stripped)",
                 spec.name,
-                hour_period(&date, hour),
+                hour_period(date, hour),
                 c.bom_stripped
             );
         }
@@ -134,7 +134,7 @@ pub fn build(
             crate::say_warn!(
                 "{} {}: {} row(s) hold a NUL byte, {} a CR (kept: `[clean] strip` can remove them)",
                 spec.name,
-                hour_period(&date, hour),
+                hour_period(date, hour),
                 c.rows_with_nul,
                 c.rows_with_cr
             );
@@ -143,7 +143,7 @@ pub fn build(
             crate::say!(
                 "{} {}: {} rows in, {} out, {} filtered, {} rejected; {} set(s), {} file(s), {} bytes in {:.1} s",
                 spec.name,
-                hour_period(&date, hour),
+                hour_period(date, hour),
                 built.counts.rows_in,
                 built.counts.rows_out,
                 built.counts.filtered,
@@ -167,7 +167,7 @@ struct HourCtx<'a> {
     pull_opts: &'a crate::source::pull::PullOptions,
     /// Stream a remote source's files instead of staging them.
     no_stage: bool,
-    date: &'a str,
+    date: Day,
     hour: u8,
     hh: String,
     dry_run: bool,
@@ -178,7 +178,7 @@ struct HourCtx<'a> {
 impl HourCtx<'_> {
     fn vars(&self) -> Vars<'_> {
         Vars {
-            date: self.date,
+            date: Some(self.date),
             hour: Some(&self.hh),
             ..Vars::default()
         }
@@ -342,7 +342,7 @@ fn finish_hour(
     let mut sets = Vec::new();
     for s in &out.sets {
         let vars = Vars {
-            date: ctx.date,
+            date: Some(ctx.date),
             hour: Some(&ctx.hh),
             split: s.split.as_deref(),
             batch: Some(job.batch),

@@ -12,8 +12,9 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::manifest::Manifest;
+use crate::period::Day;
 use crate::source::pull::PULLED;
-use crate::workdir::{days_under, hours_under, is_day, is_running, manifest_path, owner_pid, Tree, WorkDir};
+use crate::workdir::{days_under, hours_under, is_running, manifest_path, owner_pid, Tree, WorkDir};
 
 struct Cleaner<'a> {
     dry_run: bool,
@@ -132,16 +133,14 @@ pub struct Cleaned {
     pub bytes: u64,
     /// Hidden directories and files of killed runs removed (or that would be).
     pub abandoned: usize,
-    /// Days before this one (`YYYYMMDD`) were cleaned.
-    pub cutoff: String,
+    /// Days before this one were cleaned.
+    pub cutoff: Day,
 }
 
 /// Removes the files chama made for days more than `keep` days old; each
 /// removal (or, with `dry_run`, each file it would remove) is a line on `out`.
 pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> anyhow::Result<Cleaned> {
-    let cutoff = (chrono::Local::now().date_naive() - chrono::Days::new(u64::from(keep)))
-        .format("%Y%m%d")
-        .to_string();
+    let cutoff = Day(chrono::Local::now().date_naive() - chrono::Days::new(u64::from(keep)));
     let mut c = Cleaner {
         dry_run,
         files: 0,
@@ -150,7 +149,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         out,
     };
     let work = config.work();
-    let old = |day: &str| day < cutoff.as_str();
+    let old = |day: &Day| *day < cutoff;
     for (_, iface) in work.ifaces(Tree::Hourly) {
         for (_, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
             for (_, hour) in hours_under(&dir) {
@@ -178,8 +177,8 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
     for (name, iface) in work.tree_ifaces("rejects") {
         for (day, dir) in days_under(&iface).into_iter().filter(|(d, _)| old(d)) {
             for h in 0..24 {
-                c.remove(&work.rejects_file(&name, &day, h))?;
-                c.remove(&work.failed_rejects_file(&name, &day, h))?;
+                c.remove(&work.rejects_file(&name, day, h))?;
+                c.remove(&work.failed_rejects_file(&name, day, h))?;
             }
             c.prune(&dir);
         }
@@ -187,22 +186,24 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
     }
     // What killed builds, merges and reruns left, on any day.
     let held =
-        |iface: &str, day: &str| std::fs::File::open(work.lock_file(iface, day)).is_ok_and(|f| f.try_lock().is_err());
+        |iface: &str, day: Day| std::fs::File::open(work.lock_file(iface, day)).is_ok_and(|f| f.try_lock().is_err());
+    // A day in a hidden entry's name (`.<YYYYMMDD>.building-<pid>`, `<YYYYMMDD>-<pid>`).
+    let day_at = |entry: &str, at: std::ops::Range<usize>| entry.get(at).and_then(|d| d.parse::<Day>().ok());
     for (name, iface) in work.ifaces(Tree::Hourly) {
         for (day, dir) in days_under(&iface) {
-            c.abandoned(&dir, |_| held(&name, &day))?;
+            c.abandoned(&dir, |_| held(&name, day))?;
         }
     }
     for (name, iface) in work.ifaces(Tree::Merged) {
-        c.abandoned(&iface, |entry| entry.get(1..9).is_some_and(|day| held(&name, day)))?;
+        c.abandoned(&iface, |entry| day_at(entry, 1..9).is_some_and(|day| held(&name, day)))?;
     }
     for (name, iface) in work.tree_ifaces("rejects") {
         for (day, dir) in days_under(&iface) {
-            c.abandoned(&dir, |_| held(&name, &day))?;
+            c.abandoned(&dir, |_| held(&name, day))?;
         }
     }
     for (name, iface) in work.tree_ifaces("rerun") {
-        c.abandoned(&iface, |entry| entry.get(..8).is_some_and(|day| held(&name, day)))?;
+        c.abandoned(&iface, |entry| day_at(entry, 0..8).is_some_and(|day| held(&name, day)))?;
         c.prune(&iface);
     }
     c.prune(&work.root().join("rerun"));
@@ -212,7 +213,7 @@ pub fn clean(config: &Config, keep: u32, dry_run: bool, out: &mut dyn Write) -> 
         locks.sort();
         for p in locks {
             let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            if !WorkDir::lock_day(&name).is_some_and(|d| is_day(d) && old(d)) {
+            if !WorkDir::lock_day(&name).is_some_and(|d| old(&d)) {
                 continue;
             }
             let free = std::fs::File::open(&p).is_ok_and(|f| f.try_lock().is_ok());

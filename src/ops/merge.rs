@@ -21,7 +21,7 @@ use crate::atomic::AtomicFile;
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::manifest::{Counts, FileEntry, InputEntry, Manifest, SetEntry};
-use crate::period::Batch;
+use crate::period::{Batch, Day};
 use crate::setdir::SetDir;
 use crate::spec::{Spec, Vars};
 use crate::verf;
@@ -59,11 +59,10 @@ pub struct Merged {
 }
 
 /// Merges the day `date` (`YYYYMMDD`) of `spec`'s interface.
-pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'_>) -> anyhow::Result<Merged> {
+pub fn merge(config: &Config, spec: &Spec, date: Day, opts: &mut MergeOptions<'_>) -> anyhow::Result<Merged> {
     let started = Instant::now();
-    let date = date.to_string();
     let work = config.work();
-    let (hours, missing) = complete_hours(&work, spec, &date, &opts.allow_missing)?;
+    let (hours, missing) = complete_hours(&work, spec, date, &opts.allow_missing)?;
 
     // The day's sets: each split value and batch, its files in hour order.
     let mut groups: BTreeMap<SetKey, Vec<(&str, &FileEntry)>> = BTreeMap::new();
@@ -79,13 +78,13 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
     // Built hidden and swapped in whole; dropped on an error, gone.
     let set = match opts.plan.is_some() {
         true => None,
-        false => Some(SetDir::day(&work, &spec.name, &date)?),
+        false => Some(SetDir::day(&work, &spec.name, date)?),
     };
     let day = DaySets {
         spec,
-        date: &date,
-        hourly: work.hourly_day_dir(&spec.name, &date),
-        out: work.out_dir(&spec.name, &date),
+        date,
+        hourly: work.hourly_day_dir(&spec.name, date),
+        out: work.out_dir(&spec.name, date),
         compact: opts.compact,
         dir: set.as_ref().map(SetDir::path),
     };
@@ -96,7 +95,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
     let manifest = Manifest {
         chama_version: env!("CARGO_PKG_VERSION").to_string(),
         interface: spec.name.clone(),
-        period: date.clone(),
+        period: date.to_string(),
         spec_fingerprint: spec.fingerprint.clone(),
         inputs: hours
             .iter()
@@ -124,7 +123,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
         seconds: started.elapsed().as_secs_f64(),
     };
     if !opts.quiet {
-        say_merged(spec, &date, &merged, opts.compact);
+        say_merged(spec, date, &merged, opts.compact);
     }
     Ok(merged)
 }
@@ -134,7 +133,7 @@ pub fn merge(config: &Config, spec: &Spec, date: &str, opts: &mut MergeOptions<'
 fn complete_hours(
     work: &crate::workdir::WorkDir<'_>,
     spec: &Spec,
-    date: &str,
+    date: Day,
     allow_missing: &[u8],
 ) -> anyhow::Result<(Vec<HourSets>, Vec<String>)> {
     // Every hour must be there and complete: its manifest is written last and swapped in with it.
@@ -176,7 +175,7 @@ fn complete_hours(
 /// Where a day's sets come from and go.
 struct DaySets<'a> {
     spec: &'a Spec,
-    date: &'a str,
+    date: Day,
     /// `hourly/<iface>/<date>/`.
     hourly: PathBuf,
     /// `out/<iface>/<date>/`, as the plan names it.
@@ -198,7 +197,7 @@ impl DaySets<'_> {
     ) -> anyhow::Result<SetEntry> {
         let spec = self.spec;
         let vars = |seq: Option<u64>| Vars {
-            date: self.date,
+            date: Some(self.date),
             hour: None,
             split: split.as_deref(),
             batch: Some(*batch),
@@ -275,7 +274,7 @@ impl DaySets<'_> {
 }
 
 /// The line a merge says on stderr.
-fn say_merged(spec: &Spec, date: &str, merged: &Merged, compact: bool) {
+fn say_merged(spec: &Spec, date: Day, merged: &Merged, compact: bool) {
     crate::say!(
         "merged {} {date}: {} hour(s){}, {} set(s), {} file(s), {} bytes, {}, {:.2} s",
         spec.name,

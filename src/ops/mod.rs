@@ -146,7 +146,7 @@ pub type Hours<T> = Parts<HourPart<T>>;
 /// Runs `f` on every hour of `period`, keeping going past a failed hour:
 /// each failure is logged as `<iface> <YYYYMMDDHH>: <error>`.
 pub fn each_hour<T: Default>(iface: &str, period: &Period, mut f: impl FnMut(u8) -> anyhow::Result<T>) -> Hours<T> {
-    let date = period.date_str();
+    let date = period.day();
     let mut out = Hours::new();
     for hour in period.hours() {
         match f(hour) {

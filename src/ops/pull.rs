@@ -17,21 +17,21 @@ pub fn pull(
     quiet: bool,
 ) -> anyhow::Result<Hours<crate::source::pull::Pulled>> {
     let source = crate::source::from_config(config, &spec.input.source)?;
-    let date = period.date_str();
+    let date = period.day();
     Ok(each_hour(&spec.name, period, |hour| {
         let vars = Vars {
-            date: &date,
+            date: Some(date),
             hour: Some(&hh(hour)),
             ..Vars::default()
         };
         let dir = spec.input.path.render(&vars).map_err(Failure::Usage)?;
-        let staging = config.work().staging_dir(&spec.name, &date, hour);
+        let staging = config.work().staging_dir(&spec.name, date, hour);
         let r = crate::source::pull::pull_hour(source.as_ref(), &dir, &spec.input.readiness(), &staging, opts)?;
         if !quiet {
             crate::say!(
                 "pulled {} {}: {} file(s), {} copied ({} bytes), {} already staged, {} retries, {:.1} s",
                 spec.name,
-                hour_period(&date, hour),
+                hour_period(date, hour),
                 r.files,
                 r.copied,
                 r.bytes,

@@ -4,12 +4,13 @@
 //! all where that day had some), or over its inverse; and a push that ended
 //! after the spec's `deadline` the next morning (or has not ended by then).
 
-use chrono::{Months, NaiveDate};
+use chrono::Months;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::ledger::Ledger;
 use crate::manifest::Manifest;
+use crate::period::Day;
 use crate::spec;
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -38,7 +39,7 @@ pub struct Line {
 }
 
 /// A day's volume: the merged day, else the hours built.
-fn volume(config: &Config, iface: &str, day: &str) -> Option<Volume> {
+fn volume(config: &Config, iface: &str, day: Day) -> Option<Volume> {
     let of = |m: &Manifest| Volume {
         rows: m.counts.rows_out,
         files: m.files() as u64,
@@ -60,13 +61,8 @@ fn volume(config: &Config, iface: &str, day: &str) -> Option<Volume> {
     })
 }
 
-/// `YYYYMMDD`.
-pub fn ymd(d: NaiveDate) -> String {
-    d.format("%Y%m%d").to_string()
-}
-
 /// Each interface's line for `day`, with its alarms.
-pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
+pub fn report(config: &Config, day: Day) -> anyhow::Result<Vec<Line>> {
     let ledger = Ledger::open_existing(&config.work().ledger_path())?;
     let mut lines = Vec::new();
     for path in config.spec_files()? {
@@ -83,16 +79,16 @@ pub fn report(config: &Config, day: NaiveDate) -> anyhow::Result<Vec<Line>> {
 }
 
 /// `spec`'s line for `day`, with its alarms.
-pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&Ledger>) -> anyhow::Result<Line> {
+pub fn line(config: &Config, spec: &spec::Spec, day: Day, ledger: Option<&Ledger>) -> anyhow::Result<Line> {
     let (before, last_month) = (
-        day.pred_opt().expect("a day before"),
-        day.checked_sub_months(Months::new(1)).expect("a month before"),
+        day.date().pred_opt().expect("a day before"),
+        day.date().checked_sub_months(Months::new(1)).expect("a month before"),
     );
     {
         let iface = spec.name.clone();
-        let today = volume(config, &iface, &ymd(day));
-        let prev = volume(config, &iface, &ymd(before));
-        let month = volume(config, &iface, &ymd(last_month));
+        let today = volume(config, &iface, day);
+        let prev = volume(config, &iface, Day(before));
+        let month = volume(config, &iface, Day(last_month));
         let mut alarms = Vec::new();
         // Rows against another day's, that day's rows alongside.
         let against = |other: Option<Volume>| match (today, other) {
@@ -110,7 +106,7 @@ pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&
                 "rows {} are {:.0}% of {rows} on {} (alarm {side} {:.0}%)",
                 today.map_or(0, |t| t.rows),
                 r * 100.0,
-                ymd(of),
+                Day(of),
                 bound * 100.0
             ));
         }
@@ -119,16 +115,16 @@ pub fn line(config: &Config, spec: &spec::Spec, day: NaiveDate, ledger: Option<&
         // The day's successful pushes (the day, or its hours): first start, last end.
         let pushes: Vec<_> = match ledger {
             Some(l) => l
-                .pushes(Some(&iface), &ymd(day))?
+                .pushes(Some(&iface), &day.to_string())?
                 .into_iter()
-                .filter(|p| p.period.starts_with(&ymd(day)) && p.ran.code == Some(0))
+                .filter(|p| p.period.starts_with(&day.to_string()) && p.ran.code == Some(0))
                 .collect(),
             None => Vec::new(),
         };
         let started = pushes.iter().map(|p| p.ran.started.clone()).min();
         let finished = pushes.iter().filter_map(|p| p.ran.finished.clone()).max();
         let deadline = spec.delivery.deadline.map(|t| {
-            let next = day.succ_opt().expect("a next day").and_time(t);
+            let next = day.date().succ_opt().expect("a next day").and_time(t);
             next.and_local_timezone(chrono::Local)
                 .earliest()
                 .map_or_else(|| next.to_string(), |d| d.to_rfc3339())

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::exit::{code_of, Code};
 use crate::ledger::{self, Ledger, Operator, Rerun};
 use crate::manifest::Manifest;
-use crate::period::{Batch, Period, PeriodRange};
+use crate::period::{Batch, Day, Period, PeriodRange};
 use crate::setdir::{install, keep_apart, Install, SetRejects};
 use crate::sink::Destination;
 use crate::spec::{Cadence, Spec};
@@ -77,10 +77,11 @@ pub fn rerun(
     let ledger = Ledger::open(&config.work().ledger_path())?;
     let mut out = Parts::new();
     for (date, hours) in &days {
+        let date = *date;
         crate::signals::check()?;
         let mut rec = Rerun {
             iface: spec.name.clone(),
-            period: date.clone(),
+            period: date.to_string(),
             hours: hours.iter().map(|&h| hh(h)).collect::<Vec<_>>().join(","),
             reason: opts.reason.clone(),
             by: Operator::current(),
@@ -128,7 +129,7 @@ pub fn rerun(
 }
 
 /// The days of `range`, each with the hours to rebuild.
-fn plan(range: &PeriodRange, hours: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
+fn plan(range: &PeriodRange, hours: Option<&[u8]>) -> Vec<(Day, Vec<u8>)> {
     range.days(hours)
 }
 
@@ -157,7 +158,7 @@ struct Before {
 }
 
 impl Before {
-    fn read(config: &Config, spec: &Spec, date: &str, hours: &[u8]) -> Before {
+    fn read(config: &Config, spec: &Spec, date: Day, hours: &[u8]) -> Before {
         let work = config.work();
         Before {
             day: Manifest::read(&work.out_dir(&spec.name, date)).ok(),
@@ -187,7 +188,7 @@ impl Before {
 }
 
 /// The batch the rebuilt sets carry, and whether it is the one delivered now.
-fn choose_batch(config: &Config, spec: &Spec, date: &str, choice: &BatchChoice) -> anyhow::Result<(Batch, bool)> {
+fn choose_batch(config: &Config, spec: &Spec, date: Day, choice: &BatchChoice) -> anyhow::Result<(Batch, bool)> {
     let existing = current_batch(config, &spec.name, date);
     let batch = match choice {
         BatchChoice::Given(b) => *b,
@@ -203,7 +204,7 @@ fn rerun_day(
     config: &Config,
     spec: &Spec,
     opts: &RerunOptions,
-    date: &str,
+    date: Day,
     hours: &[u8],
     rec: &mut Rerun,
 ) -> anyhow::Result<(Code, Option<String>)> {
@@ -256,11 +257,11 @@ fn rerun_day(
 fn rebuild(
     fresh: &Config,
     spec: &Spec,
-    date: &str,
+    date: Day,
     hours: &[u8],
     batch: Batch,
 ) -> anyhow::Result<(Code, Option<String>)> {
-    let period: Period = date.parse().map_err(crate::exit::Failure::Usage)?;
+    let period = date.period();
     for &h in hours {
         let mut o = BuildOptions {
             batch,
@@ -275,7 +276,7 @@ fn rebuild(
 }
 
 /// A failed rebuild's rejects, kept apart beside the old sets' (which stay).
-fn keep_failed_rejects(config: &Config, fresh: &Config, spec: &Spec, date: &str, hours: &[u8]) {
+fn keep_failed_rejects(config: &Config, fresh: &Config, spec: &Spec, date: Day, hours: &[u8]) {
     for &h in hours {
         let to = config.work().failed_rejects_file(&spec.name, date, h);
         if keep_apart(&fresh.work().failed_rejects_file(&spec.name, date, h), &to) {
@@ -290,7 +291,7 @@ fn keep_failed_rejects(config: &Config, fresh: &Config, spec: &Spec, date: &str,
 }
 
 /// The rebuilt hours in place of the old ones with their rejects, all or none.
-fn swap_hours(config: &Config, fresh: &Config, spec: &Spec, date: &str, hours: &[u8]) -> anyhow::Result<()> {
+fn swap_hours(config: &Config, fresh: &Config, spec: &Spec, date: Day, hours: &[u8]) -> anyhow::Result<()> {
     let (work, fw) = (config.work(), fresh.work());
     let staged: Vec<(PathBuf, PathBuf, SetRejects)> = hours
         .iter()
@@ -323,7 +324,7 @@ fn swap_hours(config: &Config, fresh: &Config, spec: &Spec, date: &str, hours: &
 fn merged_periods(
     config: &Config,
     spec: &Spec,
-    date: &str,
+    date: Day,
     hours: &[u8],
     rec: &mut Rerun,
 ) -> anyhow::Result<Vec<Period>> {
@@ -333,7 +334,7 @@ fn merged_periods(
         merge::merge(config, spec, date, &mut MergeOptions::default())?;
         let t = totals(&Manifest::read(&work.out_dir(&spec.name, date))?);
         (rec.rows_after, rec.files_after) = (Some(t.0), Some(t.1));
-        periods.push(date.parse().map_err(crate::exit::Failure::Usage)?);
+        periods.push(date.period());
     } else {
         let mut new_hours = Vec::new();
         for &h in hours {

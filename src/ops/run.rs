@@ -32,7 +32,7 @@ pub struct IfaceRun {
 
 /// Runs the day `period` (a day, not an hour) for each of `ifaces`.
 pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Parts<IfaceRun> {
-    let date = period.date_str();
+    let date = period.day();
     let mut out = Parts::new();
     for iface in ifaces {
         if let Some(i) = crate::signals::received() {
@@ -43,7 +43,7 @@ pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Parts<IfaceRu
             interface: iface.clone(),
             ..IfaceRun::default()
         };
-        let c = match crate::lock::acquire(config, iface, &date, "run")
+        let c = match crate::lock::acquire(config, iface, date, "run")
             .and_then(|_lock| run_one(config, iface, period, &mut r))
         {
             Ok((c, error)) => {
@@ -67,13 +67,13 @@ pub fn run(config: &Config, ifaces: &[String], period: &Period) -> Parts<IfaceRu
 /// One interface's day, under its lock: its code and the last error it went past.
 fn run_one(config: &Config, iface: &str, period: &Period, r: &mut IfaceRun) -> anyhow::Result<(Code, Option<String>)> {
     let spec = super::load_spec(config, iface)?;
-    let date = period.date_str();
+    let date = period.day();
     let work = config.work();
     // The hours not built yet, two at a time, each with half the cores for
     // compression: the machine stays busy and memory stays within the bound
     // (one hour's pipeline peaks well under half of it).
     let missing: Vec<u8> = (0..24u8)
-        .filter(|&h| !is_complete(&work.hour_dir(&spec.name, &date, h)))
+        .filter(|&h| !is_complete(&work.hour_dir(&spec.name, date, h)))
         .collect();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let lanes = missing.len().clamp(1, 2);
@@ -126,8 +126,8 @@ fn run_one(config: &Config, iface: &str, period: &Period, r: &mut IfaceRun) -> a
         r.pushed = code == Code::Ok;
         return Ok((code, error));
     }
-    if !is_complete(&work.out_dir(&spec.name, &date)) || !r.built.is_empty() {
-        merge::merge(config, &spec, &date, &mut MergeOptions::default())?;
+    if !is_complete(&work.out_dir(&spec.name, date)) || !r.built.is_empty() {
+        merge::merge(config, &spec, date, &mut MergeOptions::default())?;
         r.merged = true;
     }
     let p = push(period)?;

@@ -318,7 +318,7 @@ fn from_raw(
     filter: &Filter,
     sink: &mut Sink<'_>,
 ) -> anyhow::Result<()> {
-    let date = period.date_str();
+    let date = period.day();
     let columns = spec.input.columns.len();
     let mut hits = LineHits::default();
     for hour in period.hours() {
@@ -328,13 +328,13 @@ fn from_raw(
                 spec.input
                     .path
                     .render(&Vars {
-                        date: &date,
+                        date: Some(date),
                         hour: Some(&hh),
                         ..Vars::default()
                     })
                     .map_err(Failure::Usage)?,
             ),
-            _ => config.work().staging_dir(&spec.name, &date, hour),
+            _ => config.work().staging_dir(&spec.name, date, hour),
         };
         let Ok(files) = list_hour(&dir, &spec.input.readiness()) else {
             if period.hour.is_some() {
@@ -427,13 +427,13 @@ fn from_built(
     filter: &Filter,
     sink: &mut Sink<'_>,
 ) -> anyhow::Result<()> {
-    let date = period.date_str();
+    let date = period.day();
     let work = config.work();
-    let day = work.out_dir(&spec.name, &date);
+    let day = work.out_dir(&spec.name, date);
     let dirs: Vec<PathBuf> = match period.hour {
-        Some(h) => vec![work.hour_dir(&spec.name, &date, h)],
+        Some(h) => vec![work.hour_dir(&spec.name, date, h)],
         None if is_complete(&day) => vec![day],
-        None => (0..24).map(|h| work.hour_dir(&spec.name, &date, h)).collect(),
+        None => (0..24).map(|h| work.hour_dir(&spec.name, date, h)).collect(),
     };
     let encoding = match spec.output.encoding {
         crate::spec::Encoding::Utf8 => encoding_rs::UTF_8,

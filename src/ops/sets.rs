@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::manifest::Manifest;
-use crate::period::{Batch, Period};
+use crate::period::{Batch, Day, Period};
 use crate::sink::deliver::{Item, SetItems};
 use crate::workdir::{is_complete, manifest_path};
 
@@ -84,7 +84,7 @@ pub fn items(dir: &Path, m: &Manifest) -> anyhow::Result<Vec<SetItems>> {
 }
 
 /// The highest batch among a day's sets (hourly and merged), if any.
-pub fn current_batch(config: &Config, iface: &str, date: &str) -> Option<Batch> {
+pub fn current_batch(config: &Config, iface: &str, date: Day) -> Option<Batch> {
     let work = config.work();
     let day = Manifest::read(&work.out_dir(iface, date)).ok();
     day.into_iter()
@@ -133,7 +133,7 @@ pub fn seal(
     }
     crate::atomic::write(
         &dir.join(verf_name),
-        crate::verf::text(&period.date_str(), &entries)?.as_bytes(),
+        crate::verf::text(period.day(), &entries)?.as_bytes(),
     )?;
     let rows: u64 = entries.iter().map(|e| e.rows).sum();
     let m = Manifest {

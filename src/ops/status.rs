@@ -10,12 +10,13 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::ledger::{Ledger, PushRow, RunRow};
 use crate::manifest::Manifest;
+use crate::period::Day;
 use crate::workdir::{hh, Tree};
 
 #[derive(Debug, Serialize)]
-pub struct Day {
+pub struct DayStatus {
     pub interface: String,
-    pub day: String,
+    pub day: Day,
     pub hours_built: Vec<String>,
     pub merged: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -29,11 +30,12 @@ pub struct Day {
     pub last_error: Option<RunRow>,
 }
 
-/// The state of every interface's days from `since` (`YYYYMMDD`) on, or only `only`'s.
-pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Result<Vec<Day>> {
+/// The state of every interface's days from `since` on (all without it), or only `only`'s.
+pub fn status(config: &Config, only: Option<&str>, since: Option<Day>) -> anyhow::Result<Vec<DayStatus>> {
     let work = config.work();
+    let from = since.map(|d| d.to_string()).unwrap_or_default();
     let (pushes, runs) = match Ledger::open_existing(&work.ledger_path())? {
-        Some(l) => (l.pushes(only, since)?, l.runs(only, since)?),
+        Some(l) => (l.pushes(only, &from)?, l.runs(only, &from)?),
         None => (Vec::new(), Vec::new()),
     };
 
@@ -53,28 +55,28 @@ pub fn status(config: &Config, only: Option<&str>, since: &str) -> anyhow::Resul
 
     let mut out = Vec::new();
     for iface in &ifaces {
-        let mut days: BTreeSet<String> = BTreeSet::new();
+        let mut days: BTreeSet<Day> = BTreeSet::new();
         days.extend(work.days(Tree::Hourly, iface));
         days.extend(work.days(Tree::Merged, iface));
         days.extend(
             pushes
                 .iter()
                 .filter(|p| &p.iface == iface)
-                .map(|p| p.period[..8].to_string()),
+                .filter_map(|p| p.period.get(..8)?.parse::<Day>().ok()),
         );
         days.extend(
             runs.iter()
-                .filter(|r| &r.iface == iface && r.period.len() >= 8)
-                .map(|r| r.period[..8].to_string()),
+                .filter(|r| &r.iface == iface)
+                .filter_map(|r| r.period.get(..8)?.parse::<Day>().ok()),
         );
-        for day in days.into_iter().filter(|d| d.as_str() >= since) {
-            out.push(day_status(config, iface, &day, &pushes, &runs));
+        for day in days.into_iter().filter(|d| since.is_none_or(|s| *d >= s)) {
+            out.push(day_status(config, iface, day, &pushes, &runs));
         }
     }
     Ok(out)
 }
 
-fn day_status(config: &Config, iface: &str, day: &str, pushes: &[PushRow], runs: &[RunRow]) -> Day {
+fn day_status(config: &Config, iface: &str, day: Day, pushes: &[PushRow], runs: &[RunRow]) -> DayStatus {
     let work = config.work();
     let mut hours_built = Vec::new();
     let (mut rows, mut files, mut bytes) = (0, 0, 0);
@@ -93,17 +95,18 @@ fn day_status(config: &Config, iface: &str, day: &str, pushes: &[PushRow], runs:
         missing_hours = m.missing_hours.clone();
     }
     let mut last: BTreeMap<(String, String), PushRow> = BTreeMap::new();
-    for p in pushes.iter().filter(|p| p.iface == iface && p.period.starts_with(day)) {
+    let ymd = day.to_string();
+    for p in pushes.iter().filter(|p| p.iface == iface && p.period.starts_with(&ymd)) {
         last.insert((p.dest.clone(), p.period.clone()), p.clone());
     }
     let last_error = runs
         .iter()
-        .rfind(|r| r.iface == iface && r.period.starts_with(day))
+        .rfind(|r| r.iface == iface && r.period.starts_with(&ymd))
         .filter(|r| r.ran.code.is_some_and(|c| c != 0))
         .cloned();
-    Day {
+    DayStatus {
         interface: iface.to_string(),
-        day: day.to_string(),
+        day,
         hours_built,
         merged: merged.is_some(),
         missing_hours,

@@ -19,7 +19,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::compress::deflate_block;
 use crate::manifest::{Counts, FileEntry};
-use crate::period::Batch;
+use crate::period::{Batch, Day};
 use crate::source::local::InputFile;
 use crate::spec::Spec;
 use crate::split::{Block, Splitter};
@@ -33,7 +33,7 @@ pub struct HourJob<'a> {
     pub spec: &'a Spec,
     pub program: &'a Program,
     /// `YYYYMMDD`.
-    pub date: &'a str,
+    pub date: Day,
     pub hour: u8,
     pub batch: Batch,
     pub inputs: &'a [InputFile],

@@ -335,7 +335,7 @@ fn split_key(v: &Value<'_>, column: &str) -> Result<String, String> {
 fn file_name(job: &HourJob<'_>, split: Option<&str>, seq: u64) -> anyhow::Result<String> {
     let hour = crate::period::hh(job.hour);
     let vars = Vars {
-        date: job.date,
+        date: Some(job.date),
         hour: Some(&hour),
         split,
         batch: Some(job.batch),

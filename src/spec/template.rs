@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::period::Batch;
+use crate::period::{Batch, Day};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
@@ -44,8 +44,7 @@ pub struct Template {
 /// The values a template is rendered with; `None` for what does not apply.
 #[derive(Debug, Default, Clone)]
 pub struct Vars<'a> {
-    /// `YYYYMMDD`.
-    pub date: &'a str,
+    pub date: Option<Day>,
     /// `HH`.
     pub hour: Option<&'a str>,
     pub split: Option<&'a str>,
@@ -102,14 +101,10 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Slot(Placeholder::Date) => out.push_str(v.date),
-                Piece::Slot(Placeholder::DateIso) => {
-                    let d = v.date;
-                    if d.len() != 8 {
-                        return Err(format!("date `{d}` is not YYYYMMDD"));
-                    }
-                    let _ = write!(out, "{}-{}-{}", &d[..4], &d[4..6], &d[6..]);
+                Piece::Slot(Placeholder::Date) => {
+                    let _ = write!(out, "{}", v.date.ok_or("{date} has no value here")?);
                 }
+                Piece::Slot(Placeholder::DateIso) => out.push_str(&v.date.ok_or("{date_iso} has no value here")?.iso()),
                 Piece::Slot(Placeholder::Hour) => out.push_str(v.hour.ok_or("{hour} has no value here")?),
                 Piece::Slot(Placeholder::Split) => out.push_str(v.split.ok_or("{split} has no value here")?),
                 Piece::Slot(Placeholder::Batch) => {
@@ -136,7 +131,7 @@ impl Template {
     pub fn longest_split(&self, seq_width: u32, limit: usize) -> Option<usize> {
         let len = |split: &str| {
             let vars = Vars {
-                date: "20241212",
+                date: Some("20241212".parse().unwrap()),
                 hour: Some("00"),
                 split: Some(split),
                 batch: Some(Batch::FIRST),
@@ -169,7 +164,7 @@ mod tests {
         )
         .unwrap();
         let v = Vars {
-            date: "20241212",
+            date: Some("20241212".parse().unwrap()),
             split: Some("250"),
             batch: Some(crate::period::Batch::FIRST),
             seq: Some(1),
@@ -183,7 +178,7 @@ mod tests {
     fn sequence_past_width_fails_never_wraps() {
         let t = Template::parse("x_{seq}", &[Seq]).unwrap();
         let v = Vars {
-            date: "20241212",
+            date: Some("20241212".parse().unwrap()),
             seq: Some(10_000),
             seq_width: 4,
             ..Vars::default()
