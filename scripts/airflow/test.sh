@@ -2,7 +2,8 @@
 # Runs the chama_daily DAG in a real Airflow (installed once into a cached venv)
 # against the bundled day, delivered to a local outbox: the task must succeed;
 # with a broken spec it must fail at once, without a retry; a day without data
-# (exit 3) is retried.
+# (exit 3) is retried; on the Kerberized cluster of scripts/krb.sh (when it runs), a day
+# delivered with a keytab, and a Kerberos failure that fails its task without a retry.
 #   scripts/airflow/test.sh [CHAMA_BIN]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -90,3 +91,51 @@ stops=$(grep -c "stopped with SIGTERM: exited 143" "$T/timeout.log" || true)
 left=$(find "$T/work/var" \( -name '*.part' -o -name '*.building-*' -o -name '*.old-*' \) | wc -l)
 [ "$left" -eq 0 ] || { find "$T/work/var" -name '*.part' -o -name '*.building-*'; echo "FAIL: $left half-made entries left" >&2; exit 1; }
 echo "ok: the task past its timeout was retried; each try stopped chama with SIGTERM (exit 143), nothing left half-made"
+
+# On the Kerberized cluster of scripts/krb.sh, when it runs: the worker's environment
+# carries only the realm's krb5.conf; chama gets its ticket from the keytab itself.
+if [ -n "${CHAMA_TEST_SECURE_CLI:-}" ]; then
+  K=$CHAMA_TEST_KRB_DIR
+  dfs() { KRB5CCNAME=$CHAMA_TEST_KRB_ADMIN_CC KRB5_CONFIG=$CHAMA_TEST_KRB5_CONFIG "$CHAMA_TEST_SECURE_CLI" dfs "$@"; }
+  root=/chama/airflow-$$
+  dfs -mkdir -p "$root" 2>/dev/null
+  dfs -put "$PWD/testdata/dumps/cm001" "$root/" 2>/dev/null
+  mkdir -p "$T/krb/interfaces"
+  cp interfaces/CM001.toml "$T/krb/interfaces/"
+  krb_config() { # principal keytab
+    cat > "$T/krb/chama.toml" <<EOC
+work_dir = "var"
+[sources.default]
+kind = "hdfs"
+namenode = "$CHAMA_TEST_SECURE_URL"
+root = "$root"
+hadoop_conf_dir = "$CHAMA_TEST_SECURE_CONF"
+principal = "$1@EXAMPLE.TEST"
+keytab = "$K/keytabs/$2"
+[destinations.outbox]
+kind = "local"
+root = "outbox"
+EOC
+  }
+  echo "airflow dags test chama_daily 2024-12-12 from a Kerberized HDFS, with a keytab"
+  krb_config chama chama.keytab
+  if ! CHAMA_WORKDIR=$T/krb CHAMA_CONFIG=$T/krb/chama.toml KRB5_CONFIG=$CHAMA_TEST_KRB5_CONFIG KRB5CCNAME=FILE:$T/krb/none \
+     "$AV/bin/airflow" dags test chama_daily 2024-12-12 > "$T/krb.log" 2>&1; then
+    tail -40 "$T/krb.log"; echo "FAIL: the DAG run failed on the Kerberized cluster" >&2; exit 1
+  fi
+  n=$(ls "$T/krb/outbox/incoming/cm" | wc -l)
+  [ "$n" -gt 300 ] && [ -d "$T/krb/var/krb5cc" ] || { echo "FAIL: $n files delivered from the Kerberized cluster" >&2; exit 1; }
+  echo "ok: $n files delivered from the Kerberized cluster, with chama's own ticket"
+
+  echo "airflow dags test chama_daily 2024-12-13: a principal the KDC does not know (exit 2, no retry)"
+  krb_config ghost ghost.keytab
+  if CHAMA_WORKDIR=$T/krb CHAMA_CONFIG=$T/krb/chama.toml KRB5_CONFIG=$CHAMA_TEST_KRB5_CONFIG \
+     "$AV/bin/airflow" dags test chama_daily 2024-12-13 > "$T/ghost.log" 2>&1; then
+    echo "FAIL: a principal the KDC does not know succeeded" >&2; exit 1
+  fi
+  { grep -q "exited 2: needs a person" "$T/ghost.log" && grep -q "does not know ghost@EXAMPLE.TEST" "$T/ghost.log" &&
+    ! grep -qi "up_for_retry" "$T/ghost.log"; } || {
+    tail -40 "$T/ghost.log"; echo "FAIL: the Kerberos failure was not failed once, without retry" >&2; exit 1; }
+  echo "ok: the Kerberos failure failed its task once, saying what to do, with no retry"
+  dfs -rm -r -f -skipTrash "$root" >/dev/null 2>&1 || true
+fi
