@@ -143,10 +143,18 @@ pub enum SourceConfig {
     },
 }
 
+/// The Kerberos keys of a source, as configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KerberosKeys<'a> {
+    pub hadoop_conf_dir: Option<&'a Path>,
+    pub principal: Option<&'a str>,
+    pub keytab: Option<&'a Path>,
+}
+
 impl SourceConfig {
     /// How an HDFS source finds its cluster's configuration and its Kerberos
     /// ticket (`source::kerberos`).
-    pub fn kerberos(&self) -> crate::source::kerberos::Keys<'_> {
+    pub fn kerberos(&self) -> KerberosKeys<'_> {
         match self {
             SourceConfig::Local { .. } => Default::default(),
             SourceConfig::Hdfs {
@@ -160,7 +168,7 @@ impl SourceConfig {
                 principal,
                 keytab,
                 ..
-            } => crate::source::kerberos::Keys {
+            } => KerberosKeys {
                 hadoop_conf_dir: hadoop_conf_dir.as_deref(),
                 principal: principal.as_deref(),
                 keytab: keytab.as_deref(),

@@ -85,10 +85,7 @@ impl HdfsSource {
     /// The error for what the client reported: a Kerberos failure is exit 2 and
     /// says what to do; anything else is classified by [`super::reported`].
     fn failed(&self, what: String, e: &HdfsError) -> anyhow::Error {
-        match kerberos::explain(&format!("{e}"), self.ticket.as_ref(), &self.conf) {
-            Some(why) => Failure::Config(format!("{what}: {why}")).into(),
-            None => super::reported(format!("{what}: {e}")).into(),
-        }
+        kerberos::reported(&what, &e.to_string(), self.ticket.as_ref(), &self.conf).into()
     }
 
     fn path(&self, dir: &str) -> String {

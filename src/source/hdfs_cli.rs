@@ -16,7 +16,6 @@ use anyhow::{anyhow, Context};
 
 use super::kerberos::{self, ClusterConf, Ticket};
 use super::{Entry, Source};
-use crate::exit::Failure;
 
 pub struct HdfsCliSource {
     command: Vec<String>,
@@ -49,10 +48,7 @@ impl HdfsCliSource {
     /// The error for what the client said: a Kerberos failure is exit 2 and
     /// says what to do; anything else is classified by [`super::reported`].
     fn failed(&self, what: String, said: &str) -> io::Error {
-        match kerberos::explain(said, self.ticket.as_ref(), &self.conf) {
-            Some(why) => io::Error::other(Failure::Config(format!("{what}: {why}"))),
-            None => super::reported(format!("{what}: {said}")),
-        }
+        kerberos::reported(&what, said, self.ticket.as_ref(), &self.conf)
     }
 
     fn path(&self, dir: &str) -> String {
@@ -228,12 +224,12 @@ impl Read for CatReader {
                     .trim()
                     .to_string();
                 let what = format!("`-cat {}` exited with {status}", self.path);
-                return Err(
-                    match kerberos::explain(&last, self.kerberos.0.as_ref(), &self.kerberos.1) {
-                        Some(why) => io::Error::other(Failure::Config(format!("{what}: {why}"))),
-                        None => super::reported(format!("{what}: {last}")),
-                    },
-                );
+                return Err(kerberos::reported(
+                    &what,
+                    &last,
+                    self.kerberos.0.as_ref(),
+                    &self.kerberos.1,
+                ));
             }
         }
         Ok(n)

@@ -23,18 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use crate::config::KerberosKeys as Keys;
 use crate::exit::Failure;
 
 mod ccache;
 use ccache::CredCache;
-
-/// The Kerberos keys of a source, as configured.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Keys<'a> {
-    pub hadoop_conf_dir: Option<&'a Path>,
-    pub principal: Option<&'a str>,
-    pub keytab: Option<&'a Path>,
-}
 
 /// The cluster configuration a source reads.
 #[derive(Debug, Clone)]
@@ -463,6 +456,16 @@ pub fn explain(said: &str, ticket: Option<&Ticket>, conf: &ClusterConf) -> Optio
         return None;
     };
     Some(format!("Kerberos (realm {realm}): {why}"))
+}
+
+/// What an HDFS client reported, as an I/O error: a Kerberos failure is exit 2
+/// ([`Failure::Config`]) and says what to do; anything else is classified by
+/// [`super::reported`].
+pub fn reported(what: &str, said: &str, ticket: Option<&Ticket>, conf: &ClusterConf) -> std::io::Error {
+    match explain(said, ticket, conf) {
+        Some(why) => std::io::Error::other(Failure::Config(format!("{what}: {why}"))),
+        None => super::reported(format!("{what}: {said}")),
+    }
 }
 
 /// The first bytes a NameNode sends to a client that offers SIMPLE
